@@ -1,0 +1,128 @@
+"""Read the template's own `copier.yml`: the single source of truth for questions.
+
+The CLI checks `--data` keys against it, and the test matrix and the catalogue read
+their choices from it, so none of them can drift from the template.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.errors import TemplateError
+
+TEMPLATE_ENV = "KEELSON_TEMPLATE"
+
+
+def default_template() -> str:
+    """Return the template keelson renders when none is named.
+
+    `$KEELSON_TEMPLATE` wins; otherwise the keelson checkout this package runs from.
+
+    Raises:
+        TemplateError: Neither names a template.
+
+    """
+    if env := os.environ.get(TEMPLATE_ENV):
+        return env
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "copier.yml").is_file():
+        return str(checkout)
+    raise TemplateError(
+        "no template found: pass --template PATH|URL or set $KEELSON_TEMPLATE to a keelson checkout"
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of `copier.yml`, as far as keelson needs to know it."""
+
+    name: str
+    type: str
+    choices: tuple[str, ...]
+    default: Any
+    help: str
+
+
+def _choice_values(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, Mapping):
+        values = (v["value"] if isinstance(v, Mapping) else v for v in raw.values())
+    else:
+        values = (v["value"] if isinstance(v, Mapping) else v for v in raw)
+    return tuple(str(v) for v in values)
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """The questions and settings of a template's `copier.yml`."""
+
+    root: Path
+    questions: Mapping[str, Question]
+    settings: Mapping[str, Any]
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str]) -> TemplateSpec:
+        """Read `copier.yml` (or `copier.yaml`) from a template folder.
+
+        Args:
+            root: Folder holding the template's `copier.yml`.
+
+        Raises:
+            TemplateError: The file is missing or is not a YAML mapping.
+
+        """
+        base = Path(root)
+        for name in ("copier.yml", "copier.yaml"):
+            path = base / name
+            if path.is_file():
+                break
+        else:
+            raise TemplateError(f"{base} is not a copier template: no copier.yml")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise TemplateError(f"{path}: invalid YAML: {error}") from error
+        if not isinstance(data, Mapping):
+            raise TemplateError(f"{path}: expected a mapping of questions")
+        questions: dict[str, Question] = {}
+        settings: dict[str, Any] = {}
+        for key, value in data.items():
+            if str(key).startswith("_"):
+                settings[str(key)] = value
+                continue
+            details = value if isinstance(value, Mapping) else {"default": value}
+            questions[str(key)] = Question(
+                name=str(key),
+                type=str(details.get("type", "str")),
+                choices=_choice_values(details.get("choices")),
+                default=details.get("default"),
+                help=str(details.get("help", "")),
+            )
+        return cls(root=base, questions=questions, settings=settings)
+
+    def choices(self, name: str) -> tuple[str, ...]:
+        """Return the values a choice question offers.
+
+        Raises:
+            KeyError: The template has no such question.
+
+        """
+        return self.questions[name].choices
+
+    def matrix(self, *axes: str) -> Iterator[dict[str, str]]:
+        """Yield every combination of the given choice questions' values.
+
+        Args:
+            *axes: Names of choice questions, e.g. "language", "database".
+
+        """
+        for combo in itertools.product(*(self.choices(axis) for axis in axes)):
+            yield dict(zip(axes, combo, strict=True))

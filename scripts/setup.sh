@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Set up everything keelson's test suite needs, idempotently:
+#   - a Docker engine (Debian docker.io, started in the background) unless one answers,
+#   - debootstrap, for the local base-image stand-ins when no registry is reachable,
+#   - .venv with keelson and its test tools, .tools/checkov (its pins clash with pytest's),
+#   - Compose v2 as the `docker compose` plugin.
+# Installing system packages needs root; without root, an engine must already answer.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-python3}
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    log "need root to install: $*"; return 1
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then
+    apt-get update -qq; APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- Docker engine ----------------------------------------------------------
+if ! engine_answers; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    log "installing the Docker engine (docker.io)"
+    apt_install docker.io
+  fi
+  if ! engine_answers; then
+    log "starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd >/var/log/keelson-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+      engine_answers && break
+      sleep 1
+    done
+  fi
+  engine_answers || { log "dockerd did not answer; see /var/log/keelson-dockerd.log"; exit 1; }
+fi
+log "engine: $(docker info --format '{{.ServerVersion}}' 2>/dev/null)"
+
+# stand-ins are built from Debian packages; skip when not root (engine elsewhere)
+if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  log "installing debootstrap"
+  apt_install debootstrap
+fi
+
+# --- Python tools -----------------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+if [ ! -x .tools/checkov/bin/checkov ]; then
+  log "installing checkov into .tools/checkov"
+  "$PYTHON" -m venv .tools/checkov
+  .tools/checkov/bin/python -m pip install -q "checkov>=3.2,<4"
+fi
+
+# --- Compose v2 as a docker CLI plugin --------------------------------------
+plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+if ! docker compose version >/dev/null 2>&1; then
+  mkdir -p "$plugins"
+  ln -sf "$ROOT/.venv/bin/docker-compose" "$plugins/docker-compose"
+fi
+log "compose: $(docker compose version --short 2>/dev/null || echo missing)"
+log "ready"

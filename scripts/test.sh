@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: set up, then lint and test everything.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -m "not docker"` for the fast tier.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/ruff check generator tests benchmarks
+.venv/bin/ruff format --check generator tests benchmarks
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"

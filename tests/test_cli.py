@@ -1,0 +1,184 @@
+"""The `keelson` CLI and copier itself reject bad answers the same way, writing nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, SPEC
+
+
+def keelson(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def new(dest: Path, *data: str) -> subprocess.CompletedProcess[str]:
+    args = ["new", str(dest), "--defaults", "--vcs-ref", "HEAD"]
+    for pair in data:
+        args += ["--data", pair]
+    return keelson(*args)
+
+
+BAD_ANSWERS = [
+    ("project_name=Bad_Name", "project_name", "DNS-1123"),
+    ("project_name=9lives", "project_name", "starting with a letter"),
+    ("project_name=" + "a" * 41, "project_name", "at most 40"),
+    ("port=80", "port", "1024 to 65535"),
+    ("port=70000", "port", "1024 to 65535"),
+    ("port=abc", "port", "1024 to 65535"),
+    ("language=java", "language", "node, python, go"),
+    ("database=mongodb", "database", "none, postgresql, mariadb, redis"),
+    ("node_version=12", "node_version", ", ".join(SPEC.choices("node_version"))),
+    ("image_repository=Registry/UPPER", "image_repository", "without tag"),
+    ("namespace=Prod_NS", "namespace", "DNS-1123"),
+    ("ingress_host=not a host", "ingress_host", "DNS name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("pair", "field", "allowed"), BAD_ANSWERS, ids=[b[0][:24] for b in BAD_ANSWERS]
+)
+def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
+    tmp_path: Path, pair: str, field: str, allowed: str
+) -> None:
+    dest = tmp_path / "svc"
+    extra = ["language=node"] if pair.startswith("node_version") else []
+    result = new(dest, *extra, pair)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"keelson: invalid {field}: ")
+    assert allowed in lines[0]
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_not_offered_for_chosen_database(tmp_path: Path) -> None:
+    result = new(tmp_path / "svc", "database=postgresql", "postgresql_version=9")
+    assert result.returncode == 2
+    assert "invalid postgresql_version: '9' is not one of: 17, 16" in result.stderr
+    assert not (tmp_path / "svc").exists()
+
+
+def test_unknown_question_is_rejected(tmp_path: Path) -> None:
+    result = new(tmp_path / "svc", "langauge=go")
+    assert result.returncode == 2
+    assert "unknown question 'langauge'" in result.stderr
+    assert "language" in result.stderr.split("asks:")[1]
+    assert not (tmp_path / "svc").exists()
+
+
+def test_missing_parents_are_not_left_behind(tmp_path: Path) -> None:
+    result = new(tmp_path / "a" / "b" / "svc", "port=1")
+    assert result.returncode == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_destination_is_never_overwritten(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    (dest / "mine.txt").write_text("keep me")
+    result = new(dest)
+    assert result.returncode == 2
+    assert "is not empty" in result.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["mine.txt"]
+    assert (dest / "mine.txt").read_text() == "keep me"
+
+
+def test_empty_destination_is_used(tmp_path: Path) -> None:
+    dest = tmp_path / "svc"
+    dest.mkdir()
+    result = new(dest, "project_name=orders")
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "orders"
+
+
+def test_project_name_defaults_to_folder_name(tmp_path: Path) -> None:
+    dest = tmp_path / "Billing_API"
+    result = new(dest)
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "billing-api"
+    assert answers["namespace"] == "billing-api"
+
+
+def test_no_terminal_and_no_defaults_says_what_to_do(tmp_path: Path) -> None:
+    result = keelson("new", str(tmp_path / "svc"), "--data", "language=go", stdin="")
+    assert result.returncode == 2
+    assert "--defaults" in result.stderr and "--data" in result.stderr
+    assert not (tmp_path / "svc").exists()
+
+
+def test_data_file_and_data_flag(tmp_path: Path) -> None:
+    answers_file = tmp_path / "answers.yml"
+    answers_file.write_text("language: go\nport: 9090\n")
+    dest = tmp_path / "svc"
+    result = keelson(
+        "new",
+        str(dest),
+        "--defaults",
+        "--vcs-ref",
+        "HEAD",
+        "--data-file",
+        str(answers_file),
+        "--data",
+        "port=9191",
+    )
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert (answers["language"], answers["port"]) == ("go", 9191)
+
+
+def test_malformed_data_pair(tmp_path: Path) -> None:
+    result = keelson("new", str(tmp_path / "svc"), "--defaults", "--data", "port")
+    assert result.returncode == 2
+    assert "--data expects KEY=VALUE" in result.stderr
+
+
+def test_version_and_help() -> None:
+    version = keelson("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("keelson ")
+    commands = keelson("--help").stdout.split("COMMAND", 1)[1]
+    for command in ("new",):
+        assert command in commands
+        helped = keelson(command, "--help")
+        assert helped.returncode == 0 and "usage: keelson " + command in helped.stdout
+
+
+@pytest.mark.parametrize("pair", ["port=80", "language=java", "project_name=Bad_Name"])
+def test_copier_itself_applies_the_same_validation(tmp_path: Path, pair: str) -> None:
+    dest = tmp_path / "svc"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "copier"),
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            "--data",
+            pair,
+            str(ROOT),
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    field = pair.split("=", maxsplit=1)[0]
+    assert f"'{field}'" in result.stderr
+    assert not dest.exists()

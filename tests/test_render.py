@@ -1,0 +1,115 @@
+"""Every language x database combination renders a complete service."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import MATRIX, MATRIX_IDS, Render
+
+COMMON = [
+    "Dockerfile",
+    ".dockerignore",
+    "compose.yaml",
+    "README.md",
+    ".gitignore",
+    ".copier-answers.yml",
+    "k8s/base/kustomization.yaml",
+    "k8s/base/deployment.yaml",
+    "k8s/base/service.yaml",
+    "k8s/base/serviceaccount.yaml",
+    "k8s/base/hpa.yaml",
+    "k8s/base/pdb.yaml",
+    "k8s/base/networkpolicy.yaml",
+    "k8s/overlays/dev/kustomization.yaml",
+    "k8s/overlays/prod/kustomization.yaml",
+]
+PER_LANGUAGE = {
+    "node": ["package.json", "package-lock.json", "src", "test"],
+    "python": ["pyproject.toml", "requirements.txt", "requirements-dev.txt", "app", "tests"],
+    "go": ["go.mod", "main.go"],
+}
+DB_FILES = [
+    "k8s/overlays/dev/database/statefulset.yaml",
+    "k8s/overlays/dev/database/service.yaml",
+    "k8s/overlays/dev/database/networkpolicy.yaml",
+    ".secrets/db_password",
+    "k8s/base/secrets/db-password",
+]
+
+
+@pytest.mark.parametrize("combo", MATRIX, ids=MATRIX_IDS)
+def test_combination_renders_complete_service(rendered: Render, combo: dict[str, str]) -> None:
+    root = rendered(**combo)
+    for rel in COMMON + PER_LANGUAGE[combo["language"]]:
+        assert (root / rel).exists(), rel
+    for language, files in PER_LANGUAGE.items():
+        if language != combo["language"]:
+            for rel in files:
+                assert not (root / rel).exists(), f"{rel} leaked into a {combo['language']} service"
+    for rel in DB_FILES:
+        assert (root / rel).exists() == (combo["database"] != "none"), rel
+    # nothing is left unrendered
+    for path in root.rglob("*"):
+        assert not path.name.endswith(".jinja"), path
+        if path.is_file() and path.suffix in {".yaml", ".yml", ".json", ".md", ".toml", ".txt"}:
+            assert "{{" not in path.read_text(encoding="utf-8") or path.name == "README.md", path
+
+
+def test_database_password_is_random_and_shared(rendered: Render, tmp_path: Path) -> None:
+    first = rendered(language="go", database="postgresql")
+    second = rendered(language="node", database="postgresql")
+    password = (first / ".secrets/db_password").read_text().strip()
+    assert len(password) >= 24
+    assert (first / "k8s/base/secrets/db-password").read_text().strip() == password
+    assert (second / ".secrets/db_password").read_text().strip() != password
+    assert "password" not in (first / "compose.yaml").read_text().lower().replace(
+        "db_password", ""
+    ).replace("password_file", "")
+    ignored = (first / ".gitignore").read_text().splitlines()
+    assert ".secrets/" in ignored and "k8s/base/secrets/" in ignored
+
+
+NASTY = 'Say "hi": #1 \\ {{ not jinja }} ünïcødé ✓ 😀\nsecond line: {% raw %} $HOME'
+
+
+@pytest.mark.parametrize("language", ["node", "python", "go"])
+def test_nasty_description_survives_every_format(rendered: Render, language: str) -> None:
+    root = rendered(language=language, database="redis", description=NASTY)
+    answers = yaml.safe_load((root / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["description"] == NASTY
+    if language == "node":
+        assert json.loads((root / "package.json").read_text())["description"] == NASTY
+        json.loads((root / "package-lock.json").read_text())
+    if language == "python":
+        meta = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        assert meta["project"]["description"] == NASTY
+    dockerfile = (root / "Dockerfile").read_text(encoding="utf-8")
+    label = next(line for line in dockerfile.splitlines() if "image.description" in line)
+    assert "\\$HOME" in label and '\\"hi\\"' in label
+    for rel in ["compose.yaml", *(str(p.relative_to(root)) for p in root.glob("k8s/**/*.yaml"))]:
+        list(yaml.safe_load_all((root / rel).read_text(encoding="utf-8")))
+
+
+def test_answers_file_records_template_and_answers(rendered: Render) -> None:
+    root = rendered(language="go", database="mariadb", port=9000)
+    answers = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    assert answers["_src_path"]
+    assert answers["_commit"]
+    assert (answers["language"], answers["database"], answers["port"]) == ("go", "mariadb", 9000)
+    assert answers["mariadb_version"] == "11.8"
+    assert "node_version" not in answers
+
+
+def test_ingress_only_with_host(rendered: Render) -> None:
+    without = rendered(language="python", database="none")
+    assert not (without / "k8s/base/ingress.yaml").exists()
+    with_host = rendered(language="python", database="none", ingress_host="api.example.com")
+    ingress = yaml.safe_load((with_host / "k8s/base/ingress.yaml").read_text())
+    assert ingress["spec"]["rules"][0]["host"] == "api.example.com"
+    kustomization = yaml.safe_load((with_host / "k8s/base/kustomization.yaml").read_text())
+    assert "ingress.yaml" in kustomization["resources"]
