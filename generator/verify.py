@@ -294,8 +294,10 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def process_uids(container: str) -> list[int]:
     """Return the user ids of every process in a container (seen by the engine)."""
-    out = docker("top", container, "-eo", "uid")
-    return [int(line) for line in out.split()[1:] if line.strip().isdigit()]
+    # the engine needs the pid column to map processes to the container
+    out = docker("top", container, "-eo", "pid,uid")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    return [int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()]
 
 
 def graceful_stop(container: str, grace: int = 10) -> tuple[float, int]:

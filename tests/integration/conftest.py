@@ -16,7 +16,6 @@ from generator.verify import Stack, engine_available
 from tests.conftest import MATRIX, render
 
 ENGINE_PROBLEM = engine_available()
-DB_MATRIX = [c for c in MATRIX if c["database"] != "none"]
 
 
 def combo_id(combo: dict[str, str]) -> str:
