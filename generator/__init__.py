@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from generator.catalogue import (
+    Catalogue,
+    CatalogueError,
+    CatalogueTemplate,
+    Preset,
+    find_catalogue,
+    load_catalogue,
+    new_from_preset,
+    parse_catalogue,
+)
 from generator.errors import (
     DestinationError,
     InvalidAnswerError,
@@ -16,6 +26,13 @@ from generator.errors import (
 )
 from generator.render import new_service
 from generator.template import TemplateSpec, default_template
+from generator.update import (
+    CheckResult,
+    UpdateConflictError,
+    UpdateResult,
+    check_service,
+    update_service,
+)
 
 try:
     __version__ = version("keelson")
@@ -23,13 +40,26 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0.0.0"
 
 __all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "CatalogueTemplate",
+    "CheckResult",
     "DestinationError",
     "InvalidAnswerError",
     "KeelsonError",
+    "Preset",
     "TemplateError",
     "TemplateSpec",
+    "UpdateConflictError",
+    "UpdateResult",
     "UsageError",
     "__version__",
+    "check_service",
     "default_template",
+    "find_catalogue",
+    "load_catalogue",
+    "new_from_preset",
     "new_service",
+    "parse_catalogue",
+    "update_service",
 ]

@@ -17,8 +17,23 @@ import yaml
 from copier.errors import DirtyLocalWarning
 
 from generator import __version__
+from generator.catalogue import (
+    choose_preset,
+    find_catalogue,
+    format_table,
+    load_catalogue,
+    new_from_preset,
+    require_catalogue,
+)
 from generator.errors import KeelsonError, UsageError
-from generator.render import new_service
+from generator.render import check_destination, new_service
+from generator.update import (
+    UpdateConflictError,
+    check_service,
+    format_check,
+    summary,
+    update_service,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,17 +64,48 @@ def parse_data(pairs: Sequence[str], data_file: Path | None) -> dict[str, Any]:
     return answers
 
 
+def _offer_presets(args: argparse.Namespace) -> str | None:
+    """In a terminal, with nothing else asked for, offer the catalogue's presets."""
+    bare = args.dest is None and not args.data and args.data_file is None
+    bare = bare and not args.defaults and args.template is None and args.vcs_ref is None
+    if not bare or not sys.stdin.isatty():
+        return None
+    location = find_catalogue(args.catalogue)
+    if location is None:
+        return None
+    check_destination(Path("."))  # before any question: "." must be empty
+    preset = choose_preset(load_catalogue(location))
+    return preset.name if preset else None
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     answers = parse_data(args.data, args.data_file)
-    dest = new_service(
-        args.dest,
-        data=answers,
-        defaults=args.defaults,
-        template=args.template,
-        vcs_ref=args.vcs_ref,
-        quiet=args.quiet,
-        trust=args.trust or None,
-    )
+    dest_arg: Path = args.dest or Path(".")
+    preset_name = args.preset or _offer_presets(args)
+    if preset_name:
+        if args.template is not None:
+            raise UsageError("--preset names its template; drop --template")
+        catalogue = require_catalogue(args.catalogue)
+        dest = new_from_preset(
+            dest_arg,
+            catalogue.preset(preset_name),
+            catalogue,
+            data=answers,
+            defaults=args.defaults,
+            vcs_ref=args.vcs_ref,
+            quiet=args.quiet,
+            trust=args.trust or None,
+        )
+    else:
+        dest = new_service(
+            dest_arg,
+            data=answers,
+            defaults=args.defaults,
+            template=args.template,
+            vcs_ref=args.vcs_ref,
+            quiet=args.quiet,
+            trust=args.trust or None,
+        )
     if not args.quiet:
         print(f"keelson: created {dest}", file=sys.stderr)
     return 0
@@ -75,8 +121,8 @@ def _add_new(commands: Any) -> None:
         "dest",
         type=Path,
         nargs="?",
-        default=Path("."),
-        help="folder to create (must not exist or be empty)",
+        default=None,
+        help="folder to create (must not exist or be empty; default: the current folder)",
     )
     new.add_argument(
         "--defaults",
@@ -102,8 +148,116 @@ def _add_new(commands: Any) -> None:
     new.add_argument(
         "--trust", action="store_true", help="allow a third-party template's tasks and migrations"
     )
+    new.add_argument("--preset", metavar="NAME", help="start from a preset of the team catalogue")
+    new.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
     new.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     new.set_defaults(handler=_cmd_new)
+
+
+CATALOGUE_HELP = (
+    "team catalogue of templates and presets (default: $KEELSON_CATALOGUE, then "
+    "<config dir>/keelson/catalogue.yml)"
+)
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    try:
+        result = update_service(
+            args.dir, to=args.to, pretend=args.pretend, trust=args.trust or None, quiet=args.quiet
+        )
+    except UpdateConflictError as error:
+        if error.result.diff:
+            print(error.result.diff, end="")
+        for path in error.result.conflicts:
+            print(f"conflict: {path}")
+        raise
+    if result.pretend:
+        print(result.diff, end="")
+    if not args.quiet or result.pretend:
+        for line in summary(result):
+            print(f"keelson: {line}", file=sys.stderr)
+    return 0
+
+
+def _add_update(commands: Any) -> None:
+    update = commands.add_parser(
+        "update",
+        help="pull the template's newer version into a service",
+        description=(
+            "Update a generated service to a newer template version (copier update): "
+            "your edits are kept; where both changed the same lines the file keeps both "
+            "between conflict markers, the files are listed and the exit code is 1."
+        ),
+    )
+    update.add_argument(
+        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
+    )
+    update.add_argument(
+        "--to", metavar="REF", help="template version (git ref); default: its newest tag"
+    )
+    update.add_argument(
+        "--pretend",
+        action="store_true",
+        help="print the diff the update would make and write nothing",
+    )
+    update.add_argument(
+        "--trust", action="store_true", help="allow a third-party template's tasks and migrations"
+    )
+    update.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    update.set_defaults(handler=_cmd_update)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    result = check_service(args.dir)
+    for line in format_check(result):
+        print(line)
+    return 0 if result.up_to_date else 1
+
+
+def _add_check(commands: Any) -> None:
+    check = commands.add_parser(
+        "check",
+        help="tell whether a service is on the newest template version",
+        description=(
+            "Exit 0 when the service is on its template's newest release; exit 1 with "
+            "the releases it missed and their changelog otherwise (for CI)."
+        ),
+    )
+    check.add_argument(
+        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
+    )
+    check.set_defaults(handler=_cmd_check)
+
+
+def _cmd_catalogue_list(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    if args.json:
+        print(catalogue.to_json())
+    else:
+        print("\n".join(format_table(catalogue)))
+    return 0
+
+
+def _add_catalogue(commands: Any) -> None:
+    catalogue = commands.add_parser(
+        "catalogue",
+        help="the team catalogue of templates and presets",
+        description="Show the team catalogue (schema: docs/catalogue.md).",
+    )
+    actions = catalogue.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser(
+        "list",
+        help="list the presets",
+        description="List the catalogue's presets: name, template, version, description.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON for tools")
+    listing.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    listing.set_defaults(handler=_cmd_catalogue_list)
+    catalogue.set_defaults(handler=_need_action)
+
+
+def _need_action(args: argparse.Namespace) -> int:
+    raise UsageError(f"{args.command} needs an action: `keelson {args.command} list`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"keelson {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_new(commands)
+    _add_update(commands)
+    _add_check(commands)
+    _add_catalogue(commands)
     return parser
 
 

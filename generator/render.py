@@ -7,8 +7,10 @@ allowed values, and the destination is never half-written or silently overwritte
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -108,12 +110,28 @@ def check_destination(dest: Path) -> None:
         )
 
 
-def local_spec(template: str) -> TemplateSpec | None:
-    """Return the spec of a template that is a local folder, else None."""
+def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None:
+    """Return the spec of a template that is a local folder, else None.
+
+    With a `vcs_ref` other than HEAD, the questions are read from `copier.yml` at
+    that git ref (the version copier will render), not from the working tree.
+    """
     path = Path(template)
-    if path.is_dir() and (path / "copier.yml").is_file():
-        return TemplateSpec.load(path)
-    return None
+    if not (path.is_dir() and (path / "copier.yml").is_file()):
+        return None
+    if vcs_ref and vcs_ref != "HEAD":
+        shown = subprocess.run(
+            ["git", "show", f"{vcs_ref}:copier.yml"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode == 0:
+            with tempfile.TemporaryDirectory(prefix="keelson-spec-") as tmp:
+                (Path(tmp) / "copier.yml").write_text(shown.stdout, encoding="utf-8")
+                return dataclasses.replace(TemplateSpec.load(tmp), root=path)
+    return TemplateSpec.load(path)
 
 
 def new_service(
@@ -154,7 +172,7 @@ def new_service(
     src = template or default_template()
     unsafe = trust if trust is not None else template is None
     destination = Path(dest)
-    if spec := local_spec(src):
+    if spec := local_spec(src, vcs_ref):
         check_data_keys(spec, answers)
     check_destination(destination)
     if interactive is None:
@@ -202,7 +220,9 @@ def _render_staged(
     quiet: bool,
     unsafe: bool,
 ) -> None:
-    with tempfile.TemporaryDirectory(prefix=".keelson-", dir=destination.parent) as tmp:
+    # absolute: the parent of "." (the default destination) is "." itself
+    parent = destination.absolute().parent
+    with tempfile.TemporaryDirectory(prefix=".keelson-", dir=parent) as tmp:
         staged = Path(tmp) / destination.resolve().name
         try:
             copier.run_copy(
@@ -221,5 +241,9 @@ def _render_staged(
                 raise translated from error
             raise TemplateError(_one_line(f"rendering failed: {error}")) from error
         if destination.exists():
-            destination.rmdir()  # checked empty above
-        shutil.move(str(staged), str(destination))
+            # checked empty above; filled in place rather than replaced, so that a
+            # shell sitting in it (`keelson new` into ".") sees the new files
+            for child in staged.iterdir():
+                shutil.move(str(child), str(destination / child.name))
+        else:
+            shutil.move(str(staged), str(destination))
