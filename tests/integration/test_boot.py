@@ -129,8 +129,15 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
     assert leaked == []
     language = answers(stack)["language"]
     if language == "python":
-        dev_only = {"pytest", "httpx", "_pytest"}
-        site = {n.split("site-packages/")[1].split("/")[0] for n in names if "site-packages/" in n}
+        dev_only = _pinned(stack.project_dir / "requirements-dev.txt") - _pinned(
+            stack.project_dir / "requirements.txt"
+        )
+        assert {"pytest"} <= dev_only
+        site = {
+            n.split("site-packages/")[1].split("/")[0].split("-")[0].lower().replace("_", "-")
+            for n in names
+            if "site-packages/" in n
+        }
         assert site & dev_only == set()
         assert not any(n.startswith("app/tests") or n.startswith("tests/") for n in names)
     if language == "node":
@@ -140,6 +147,15 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
         assert not any("/test/" in n and "node_modules" not in n for n in names)
     if language == "go":
         assert not any(n.endswith(".go") for n in names)
+
+
+def _pinned(requirements: Path) -> set[str]:
+    """Names of the packages a requirements file pins (`name==version`)."""
+    return {
+        line.split("==")[0].strip().lower().replace("_", "-")
+        for line in requirements.read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
 
 
 def _image_files(image: str, secret: bytes | None) -> list[str]:
