@@ -18,6 +18,8 @@ from copier.errors import DirtyLocalWarning
 
 from generator import __version__
 from generator.catalogue import (
+    Catalogue,
+    Preset,
     choose_preset,
     find_catalogue,
     format_table,
@@ -26,6 +28,7 @@ from generator.catalogue import (
     require_catalogue,
 )
 from generator.errors import KeelsonError, UsageError
+from generator.images import ensure_images, required_images
 from generator.render import check_destination, new_service
 from generator.update import (
     UpdateConflictError,
@@ -34,6 +37,7 @@ from generator.update import (
     summary,
     update_service,
 )
+from generator.verify import verify_service
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -64,7 +68,7 @@ def parse_data(pairs: Sequence[str], data_file: Path | None) -> dict[str, Any]:
     return answers
 
 
-def _offer_presets(args: argparse.Namespace) -> str | None:
+def _offer_presets(args: argparse.Namespace) -> tuple[Catalogue, Preset] | None:
     """In a terminal, with nothing else asked for, offer the catalogue's presets."""
     bare = args.dest is None and not args.data and args.data_file is None
     bare = bare and not args.defaults and args.template is None and args.vcs_ref is None
@@ -74,21 +78,27 @@ def _offer_presets(args: argparse.Namespace) -> str | None:
     if location is None:
         return None
     check_destination(Path("."))  # before any question: "." must be empty
-    preset = choose_preset(load_catalogue(location))
-    return preset.name if preset else None
+    catalogue = load_catalogue(location)
+    preset = choose_preset(catalogue)
+    return (catalogue, preset) if preset else None
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
     answers = parse_data(args.data, args.data_file)
     dest_arg: Path = args.dest or Path(".")
-    preset_name = args.preset or _offer_presets(args)
-    if preset_name:
+    chosen = None
+    if args.preset:
         if args.template is not None:
             raise UsageError("--preset names its template; drop --template")
         catalogue = require_catalogue(args.catalogue)
+        chosen = (catalogue, catalogue.preset(args.preset))
+    else:
+        chosen = _offer_presets(args)
+    if chosen is not None:
+        catalogue, preset = chosen
         dest = new_from_preset(
             dest_arg,
-            catalogue.preset(preset_name),
+            preset,
             catalogue,
             data=answers,
             defaults=args.defaults,
@@ -260,6 +270,70 @@ def _need_action(args: argparse.Namespace) -> int:
     raise UsageError(f"{args.command} needs an action: `keelson {args.command} list`")
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    log = (
+        (lambda _msg: None)
+        if args.quiet
+        else (lambda msg: print(f"verify: {msg}", file=sys.stderr))
+    )
+    report = verify_service(args.dir, standins=args.standins, log=log)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+STANDINS_HELP = (
+    "base images missing locally and not pullable: 'auto' builds honest local "
+    "stand-ins (default), 'build' rebuilds them, 'never' forbids them"
+)
+
+
+def _add_verify(commands: Any) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="build, boot and probe a generated service",
+        description=(
+            "Build the image, boot the compose stack with --wait, probe /healthz, /readyz "
+            "and the database round trip, check the non-root user and the graceful stop, "
+            "print a pass/fail table and tear everything down. Exit 1 on any failure."
+        ),
+    )
+    verify.add_argument(
+        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
+    )
+    verify.add_argument(
+        "--standins", choices=["auto", "build", "never"], default="auto", help=STANDINS_HELP
+    )
+    verify.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    verify.set_defaults(handler=_cmd_verify)
+
+
+def _cmd_images(args: argparse.Namespace) -> int:
+    images = list(args.image) or required_images(args.dir)
+    for result in ensure_images(images, policy=args.standins):
+        version = f" ({result.runtime_version})" if result.runtime_version else ""
+        print(f"{result.image}: {result.source}{version}")
+    return 0
+
+
+def _add_images(commands: Any) -> None:
+    images = commands.add_parser(
+        "images",
+        help="make a service's base images available (offline stand-ins)",
+        description=(
+            "Make sure every base image a service names is present: local, pulled, or "
+            "an honest stand-in built from Debian packages and registry runtimes."
+        ),
+    )
+    images.add_argument(
+        "image", nargs="*", help="images to provide (default: those DIR's service needs)"
+    )
+    images.add_argument("--dir", type=Path, default=Path("."), help="the service (default: .)")
+    images.add_argument(
+        "--standins", choices=["auto", "build", "never"], default="auto", help=STANDINS_HELP
+    )
+    images.set_defaults(handler=_cmd_images)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -272,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_update(commands)
     _add_check(commands)
     _add_catalogue(commands)
+    _add_verify(commands)
+    _add_images(commands)
     return parser
 
 

@@ -26,7 +26,6 @@ from generator.images import (
     StandInError,
     docker_command,
     ensure_images,
-    required_images,
     standin_supported,
 )
 
@@ -196,36 +195,6 @@ def test_unsupported_tags_are_refused_with_a_reason() -> None:
         ensure_images(["postgres:16"], policy="never", log=lambda _m: None, pull_timeout=5)
     with pytest.raises(StandInError, match="unknown stand-in policy"):
         ensure_images([REDIS], policy="sometimes")
-
-
-def test_required_images_reads_dockerfiles_and_compose(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text(
-        "ARG PY=3.13\n"
-        "ARG BASE=python:${PY}-slim-trixie\n"
-        "FROM ${BASE} AS build\n"
-        "RUN true\n"
-        "FROM build AS test\n"
-        "FROM --platform=linux/amd64 gcr.io/distroless/static-debian13:nonroot\n"
-        "FROM scratch\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "compose.yaml").write_text(
-        "services:\n"
-        "  app:\n"
-        "    build: .\n"
-        "    image: registry.example.com/app:dev\n"
-        "  db:\n"
-        "    image: ${KEELSON_TEST_UNSET_DB_IMAGE:-postgres:17}\n"
-        "  cache:\n"
-        "    image: 'redis:8'\n",
-        encoding="utf-8",
-    )
-    assert required_images(tmp_path) == [
-        PYTHON,
-        DISTROLESS,
-        POSTGRES,
-        REDIS,
-    ]
 
 
 # --- language images: a build FROM them installs from the registries ---------------

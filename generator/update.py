@@ -1,0 +1,590 @@
+"""Keep a generated service up to date: keelson's wrapper around `copier.run_update`.
+
+On top of copier it adds what a team needs to update services safely and often:
+the preconditions (a git repository, a clean worktree) are checked up front with a
+message naming the fix; every file the update left with conflict markers is listed
+and reported as a failure, so neither a person nor a CI job can miss one; a dry run
+that provably writes nothing; and `check_service`, which tells how far a service is
+behind its template and what changed since (like `cruft check`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import copier
+import yaml
+from copier.errors import UserMessageError
+from packaging.version import InvalidVersion, Version
+
+from generator.errors import InvalidAnswerError, KeelsonError, TemplateError, UsageError
+from generator.render import translate_copier_error
+from generator.template import default_template
+
+ANSWERS_FILE = ".copier-answers.yml"
+CHANGELOG = "CHANGELOG.md"
+# a conflict block copier (git merge-file) leaves behind starts and ends with these
+_MARKERS = r"^(<<<<<<<|>>>>>>>)( |$)"
+_HEADING = re.compile(r"^##\s+\[?(?P<version>[^\]\s]+)\]?")
+_DESCRIBE = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)$")
+_SHORTHANDS = (
+    (re.compile(r"^gh:/?(.*\.git)$"), r"https://github.com/\1"),
+    (re.compile(r"^gh:/?(.*)$"), r"https://github.com/\1.git"),
+    (re.compile(r"^gl:/?(.*\.git)$"), r"https://gitlab.com/\1"),
+    (re.compile(r"^gl:/?(.*)$"), r"https://gitlab.com/\1.git"),
+)
+
+
+class UpdateConflictError(KeelsonError):
+    """An update left files with conflicts that a person has to resolve."""
+
+    def __init__(self, result: UpdateResult) -> None:
+        """Build the error.
+
+        Args:
+            result: The update that left (or, in a dry run, would leave) conflicts.
+
+        """
+        self.result = result
+        files = ", ".join(result.conflicts)
+        where = result.path
+        if result.pretend:
+            message = (
+                f"updating {where} to {result.new_version} would leave conflicts in "
+                f"{len(result.conflicts)} file(s): {files}; run `keelson update {where}` "
+                "and resolve them"
+            )
+        else:
+            message = (
+                f"the update to {result.new_version} left conflicts in "
+                f"{len(result.conflicts)} file(s): {files}; edit each to keep the right "
+                "lines between <<<<<<< and >>>>>>>, delete the markers, `git add` and "
+                f"commit; then run `keelson check {where}`"
+            )
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What an update changed (or, with `pretend`, would change).
+
+    Attributes:
+        path: The service's folder.
+        old_version: The template version the service was on (`_commit`).
+        new_version: The template version it is on now (or would be).
+        pretend: Whether this was a dry run.
+        changed: `M compose.yaml`-style lines (A added, M modified, D deleted,
+            U unmerged), paths relative to the service.
+        conflicts: Files holding conflict markers, relative to the service.
+        diff: The unified diff of the update (dry runs only).
+
+    """
+
+    path: Path
+    old_version: str | None
+    new_version: str | None
+    pretend: bool
+    changed: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How a service's template version compares with the template's newest release.
+
+    Attributes:
+        path: The service's folder.
+        template: The template it was made from (`_src_path`).
+        current: The template version it is on (`_commit`).
+        latest: The template's newest release tag; None when it has none.
+        missed: Releases newer than the service's version, oldest first.
+        changelog: The template's CHANGELOG.md sections of the missed releases,
+            as the changelog orders them (newest first).
+
+    """
+
+    path: Path
+    template: str
+    current: str | None
+    latest: str | None
+    missed: tuple[str, ...] = ()
+    changelog: tuple[str, ...] = ()
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the service is on the newest release of its template."""
+        return not self.missed
+
+
+def _git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise KeelsonError("git is not installed; keelson update and check need it") from error
+    if check and result.returncode != 0:
+        detail = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
+        raise KeelsonError(f"git {args[0]} failed in {cwd}: {detail}")
+    return result
+
+
+def read_answers(path: str | Path, answers_file: str = ANSWERS_FILE) -> dict[str, Any]:
+    """Read the answers a service was generated with.
+
+    Args:
+        path: The service's folder.
+        answers_file: Name of its answers file.
+
+    Returns:
+        The answers, including copier's `_src_path` and `_commit`.
+
+    Raises:
+        UsageError: The folder or its answers file is missing or unreadable.
+
+    """
+    project = Path(path)
+    if not project.is_dir():
+        raise UsageError(f"{project} is not a folder")
+    file = project / answers_file
+    if not file.is_file():
+        raise UsageError(
+            f"{project} has no {answers_file}: it was not generated by keelson or copier "
+            "(run `keelson new` to generate a service)"
+        )
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UsageError(f"{file}: invalid YAML; restore it from git") from error
+    if not isinstance(data, dict) or not data.get("_src_path"):
+        raise UsageError(f"{file} does not record the template (_src_path); restore it from git")
+    return {str(k): v for k, v in data.items()}
+
+
+def _is_keelson_template(src: str) -> bool:
+    try:
+        own = Path(default_template()).resolve()
+    except TemplateError:
+        return False
+    return Path(src).expanduser().resolve() == own
+
+
+def _git_repo(url: str) -> str:
+    """Turn copier's `gh:`/`gl:` shorthands into URLs git understands."""
+    for pattern, replacement in _SHORTHANDS:
+        if pattern.match(url):
+            return pattern.sub(replacement, url)
+    return url.removeprefix("git+")
+
+
+def _check_repository(project: Path) -> Path:
+    """Return the git top level of `project`; refuse a missing or dirty repository."""
+    inside = _git("rev-parse", "--show-toplevel", cwd=project, check=False)
+    if inside.returncode != 0:
+        raise UsageError(
+            f"{project} is not in a git repository, and updates need git to merge the "
+            "template's changes with yours: run `git init && git add -A && git commit -m "
+            "'Generated by keelson'` there first"
+        )
+    if _git("rev-parse", "--verify", "--quiet", "HEAD", cwd=project, check=False).returncode:
+        raise UsageError(f"{project} has no commit yet: commit the service first")
+    status = _git("status", "--porcelain", "--", ".", cwd=project).stdout
+    if status.strip():
+        count = len(status.splitlines())
+        raise UsageError(
+            f"{project} has {count} uncommitted change(s); commit or stash them first "
+            "(`git stash`), then rerun `keelson update`"
+        )
+    return Path(inside.stdout.strip())
+
+
+def _check_ref(src: str, ref: str) -> None:
+    """Refuse a `--to` ref that a local template repository does not have."""
+    path = Path(src).expanduser()
+    if not path.is_dir():
+        return  # a remote template: copier reports an unknown ref itself
+    found = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path, check=False)
+    if found.returncode != 0:
+        raise UsageError(f"--to {ref}: no such tag, branch or commit in the template {src}")
+
+
+def find_conflicts(path: str | Path) -> list[str]:
+    """List the files in a service that hold conflict markers or `.rej` rejects.
+
+    Args:
+        path: The service's folder (inside a git repository).
+
+    Returns:
+        Paths relative to `path`, sorted.
+
+    """
+    project = Path(path)
+    found: set[str] = set()
+    grep = _git(
+        "grep", "-l", "-I", "--untracked", "-E", _MARKERS, "--", ".", cwd=project, check=False
+    )
+    if grep.returncode not in {0, 1}:
+        raise KeelsonError(f"git grep failed in {project}: {' '.join(grep.stderr.split())}")
+    found.update(grep.stdout.splitlines())
+    unmerged = _git("diff", "--name-only", "--relative", "--diff-filter=U", cwd=project)
+    found.update(unmerged.stdout.splitlines())
+    rejects = _git("ls-files", "--others", "--", "*.rej", cwd=project)
+    found.update(rejects.stdout.splitlines())
+    return sorted(line for line in found if line)
+
+
+def _run_copier_update(
+    project: Path,
+    *,
+    to: str | None,
+    unsafe: bool,
+    quiet: bool,
+    answers_file: str,
+) -> None:
+    try:
+        copier.run_update(
+            project,
+            answers_file=answers_file,
+            vcs_ref=to,
+            # the recorded answers answer every question and new questions take
+            # their defaults: an update never stops to ask. skip_answered stays
+            # False so that the answers a `before` migration rewrote are reloaded.
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            unsafe=unsafe,
+            quiet=quiet,
+        )
+    except UserMessageError as error:
+        text = " ".join(str(error).split())
+        if "downgrad" in text.lower():
+            raise UsageError(f"--to {to} is older than the service's version: {text}") from error
+        if translated := translate_copier_error(error):
+            raise translated from error
+        raise KeelsonError(f"update failed: {text}") from error
+    except Exception as error:  # copier raises plain ValueErrors for bad answers
+        translated = translate_copier_error(error)
+        if isinstance(translated, InvalidAnswerError):
+            raise UsageError(
+                f"{translated}; the new template version rejects the service's recorded "
+                f"answer: edit {answers_file}, commit, and rerun `keelson update`"
+            ) from error
+        if translated is not None:
+            raise translated from error
+        raise KeelsonError(" ".join(f"update failed: {error}".split())) from error
+
+
+def update_service(
+    path: str | Path = ".",
+    *,
+    to: str | None = None,
+    pretend: bool = False,
+    trust: bool | None = None,
+    quiet: bool = False,
+    answers_file: str = ANSWERS_FILE,
+) -> UpdateResult:
+    """Bring a generated service up to a newer version of its template.
+
+    The version the service is on is the one its answers file records (`_commit`);
+    the template is the one it records (`_src_path`). The template's changes since
+    that version are merged with the service's own edits; where both changed the
+    same lines, the file keeps both between conflict markers.
+
+    Args:
+        path: The service's folder; it must be in a git repository with no
+            uncommitted changes.
+        to: Template git ref to update to; its newest release tag by default.
+        pretend: Only work out what would change: the update runs on a throwaway
+            clone and nothing in `path` is written.
+        trust: Allow the template's tasks and migrations; by default only for the
+            keelson template itself.
+        quiet: Do not print copier's progress.
+        answers_file: Name of the service's answers file.
+
+    Returns:
+        What changed; for a dry run, also the diff.
+
+    Raises:
+        UsageError: The folder is not a generated service, not in git, or dirty.
+        UpdateConflictError: The update left (or would leave) conflicts.
+        KeelsonError: The update failed.
+
+    """
+    project = Path(path)
+    answers = read_answers(project, answers_file)
+    src = str(answers["_src_path"])
+    old_version = str(answers.get("_commit") or "") or None
+    top = _check_repository(project)
+    if to is not None:
+        _check_ref(src, to)
+    elif _is_current(src, old_version):
+        # nothing to pull; copier would re-render three copies to find that out
+        # (and call a service made from a commit after the newest tag a downgrade)
+        return UpdateResult(
+            path=project, old_version=old_version, new_version=old_version, pretend=pretend
+        )
+    unsafe = trust if trust is not None else _is_keelson_template(src)
+    if pretend:
+        return _pretend(
+            project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file
+        )
+    try:
+        _run_copier_update(project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file)
+    except KeelsonError as error:
+        if not _git("status", "--porcelain", "--", ".", cwd=project).stdout.strip():
+            raise
+        half_applied = KeelsonError(
+            f"{error} (`git status` shows what was half-applied; `git checkout -- . && "
+            "git clean -fd` in the service undoes it)"
+        )
+        half_applied.exit_code = error.exit_code
+        raise half_applied from error
+    new_version = read_answers(project, answers_file).get("_commit")
+    status = _git("status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project)
+    changed = []
+    for line in status.stdout.splitlines():
+        code, path = line[:2], line[3:]
+        # the paths git status prints are relative to the repository's top level
+        relative = os.path.relpath(top / path, project.resolve())
+        changed.append(f"{'A' if code == '??' else code.strip()[:1]} {relative}")
+    result = UpdateResult(
+        path=project,
+        old_version=old_version,
+        new_version=str(new_version) if new_version else None,
+        pretend=False,
+        changed=tuple(changed),
+        conflicts=tuple(find_conflicts(project)),
+    )
+    if result.conflicts:
+        raise UpdateConflictError(result)
+    return result
+
+
+def _pretend(
+    project: Path,
+    top: Path,
+    src: str,
+    old_version: str | None,
+    *,
+    to: str | None,
+    unsafe: bool,
+    answers_file: str,
+) -> UpdateResult:
+    # copier's own pretend mode does not show what an update would change (it
+    # renders quietly and skips the merge); running the real update on a clone of
+    # the committed service shows the exact outcome, conflicts included, and leaves
+    # the service untouched by construction
+    relative = project.resolve().relative_to(top.resolve())
+    with tempfile.TemporaryDirectory(prefix="keelson-pretend-") as tmp:
+        clone = Path(tmp) / top.name
+        _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=Path(tmp))
+        _git("checkout", "--quiet", "HEAD", cwd=clone)
+        copy = clone / relative
+        _run_copier_update(copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file)
+        conflicts = find_conflicts(copy)
+        _git("add", "--all", "--", ".", cwd=copy)
+        listed = _git("diff", "--cached", "--name-status", "--relative", cwd=copy).stdout
+        diff = _git("diff", "--cached", "--relative", cwd=copy).stdout
+        new_version = read_answers(copy, answers_file).get("_commit")
+        result = UpdateResult(
+            path=project,
+            old_version=old_version,
+            new_version=str(new_version) if new_version else None,
+            pretend=True,
+            changed=tuple(
+                f"{code[:1]} {' -> '.join(paths)}"
+                for code, *paths in (line.split("\t") for line in listed.splitlines())
+            ),
+            conflicts=tuple(conflicts),
+            diff=diff,
+        )
+    if result.conflicts:
+        raise UpdateConflictError(result)
+    return result
+
+
+def _is_current(src: str, version: str | None) -> bool:
+    """Whether `version` is the template's newest release tag, or later."""
+    have = _parse_version(version)
+    tags = release_tags(src)
+    return have is not None and bool(tags) and have >= _release(tags[-1])
+
+
+def _parse_version(ref: str | None) -> Version | None:
+    """Read a version from a tag or a `git describe` string, as copier does."""
+    if not ref:
+        return None
+    if match := _DESCRIBE.match(ref):
+        ref = f"{match['tag']}.post{match['count']}+g{match['hash']}"
+    try:
+        return Version(ref)
+    except InvalidVersion:
+        return None
+
+
+def release_tags(src: str) -> list[str]:
+    """List a template's release tags (PEP 440 versions, no pre-releases), oldest first.
+
+    Args:
+        src: The template's git URL or local path.
+
+    Raises:
+        KeelsonError: git cannot list the template's tags.
+
+    """
+    repo = _git_repo(src)
+    if Path(repo).expanduser().is_dir():
+        repo = str(Path(repo).expanduser().resolve())
+    listed = _git("ls-remote", "--tags", "--refs", "--", repo, cwd=Path.cwd(), check=False)
+    if listed.returncode != 0:
+        detail = " ".join(listed.stderr.split())
+        raise KeelsonError(f"cannot list the versions of the template {src}: {detail}")
+    tags: dict[str, Version] = {}
+    for line in listed.stdout.splitlines():
+        tag = line.partition("\t")[2].removeprefix("refs/tags/")
+        version = _parse_version(tag)
+        if version is not None and not version.is_prerelease:
+            tags[tag] = version
+    return sorted(tags, key=tags.__getitem__)
+
+
+def read_changelog(src: str, ref: str) -> str | None:
+    """Return the template's CHANGELOG.md at `ref`, or None when it has none.
+
+    Args:
+        src: The template's git URL or local path.
+        ref: The tag to read it at.
+
+    """
+    repo = _git_repo(src)
+    local = Path(repo).expanduser()
+    if local.is_dir():
+        shown = _git("show", f"{ref}:{CHANGELOG}", cwd=local, check=False)
+        return shown.stdout if shown.returncode == 0 else None
+    with tempfile.TemporaryDirectory(prefix="keelson-changelog-") as tmp:
+        cloned = _git(
+            "clone", "--quiet", "--depth=1", f"--branch={ref}", "--", repo, tmp,
+            cwd=Path(tmp), check=False,
+        )  # fmt: skip
+        file = Path(tmp) / CHANGELOG
+        if cloned.returncode != 0 or not file.is_file():
+            return None
+        return file.read_text(encoding="utf-8")
+
+
+def changelog_between(text: str, after: Version | None, upto: Version) -> list[str]:
+    """Pick the changelog sections of the releases in `(after, upto]`.
+
+    Args:
+        text: A Keep a Changelog document (`## [0.2.0] - 2025-01-31` headings).
+        after: The version already in use (excluded); None for "from the start".
+        upto: The newest version wanted (included).
+
+    Returns:
+        The lines of those sections, in the document's order, without trailing blanks.
+
+    """
+    picked: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            match = _HEADING.match(line)
+            version = _parse_version(match["version"]) if match else None
+            keep = version is not None and version <= upto and (after is None or version > after)
+        elif line.startswith("# ") or re.match(r"^\[[^\]]+\]: ", line):
+            keep = False  # the title, or the link references at the end
+        if keep:
+            picked.append(line)
+    while picked and not picked[-1].strip():
+        picked.pop()
+    return picked
+
+
+def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -> CheckResult:
+    """Tell whether a service is on the newest release of its template.
+
+    Args:
+        path: The service's folder.
+        answers_file: Name of its answers file.
+
+    Returns:
+        The service's version, the newest release, the releases it missed and the
+        changelog lines of those releases.
+
+    Raises:
+        UsageError: The folder is not a generated service.
+        KeelsonError: The template's versions cannot be listed.
+
+    """
+    project = Path(path)
+    answers = read_answers(project, answers_file)
+    src = str(answers["_src_path"])
+    current = str(answers.get("_commit") or "") or None
+    tags = release_tags(src)
+    if not tags:
+        return CheckResult(path=project, template=src, current=current, latest=None)
+    latest = tags[-1]
+    have = _parse_version(current)
+    # a bare commit (a template without tags back then) has missed every release
+    missed = tuple(t for t in tags if have is None or _release(t) > have)
+    changelog: list[str] = []
+    if missed:
+        text = read_changelog(src, latest)
+        if text:
+            changelog = changelog_between(text, have, _release(latest))
+    return CheckResult(
+        path=project,
+        template=src,
+        current=current,
+        latest=latest,
+        missed=missed,
+        changelog=tuple(changelog),
+    )
+
+
+def _release(tag: str) -> Version:
+    version = _parse_version(tag)
+    if version is None:  # pragma: no cover - release_tags only returns versions
+        raise ValueError(tag)
+    return version
+
+
+def format_check(result: CheckResult) -> Iterable[str]:
+    """Render a check result as the lines `keelson check` prints."""
+    where = result.path
+    if result.latest is None:
+        yield f"{where}: the template {result.template} has no release tags to compare with"
+        return
+    if result.up_to_date:
+        yield f"{where} is up to date with template version {result.latest}"
+        return
+    count = len(result.missed)
+    yield (
+        f"{where} is on template version {result.current or 'unknown'}; the newest is "
+        f"{result.latest} ({count} release{'s' if count != 1 else ''} behind: "
+        f"{', '.join(result.missed)})"
+    )
+    if result.changelog:
+        yield ""
+        yield from result.changelog
+        yield ""
+    yield f"run `keelson update {where}` to update, then review and commit"
+
+
+def summary(result: UpdateResult) -> Sequence[str]:
+    """Render an update result as the lines `keelson update` prints."""
+    lines: list[str] = []
+    verb = "would update" if result.pretend else "updated"
+    if result.old_version == result.new_version and not result.changed:
+        return [f"{result.path} is up to date with template version {result.new_version}"]
+    lines.append(f"{verb} {result.path} from {result.old_version} to {result.new_version}")
+    lines.extend(f"  {line}" for line in result.changed)
+    return lines

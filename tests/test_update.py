@@ -1,0 +1,445 @@
+"""`keelson update` and `keelson check` against a real template history in git.
+
+The keelson template is copied into a temporary git repository and moved through
+three releases, as a template team would:
+
+- v0.1.0: the template as it is (plus a LABEL line the tests can aim at);
+- v0.2.0: a Dockerfile change, a new manifest, a changed default, a renamed
+  question (`image_repository` -> `container_image`, with a `_migrations` entry) and
+  a retired Node.js release line (22, with 26 as the new default), which
+  copier.yml's own migration handles;
+- v0.3.0: one more file.
+
+A service rendered at v0.1.0 is committed, edited the way a team edits it, and
+updated with the real copier, with no network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.errors import UsageError
+from generator.render import new_service
+from generator.update import changelog_between, check_service, find_conflicts, update_service
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+LABEL_V1 = 'LABEL org.opencontainers.image.vendor="acme"'
+LABEL_V2 = 'LABEL org.opencontainers.image.vendor="acme" org.opencontainers.image.licenses="MIT"'
+CUSTOM_IMAGE = "registry.acme.test/shop/svc"
+CHANGELOG_V1 = """\
+# Changelog
+
+All notable changes to this template are documented here.
+
+## [Unreleased]
+
+## [0.1.0] - 2026-01-05
+### Added
+- First release: Node.js, Python and Go services.
+"""
+CHANGELOG_V2 = """\
+## [0.2.0] - 2026-02-10
+### Changed
+- The image declares its licence (OCI label).
+- `image_repository` is now `container_image`; `keelson update` migrates it.
+- Node.js 22 is retired (services move to 24); 26 is the new default.
+### Added
+- A LimitRange for the namespace.
+"""
+CHANGELOG_V3 = """\
+## [0.3.0] - 2026-03-15
+### Added
+- SECURITY.md with the disclosure policy.
+"""
+RENAME_MIGRATION = """\
+  - version: v0.2.0
+    command:
+      - "{{ _copier_python }}"
+      - "{{ _copier_conf.src_path }}/generator/migrations.py"
+      - --answers-file
+      - "{{ _copier_conf.answers_file }}"
+      - rename
+      - image_repository
+      - container_image
+    when: "{{ _stage == 'before' }}"
+"""
+LIMITRANGE = """\
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: {{ project_name }}
+spec:
+  limits:
+    - type: Container
+      defaultRequest:
+        cpu: 50m
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=keelson tests", "-c", "user.email=tests@keelson.invalid", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace text that must be there: fails loudly if the template moved on."""
+    text = path.read_text()
+    assert text.count(old) == count, f"{path}: expected {count} x {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def release(repo: Path, tag: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"release {tag}")
+    git(repo, "tag", tag)
+
+
+def keelson(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def copy_keelson_template(dest: Path) -> Path:
+    """Copy the keelson template (as the working tree has it) into a new git repo."""
+    dest.mkdir()
+    shutil.copy2(ROOT / "copier.yml", dest / "copier.yml")
+    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]", "node_modules")
+    shutil.copytree(ROOT / "templates", dest / "templates", ignore=ignore)
+    shutil.copytree(ROOT / "includes", dest / "includes", ignore=ignore)
+    # copier.yml's migrations run this script from the template checkout
+    (dest / "generator").mkdir()
+    shutil.copy2(ROOT / "generator" / "migrations.py", dest / "generator" / "migrations.py")
+    git(dest, "init", "-q", "-b", "main")
+    return dest
+
+
+@dataclass(frozen=True)
+class History:
+    template: Path
+    v1_service: Path
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    """The template at v0.1.0, v0.2.0 and v0.3.0, and a service rendered at v0.1.0."""
+    repo = copy_keelson_template(tmp_path_factory.mktemp("template") / "keelson")
+    dockerfile = repo / "templates" / "Dockerfile.jinja"
+
+    dockerfile.write_text(dockerfile.read_text() + LABEL_V1 + "\n")
+    (repo / "CHANGELOG.md").write_text(CHANGELOG_V1)
+    release(repo, "v0.1.0")
+
+    edit(dockerfile, LABEL_V1, LABEL_V2)
+    (repo / "templates" / "k8s" / "base" / "limitrange.yaml.jinja").write_text(LIMITRANGE)
+    copier_yml = repo / "copier.yml"
+    edit(
+        copier_yml,
+        'choices: ["17", "16"]\n  default: "17"',
+        'choices: ["17", "16"]\n  default: "16"',
+    )
+    # Node.js 22 retires and 26 arrives as the default: copier alone would move a
+    # 22 service to the default (26); the migration moves it to the nearest line (24)
+    edit(
+        copier_yml,
+        'choices: ["24", "22"]\n  default: "24"',
+        'choices: ["26", "24"]\n  default: "26"',
+    )
+    for path in [copier_yml, *repo.glob("templates/**/*.jinja"), *repo.glob("includes/**/*")]:
+        if path.is_file() and "image_repository" in path.read_text():
+            path.write_text(path.read_text().replace("image_repository", "container_image"))
+    edit(copier_yml, "_migrations:\n", "_migrations:\n" + RENAME_MIGRATION)
+    edit(repo / "CHANGELOG.md", "## [Unreleased]\n\n", "## [Unreleased]\n\n" + CHANGELOG_V2 + "\n")
+    release(repo, "v0.2.0")
+
+    (repo / "templates" / "SECURITY.md.jinja").write_text("Report issues in {{ project_name }}.\n")
+    edit(repo / "CHANGELOG.md", "## [Unreleased]\n\n", "## [Unreleased]\n\n" + CHANGELOG_V3 + "\n")
+    release(repo, "v0.3.0")
+
+    service = new_service(
+        tmp_path_factory.mktemp("v1") / "svc",
+        data={
+            "language": "node",
+            "database": "postgresql",
+            "node_version": "22",
+            "image_repository": CUSTOM_IMAGE,
+        },
+        defaults=True,
+        template=str(repo),
+        vcs_ref="v0.1.0",
+        quiet=True,
+        trust=True,
+    )
+    return History(template=repo, v1_service=service)
+
+
+@pytest.fixture
+def service(history: History, tmp_path: Path) -> Iterator[Path]:
+    """A fresh, committed copy of the service rendered at v0.1.0."""
+    dest = tmp_path / "svc"
+    shutil.copytree(history.v1_service, dest, symlinks=True)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "Generated by keelson")
+    yield dest
+
+
+def answers(service: Path) -> dict[str, object]:
+    data = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def commit(service: Path, message: str) -> None:
+    git(service, "add", "-A")
+    git(service, "commit", "-q", "-m", message)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def test_update_keeps_edits_migrates_answers_and_check_follows(service: Path) -> None:
+    assert answers(service)["_commit"] == "v0.1.0"
+    assert LABEL_V1 in (service / "Dockerfile").read_text()
+    # the team's own edits: app code, an env var in compose, a patch in an overlay
+    with (service / "src" / "app.js").open("a") as app:
+        app.write("// acme: route table reviewed by the shop team\n")
+    edit(
+        service / "compose.yaml",
+        'LOG_LEVEL: "${LOG_LEVEL:-info}"\n',
+        'LOG_LEVEL: "${LOG_LEVEL:-info}"\n      FEATURE_FLAGS: "beta"\n',
+    )
+    overlay = service / "k8s" / "overlays" / "dev" / "kustomization.yaml"
+    edit(
+        overlay,
+        "      - LOG_LEVEL=debug\n",
+        "      - LOG_LEVEL=debug\n      - FEATURE_FLAGS=beta\n",
+    )
+    commit(service, "our edits")
+
+    before = keelson("check", str(service))
+    assert before.returncode == 1, before.stderr
+    assert "v0.1.0" in before.stdout and "v0.3.0" in before.stdout
+    assert "2 releases behind: v0.2.0, v0.3.0" in before.stdout
+    for line in ("## [0.3.0] - 2026-03-15", "## [0.2.0] - 2026-02-10", "- A LimitRange"):
+        assert line in before.stdout
+    assert "First release" not in before.stdout  # v0.1.0's own notes are not news
+
+    updated = keelson("update", str(service), "--to", "v0.2.0", "--trust", "-q")
+    assert updated.returncode == 0, updated.stderr
+    after = answers(service)
+    assert after["_commit"] == "v0.2.0"
+    # the template's changes arrived
+    dockerfile = (service / "Dockerfile").read_text()
+    assert LABEL_V2 in dockerfile and LABEL_V1 + "\n" not in dockerfile
+    assert "kind: LimitRange" in (service / "k8s" / "base" / "limitrange.yaml").read_text()
+    assert not (service / "SECURITY.md").exists()  # v0.3.0 was not asked for
+    # the migrations rewrote the answers: the renamed question kept its value and
+    # the retired Node.js line moved to the one still offered
+    assert after["container_image"] == CUSTOM_IMAGE and "image_repository" not in after
+    assert "image: registry.acme.test/shop/svc:dev" in (service / "compose.yaml").read_text()
+    assert after["node_version"] == "24"
+    assert "ARG NODE_VERSION=24" in dockerfile
+    # a changed default does not override what the service answered
+    assert after["postgresql_version"] == "17"
+    assert "image: postgres:17" in (service / "compose.yaml").read_text()
+    # the team's edits survived
+    assert (service / "src" / "app.js").read_text().endswith("reviewed by the shop team\n")
+    assert 'FEATURE_FLAGS: "beta"' in (service / "compose.yaml").read_text()
+    assert "- FEATURE_FLAGS=beta" in overlay.read_text()
+    assert find_conflicts(service) == []
+    commit(service, "update to v0.2.0")
+
+    middle = check_service(service)
+    assert (middle.current, middle.latest, middle.missed) == ("v0.2.0", "v0.3.0", ("v0.3.0",))
+    assert "- SECURITY.md with the disclosure policy." in middle.changelog
+    assert not any("0.2.0" in line for line in middle.changelog)
+
+    latest = keelson("update", str(service), "--trust")
+    assert latest.returncode == 0, latest.stderr
+    assert "from v0.2.0 to v0.3.0" in latest.stderr
+    assert (service / "SECURITY.md").read_text() == "Report issues in svc.\n"
+    commit(service, "update to v0.3.0")
+    current = keelson("check", str(service))
+    assert current.returncode == 0, current.stdout
+    assert "up to date with template version v0.3.0" in current.stdout
+    again = update_service(service, trust=True)
+    assert (again.old_version, again.new_version, again.changed) == ("v0.3.0", "v0.3.0", ())
+
+
+def test_same_line_edit_is_reported_as_conflict(service: Path) -> None:
+    edit(service / "Dockerfile", LABEL_V1, 'LABEL org.opencontainers.image.vendor="acme-shop"')
+    commit(service, "our vendor")
+    files_before = snapshot(service)
+
+    # the dry run predicts the conflict and writes nothing
+    dry = keelson("update", str(service), "--to", "v0.2.0", "--trust", "--pretend")
+    assert dry.returncode == 1, dry.stderr
+    assert "conflict: Dockerfile" in dry.stdout.splitlines()
+    assert "would leave conflicts in 1 file(s): Dockerfile" in dry.stderr
+    assert snapshot(service) == files_before
+
+    result = keelson("update", str(service), "--to", "v0.2.0", "--trust")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["conflict: Dockerfile"]
+    # copier's progress comes first; keelson's verdict is one line, last
+    verdict = result.stderr.strip().splitlines()[-1]
+    assert verdict.startswith("keelson: the update to v0.2.0 left ")
+    assert "conflicts in 1 file(s): Dockerfile" in verdict
+    assert "<<<<<<<" in verdict and "git add" in verdict
+    dockerfile = (service / "Dockerfile").read_text()
+    # both sides are kept for a person to choose from
+    assert (
+        '<<<<<<< before updating\nLABEL org.opencontainers.image.vendor="acme-shop"' in dockerfile
+    )
+    assert LABEL_V2 + "\n>>>>>>> after updating" in dockerfile
+    # the rest of the update was applied
+    assert (service / "k8s" / "base" / "limitrange.yaml").is_file()
+    assert find_conflicts(service) == ["Dockerfile"]
+    # a second run refuses to update over the unresolved merge
+    again = keelson("update", str(service), "--trust")
+    assert again.returncode == 2
+    assert "commit or stash" in again.stderr
+
+
+def test_pretend_writes_nothing_then_update_two_releases_at_once(service: Path) -> None:
+    files_before = snapshot(service)
+    head = git(service, "rev-parse", "HEAD")
+
+    dry = keelson("update", str(service), "--trust", "--pretend")
+    assert dry.returncode == 0, dry.stderr
+    assert snapshot(service) == files_before
+    assert git(service, "rev-parse", "HEAD") == head
+    assert git(service, "status", "--porcelain") == ""
+    assert "would update" in dry.stderr and "from v0.1.0 to v0.3.0" in dry.stderr
+    assert "+_commit: v0.3.0" in dry.stdout
+    assert "+container_image: registry.acme.test/shop/svc" in dry.stdout
+    assert "+" + LABEL_V2 in dry.stdout
+    assert "keelson:   A SECURITY.md" in dry.stderr.splitlines()
+
+    result = update_service(service, trust=True, quiet=True)
+    assert (result.old_version, result.new_version) == ("v0.1.0", "v0.3.0")
+    assert result.conflicts == ()
+    assert {"A SECURITY.md", "M Dockerfile", "M .copier-answers.yml"} <= set(result.changed)
+    after = answers(service)
+    # v0.2.0's migrations ran on the way from v0.1.0 to v0.3.0
+    assert after["container_image"] == CUSTOM_IMAGE and "image_repository" not in after
+    assert after["node_version"] == "24"
+    assert (service / "SECURITY.md").is_file()
+    assert (service / "k8s" / "base" / "limitrange.yaml").is_file()
+    assert LABEL_V2 in (service / "Dockerfile").read_text()
+    assert check_service(service).up_to_date
+
+
+def test_update_refuses_what_it_cannot_do_safely(service: Path, tmp_path: Path) -> None:
+    # uncommitted work
+    (service / "compose.yaml").write_text("# half-done\n")
+    dirty = keelson("update", str(service), "--trust")
+    assert dirty.returncode == 2
+    assert dirty.stderr.count("\n") == 1 and "commit or stash them first" in dirty.stderr
+    assert (service / "compose.yaml").read_text() == "# half-done\n"
+    git(service, "checkout", "--", ".")
+
+    # a template version that does not exist
+    with pytest.raises(UsageError, match=r"^--to v9\.9\.9: no such tag, branch or commit"):
+        update_service(service, to="v9.9.9", trust=True)
+
+    # a third-party template's migrations need consent
+    with pytest.raises(UsageError, match="rerun with --trust"):
+        update_service(service, quiet=True)
+    assert answers(service)["_commit"] == "v0.1.0"
+    assert git(service, "status", "--porcelain") == ""
+
+    # not a git repository
+    loose = tmp_path / "loose"
+    shutil.copytree(service, loose, ignore=shutil.ignore_patterns(".git"))
+    with pytest.raises(UsageError, match=r"not in a git repository.*git init"):
+        update_service(loose, trust=True)
+
+    # not a generated service
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in ("update", "check"):
+        missing = keelson(command, str(empty))
+        assert missing.returncode == 2, command
+        assert "has no .copier-answers.yml" in missing.stderr
+    with pytest.raises(UsageError, match=r"has no \.copier-answers\.yml"):
+        update_service(empty)
+
+
+def test_changelog_between_picks_the_missed_releases() -> None:
+    from packaging.version import Version
+
+    newest_first = CHANGELOG_V3 + "\n" + CHANGELOG_V2 + "\n"
+    text = CHANGELOG_V1.replace("## [Unreleased]\n\n", "## [Unreleased]\n\n" + newest_first)
+    text += "\n[0.3.0]: https://example.invalid/compare/v0.2.0...v0.3.0\n"
+    lines = changelog_between(text, Version("0.1.0"), Version("0.3.0"))
+    assert lines[0] == "## [0.3.0] - 2026-03-15"
+    assert "## [0.2.0] - 2026-02-10" in lines
+    assert lines[-1] == "- A LimitRange for the namespace."
+    assert not any("Unreleased" in line or "First release" in line for line in lines)
+    assert not any(line.startswith("[0.3.0]:") for line in lines)
+    assert changelog_between(text, Version("0.3.0"), Version("0.3.0")) == []
+
+
+def test_migration_steps_are_idempotent_and_keep_the_header(tmp_path: Path) -> None:
+    from generator import migrations
+
+    file = tmp_path / ".copier-answers.yml"
+    file.write_text(
+        "# Changes here will be overwritten by copier\n"
+        "_commit: v0.1.0\nold_name: kept\ndatabase: mysql\nredis_version: '6'\n"
+        "node_version: '30'\n"
+    )
+    template = tmp_path / "template"
+    template.mkdir()
+    (template / "copier.yml").write_text(
+        "redis_version: {type: str, choices: ['8', '7'], default: '8'}\n"
+        "node_version: {type: str, choices: ['24', '22'], default: '24'}\n"
+    )
+    steps = [
+        ["rename", "old_name", "new_name"],
+        ["remap", "database", "mysql=mariadb"],
+        ["retired-versions", "--template", str(template)],
+    ]
+    for _ in range(2):  # a second run changes nothing
+        for step in steps:
+            assert migrations.main(["--answers-file", str(file), *step]) == 0
+        text = file.read_text()
+        assert text.startswith("# Changes here will be overwritten by copier\n_commit: v0.1.0\n")
+        assert yaml.safe_load(text) == {
+            "_commit": "v0.1.0",
+            "new_name": "kept",
+            "database": "mariadb",
+            "redis_version": "7",  # the nearest newer line, not the default 8
+            "node_version": "24",  # nothing newer is offered: the default
+        }
+    # a renamed answer never overwrites one the project already has
+    answers_both = {"old_name": "a", "new_name": "b"}
+    assert not migrations.rename_answer(answers_both, "old_name", "new_name")
+    assert answers_both == {"old_name": "a", "new_name": "b"}
