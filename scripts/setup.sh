@@ -53,8 +53,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test]"
+mkdir -p .tools
+# pip's build backend chatter goes to a log; it is shown when the install fails
+if ! .venv/bin/python -m pip install -q -e ".[test]" >.tools/pip.log 2>&1; then
+  cat .tools/pip.log >&2; exit 1
+fi
 if [ ! -x .tools/checkov/bin/checkov ]; then
   log "installing checkov into .tools/checkov"
   "$PYTHON" -m venv .tools/checkov

@@ -152,7 +152,7 @@ def test_version_and_help() -> None:
     assert version.returncode == 0
     assert version.stdout.startswith("keelson ")
     commands = keelson("--help").stdout.split("COMMAND", 1)[1]
-    for command in ("new",):
+    for command in ("new", "update", "check", "catalogue", "verify", "images"):
         assert command in commands
         helped = keelson(command, "--help")
         assert helped.returncode == 0 and "usage: keelson " + command in helped.stdout

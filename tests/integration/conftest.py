@@ -7,12 +7,14 @@ missing engine is an error, never a silent skip.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_docker.plugin import get_docker_services
 
-from generator.verify import Stack, engine_available
+from generator.verify import Stack, compose_command, engine_available
 from tests.conftest import MATRIX, render
 
 ENGINE_PROBLEM = engine_available()
@@ -58,9 +60,15 @@ def stack(
     combo: dict[str, str] = request.param
     project = render(tmp_path_factory.mktemp("boot") / combo_id(combo), **combo)
     booted = Stack(project)
-    try:
-        booted.build()
-        booted.up()
+    # BuildKit through the docker CLI first: it fails loudly on a broken step,
+    # while Compose without buildx falls back to a builder that exits 0
+    booted.build()
+    compose = f"APP_PORT={booted.port} {shlex.join(compose_command())}"
+    with get_docker_services(
+        compose,
+        str(project / "compose.yaml"),
+        booted.name,
+        ["up --build --wait"],
+        ["down --volumes --remove-orphans --timeout 10"],
+    ):
         yield booted
-    finally:
-        booted.down()
