@@ -13,6 +13,15 @@ import pytest
 from generator.render import new_service
 from generator.template import TemplateSpec
 
+# copier commits inside its scratch clones; a fresh CI machine has no git identity
+for _var, _value in {
+    "GIT_AUTHOR_NAME": "keelson tests",
+    "GIT_AUTHOR_EMAIL": "tests@keelson.invalid",
+    "GIT_COMMITTER_NAME": "keelson tests",
+    "GIT_COMMITTER_EMAIL": "tests@keelson.invalid",
+}.items():
+    os.environ.setdefault(_var, _value)
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = TemplateSpec.load(ROOT)
 # the matrix comes from copier.yml itself, so it cannot drift from the template
