@@ -5,7 +5,9 @@ Usage: .venv/bin/python benchmarks/images.py [--only node-none,go-redis]
 For each combination it renders a fresh service and prints:
 - final image size, the size of its runtime base image, and the overhead over
   base + installed production dependencies (Python venv, Node node_modules);
-- cold build (no layer cache) and warm rebuild after a one-line source change, and
+- cold build (`--no-cache`: no layer cache; BuildKit's cache mounts for package
+  downloads and the Go build cache stay warm, as on a developer's machine) and
+  warm rebuild after a one-line source change, and
   whether every dependency-install step of the warm rebuild was a cache hit;
 - time from `compose up` to every service healthy, and from the database being
   healthy to the app answering /readyz with 200;
