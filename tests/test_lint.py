@@ -127,20 +127,16 @@ def test_deployment_meets_restricted_pod_security(rendered: Render, combo: dict[
     assert container["image"].endswith(":0.1.0")
 
 
-@combos
-def test_checkov_dockerfile_and_kubernetes_pass(
-    rendered: Render, combo: dict[str, str], tmp_path: Path
-) -> None:
-    root = rendered(**combo)
-    (tmp_path / "Dockerfile").write_text((root / "Dockerfile").read_text())
+def checkov_failures(root: Path, scratch: Path) -> tuple[list[str], int]:
+    """Run checkov on the Dockerfile and every built overlay; return failures and passes."""
+    (scratch / "Dockerfile").write_text((root / "Dockerfile").read_text())
     for overlay in OVERLAYS:
-        docs = kustomize(root, overlay)
         name = overlay.replace("/", "-") + ".yaml"
-        (tmp_path / name).write_text(yaml.safe_dump_all(docs))
+        (scratch / name).write_text(yaml.safe_dump_all(kustomize(root, overlay)))
     result = run(
         tool("checkov"),
         "--directory",
-        str(tmp_path),
+        str(scratch),
         "--framework",
         "dockerfile",
         "kubernetes",
@@ -151,16 +147,41 @@ def test_checkov_dockerfile_and_kubernetes_pass(
         "--compact",
     )
     reports = json.loads(result.stdout or "[]")
-    reports = reports if isinstance(reports, list) else [reports]
+    reports = [
+        r for r in (reports if isinstance(reports, list) else [reports]) if isinstance(r, dict)
+    ]
     failed = [
         f"{check['check_id']} {check['resource']} {check['file_path']}"
         for report in reports
-        if isinstance(report, dict)
         for check in report.get("results", {}).get("failed_checks", [])
     ]
+    return failed, sum(r.get("summary", {}).get("passed", 0) for r in reports)
+
+
+@combos
+def test_checkov_dockerfile_and_kubernetes_pass(
+    rendered: Render, combo: dict[str, str], tmp_path: Path
+) -> None:
+    failed, passed = checkov_failures(rendered(**combo), tmp_path)
     assert failed == [], "\n".join(failed)
-    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports if isinstance(r, dict))
-    assert passed > 50, result.stdout[-2000:]
+    assert passed > 50
+
+
+def test_ingress_variant_is_valid_routed_and_clean(rendered: Render, tmp_path: Path) -> None:
+    root = rendered(language="python", database="redis", ingress_host="api.example.com")
+    version = kubernetes_validate.latest_version()
+    for overlay in OVERLAYS:
+        docs = kustomize(root, overlay)
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+        (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+        backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+        (service,) = [
+            d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == backend["name"]
+        ]
+        assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    failed, _ = checkov_failures(root, tmp_path)
+    assert failed == [], "\n".join(failed)
 
 
 @combos
