@@ -170,6 +170,12 @@ CATALOGUE_HELP = (
 )
 
 
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
+    )
+
+
 def _cmd_update(args: argparse.Namespace) -> int:
     try:
         result = update_service(
@@ -199,9 +205,7 @@ def _add_update(commands: Any) -> None:
             "between conflict markers, the files are listed and the exit code is 1."
         ),
     )
-    update.add_argument(
-        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
-    )
+    _add_dir(update)
     update.add_argument(
         "--to", metavar="REF", help="template version (git ref); default: its newest tag"
     )
@@ -233,9 +237,7 @@ def _add_check(commands: Any) -> None:
             "the releases it missed and their changelog otherwise (for CI)."
         ),
     )
-    check.add_argument(
-        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
-    )
+    _add_dir(check)
     check.set_defaults(handler=_cmd_check)
 
 
@@ -287,6 +289,12 @@ STANDINS_HELP = (
 )
 
 
+def _add_standins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--standins", choices=["auto", "build", "never"], default="auto", help=STANDINS_HELP
+    )
+
+
 def _add_verify(commands: Any) -> None:
     verify = commands.add_parser(
         "verify",
@@ -297,12 +305,8 @@ def _add_verify(commands: Any) -> None:
             "print a pass/fail table and tear everything down. Exit 1 on any failure."
         ),
     )
-    verify.add_argument(
-        "dir", type=Path, nargs="?", default=Path("."), help="the service (default: .)"
-    )
-    verify.add_argument(
-        "--standins", choices=["auto", "build", "never"], default="auto", help=STANDINS_HELP
-    )
+    _add_dir(verify)
+    _add_standins(verify)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     verify.set_defaults(handler=_cmd_verify)
 
@@ -328,9 +332,7 @@ def _add_images(commands: Any) -> None:
         "image", nargs="*", help="images to provide (default: those DIR's service needs)"
     )
     images.add_argument("--dir", type=Path, default=Path("."), help="the service (default: .)")
-    images.add_argument(
-        "--standins", choices=["auto", "build", "never"], default="auto", help=STANDINS_HELP
-    )
+    _add_standins(images)
     images.set_defaults(handler=_cmd_images)
 
 
