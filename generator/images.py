@@ -576,18 +576,21 @@ def _discard(image_id: str | None, keep: str) -> None:
     subprocess.run([docker_command(), "rmi", image_id], capture_output=True, text=True, check=False)
 
 
-def _engine_answers() -> bool:
+def engine_problem() -> str | None:
+    """Return None when a Docker engine answers, else the reason it does not."""
     try:
         proc = subprocess.run(
             [docker_command(), "version", "--format", "{{.Server.Version}}"],
             capture_output=True,
             text=True,
-            timeout=15,
+            timeout=20,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired, StandInError):
-        return False
-    return proc.returncode == 0
+    except (OSError, subprocess.TimeoutExpired, StandInError) as exc:
+        return str(exc)
+    if proc.returncode != 0:
+        return " ".join(proc.stderr.split())[:200] or "docker version failed"
+    return None
 
 
 def _try_pull(image: str, timeout: float, log: Log) -> bool:
@@ -1052,9 +1055,9 @@ def ensure_images(
     wanted = list(dict.fromkeys(i.strip() for i in images if i.strip()))
     if not wanted:
         return []
-    if not _engine_answers():
+    if problem := engine_problem():
         raise StandInError(
-            f"the Docker engine does not answer ({docker_command()} version): start dockerd "
+            f"the Docker engine does not answer ({problem}): start dockerd "
             "and wait for `docker info`"
         )
     # refuse unbuildable images before spending minutes on the others

@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import yaml
 
 from generator.errors import KeelsonError, UsageError
-from generator.images import docker_command, ensure_images, required_images
+from generator.images import docker_command, engine_problem, ensure_images, required_images
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -66,24 +65,6 @@ def _quiet(cmd: Sequence[str], timeout: float = 20) -> int:
         return subprocess.run(cmd, capture_output=True, check=False, timeout=timeout).returncode
     except (OSError, subprocess.TimeoutExpired):
         return 1
-
-
-def engine_available() -> str | None:
-    """Return None when a Docker engine answers, else the reason it does not."""
-    try:
-        docker = docker_command()
-    except KeelsonError as error:
-        return str(error)
-    result = subprocess.run(
-        [docker, "info", "--format", "{{.ServerVersion}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    if result.returncode != 0:
-        return f"no Docker engine answers: {' '.join(result.stderr.split())[:200]}"
-    return None
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> str:
@@ -285,16 +266,6 @@ class Stack:
         return str(config["services"]["app"]["image"])
 
 
-@contextmanager
-def running(stack: Stack) -> Iterator[Stack]:
-    """Bring a stack up (already built) and always tear it down."""
-    try:
-        stack.up()
-        yield stack
-    finally:
-        stack.down()
-
-
 def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -413,8 +384,8 @@ def verify_service(
     """
     root = Path(project_dir).resolve()
     answers = load_answers(root)
-    if reason := engine_available():
-        raise UsageError(f"cannot verify: {reason}")
+    if reason := engine_problem():
+        raise UsageError(f"cannot verify: no Docker engine answers: {reason}")
     report = Report()
     stack = Stack(root)
     has_db = answers.get("database", "none") != "none"

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from pytest_docker.plugin import get_docker_services
 
-from generator.verify import Stack, compose_command, engine_available
+from generator.images import engine_problem
+from generator.verify import Stack, compose_command
 from tests.conftest import MATRIX, render
 
-ENGINE_PROBLEM = engine_available()
+ENGINE_PROBLEM = engine_problem()
 
 
 def combo_id(combo: dict[str, str]) -> str:

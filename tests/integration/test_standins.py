@@ -25,6 +25,7 @@ from generator.images import (
     ImageResult,
     StandInError,
     docker_command,
+    engine_problem,
     ensure_images,
     standin_supported,
 )
@@ -58,21 +59,6 @@ def docker(
             f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
         )
     return proc
-
-
-def engine_problem() -> str | None:
-    """Say why no engine answers, or None when one does."""
-    try:
-        proc = subprocess.run(
-            [docker_command(), "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, StandInError, subprocess.TimeoutExpired) as exc:
-        return str(exc)
-    return None if proc.returncode == 0 else (proc.stderr.strip() or "docker version failed")
 
 
 def unique(prefix: str) -> str:
