@@ -21,9 +21,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InvalidAnswerError, TemplateError, UsageError
-from generator.render import new_service
-from generator.template import default_template
+from generator.errors import InvalidAnswerError, UsageError
+from generator.render import Created, create_service
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
@@ -142,6 +141,7 @@ class _Reader:
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
+        self.lines = max(1, len(text.splitlines()))
         self.loader = yaml.SafeLoader(text)
 
     def close(self) -> None:
@@ -155,7 +155,8 @@ class _Reader:
             node = self.loader.get_single_node()
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
-            line = f":{mark.line + 1}" if mark else ""
+            # at the end of the input PyYAML points one line past the last one
+            line = f":{min(mark.line + 1, self.lines)}" if mark else ""
             problem = error.problem or error.context or "not valid YAML"
             raise CatalogueError(f"{self.source}{line}: invalid YAML: {problem}") from error
         except yaml.YAMLError as error:
@@ -438,13 +439,6 @@ def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: s
     return [str(key) for key in config if not str(key).startswith("_")]
 
 
-def _is_keelson_template(url: str) -> bool:
-    try:
-        return Path(url).resolve() == Path(default_template()).resolve()
-    except (TemplateError, OSError):
-        return False
-
-
 def new_from_preset(
     dest: str | Path,
     preset: Preset,
@@ -453,10 +447,11 @@ def new_from_preset(
     data: Mapping[str, Any] | None = None,
     defaults: bool = False,
     vcs_ref: str | None = None,
-    quiet: bool = False,
+    quiet: bool = True,
     interactive: bool | None = None,
     trust: bool | None = None,
-) -> Path:
+    git: bool = True,
+) -> Created:
     """Generate a new service from a catalogue preset.
 
     The preset's answers are given to the template as data; `data` wins over them.
@@ -469,14 +464,16 @@ def new_from_preset(
         data: Answers that override the preset's.
         defaults: Use the default for every question left open.
         vcs_ref: Template ref to use instead of the one the catalogue pins.
-        quiet: Do not print copier's progress.
+        quiet: Hide copier's progress and messages (the default).
         interactive: Whether questions may be asked; by default, when stdin is a
             terminal.
-        trust: Allow the template's tasks and migrations; by default only for the
-            keelson template itself.
+        trust: Allow the template's tasks and migrations; keelson's own template
+            is trusted, another one is asked about in a terminal (the one rule of
+            `generator.source`).
+        git: Make the service a git repository with a first commit.
 
     Returns:
-        The path of the generated service.
+        What was made.
 
     Raises:
         CatalogueError: The preset names a missing template or ref, an answer to a
@@ -496,10 +493,8 @@ def new_from_preset(
                 f"{key!r} is not a question of template {template.name!r} at {ref}; it "
                 f"asks: {', '.join(questions)}"
             )
-    if trust is None and template.is_local and _is_keelson_template(template.url):
-        trust = True
     try:
-        return new_service(
+        return create_service(
             dest,
             data={**preset.answers, **overrides},
             defaults=defaults,
@@ -508,6 +503,7 @@ def new_from_preset(
             quiet=quiet,
             interactive=interactive,
             trust=trust,
+            git=git,
         )
     except InvalidAnswerError as error:
         if error.field in preset.answers and error.field not in overrides:

@@ -7,6 +7,7 @@ for bad input (nothing written) and 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from generator.catalogue import (
 )
 from generator.errors import KeelsonError, UsageError
 from generator.images import ensure_images, required_images
-from generator.render import check_destination, new_service
+from generator.render import Created, check_destination, create_service
 from generator.update import (
     UpdateConflictError,
     check_service,
@@ -55,6 +56,8 @@ def parse_data(pairs: Sequence[str], data_file: Path | None) -> dict[str, Any]:
             loaded = yaml.safe_load(data_file.read_text(encoding="utf-8"))
         except OSError as error:
             raise UsageError(f"--data-file {data_file}: {error.strerror}") from error
+        except UnicodeDecodeError as error:
+            raise UsageError(f"--data-file {data_file}: not UTF-8 text") from error
         except yaml.YAMLError as error:
             raise UsageError(f"--data-file {data_file}: invalid YAML") from error
         if not isinstance(loaded, dict):
@@ -94,31 +97,50 @@ def _cmd_new(args: argparse.Namespace) -> int:
         chosen = (catalogue, catalogue.preset(args.preset))
     else:
         chosen = _offer_presets(args)
+    options: dict[str, Any] = {
+        "data": answers,
+        "defaults": args.defaults,
+        "vcs_ref": args.vcs_ref,
+        "quiet": not args.verbose,
+        "trust": args.trust or None,
+        "git": args.git,
+    }
     if chosen is not None:
         catalogue, preset = chosen
-        dest = new_from_preset(
-            dest_arg,
-            preset,
-            catalogue,
-            data=answers,
-            defaults=args.defaults,
-            vcs_ref=args.vcs_ref,
-            quiet=args.quiet,
-            trust=args.trust or None,
-        )
+        created = new_from_preset(dest_arg, preset, catalogue, **options)
     else:
-        dest = new_service(
-            dest_arg,
-            data=answers,
-            defaults=args.defaults,
-            template=args.template,
-            vcs_ref=args.vcs_ref,
-            quiet=args.quiet,
-            trust=args.trust or None,
+        created = create_service(
+            dest_arg, template=args.template, allow_dirty=args.allow_dirty, **options
         )
     if not args.quiet:
-        print(f"keelson: created {dest}", file=sys.stderr)
+        for line in describe_created(created, given=args.dest):
+            print(line, file=sys.stderr)
     return 0
+
+
+def describe_created(created: Created, given: Path | None) -> list[str]:
+    """Render what `keelson new` made as a short summary with the next steps."""
+    answers = created.answers
+    name = answers.get("project_name") or created.path.resolve().name
+    parts = [str(answers[key]) for key in ("language", "database") if answers.get(key)]
+    what = f" ({', '.join(parts)})" if parts else ""
+    version = answers.get("_commit")
+    lines = [
+        f"keelson: created {name}{what} in {created.path}"
+        + (f" from template version {version}" if version else "")
+    ]
+    lines += [f"keelson: kept your {name}" for name in created.kept]
+    lines += [f"keelson: {created.git}"] if created.git != "git: committed" else []
+    lines += [f"keelson: note: {note}" for note in created.notes]
+    lines.append("")
+    lines.append("Next steps:")
+    if given is not None and given.resolve() != Path.cwd().resolve():
+        lines.append(f"  cd {shlex.quote(str(given))}")
+    if "port" in answers:
+        lines.append("  docker compose up --build --wait")
+        lines.append(f"  curl http://localhost:{answers['port']}/healthz")
+    lines.append("  keelson check    # later: is a newer template version out?")
+    return lines
 
 
 def _add_new(commands: Any) -> None:
@@ -155,13 +177,38 @@ def _add_new(commands: Any) -> None:
     new.add_argument(
         "--vcs-ref", metavar="REF", help="template git ref (default: its newest release tag)"
     )
-    new.add_argument(
-        "--trust", action="store_true", help="allow a third-party template's tasks and migrations"
-    )
+    _add_trust(new)
     new.add_argument("--preset", metavar="NAME", help="start from a preset of the team catalogue")
     new.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
-    new.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    new.add_argument(
+        "--no-git",
+        dest="git",
+        action="store_false",
+        help="do not `git init` the service and make its first commit",
+    )
+    new.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="render a template checkout with uncommitted changes (template authors; "
+        "such a service cannot be updated)",
+    )
+    _add_verbosity(new)
     new.set_defaults(handler=_cmd_new)
+
+
+def _add_trust(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="run the tasks and migrations of a template other than keelson's own",
+    )
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show copier's progress and messages"
+    )
 
 
 CATALOGUE_HELP = (
@@ -179,7 +226,11 @@ def _add_dir(parser: argparse.ArgumentParser) -> None:
 def _cmd_update(args: argparse.Namespace) -> int:
     try:
         result = update_service(
-            args.dir, to=args.to, pretend=args.pretend, trust=args.trust or None, quiet=args.quiet
+            args.dir,
+            to=args.to,
+            pretend=args.pretend,
+            trust=args.trust or None,
+            quiet=not args.verbose,
         )
     except UpdateConflictError as error:
         if error.result.diff:
@@ -214,10 +265,8 @@ def _add_update(commands: Any) -> None:
         action="store_true",
         help="print the diff the update would make and write nothing",
     )
-    update.add_argument(
-        "--trust", action="store_true", help="allow a third-party template's tasks and migrations"
-    )
-    update.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    _add_trust(update)
+    _add_verbosity(update)
     update.set_defaults(handler=_cmd_update)
 
 
@@ -225,7 +274,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     result = check_service(args.dir)
     for line in format_check(result):
         print(line)
-    return 0 if result.up_to_date else 1
+    return result.exit_code
 
 
 def _add_check(commands: Any) -> None:
@@ -233,8 +282,9 @@ def _add_check(commands: Any) -> None:
         "check",
         help="tell whether a service is on the newest template version",
         description=(
-            "Exit 0 when the service is on its template's newest release; exit 1 with "
-            "the releases it missed and their changelog otherwise (for CI)."
+            "Exit 0 when the service is on its template's newest version; exit 1 with "
+            "the releases (or commits) it missed and their changelog, or when files still "
+            "hold conflict markers from an update; exit 2 when it cannot tell (for CI)."
         ),
     )
     _add_dir(check)
@@ -385,6 +435,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("keelson: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as error:
+        # the last line of defence: one line, never a traceback
+        detail = " ".join(str(error).split()) or "no detail"
+        print(
+            f"keelson: unexpected error ({type(error).__name__}): {detail}; nothing was written",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

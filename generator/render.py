@@ -7,17 +7,23 @@ allowed values, and the destination is never half-written or silently overwritte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from copier.errors import InteractiveSessionError, UnsafeTemplateError
 
 from generator.errors import (
@@ -27,7 +33,19 @@ from generator.errors import (
     TemplateError,
     UsageError,
 )
-from generator.template import TemplateSpec, default_template
+from generator.source import (
+    BUNDLE,
+    TemplateSource,
+    ask_trust,
+    canonical_url,
+    confirm_trust,
+    git_toplevel,
+    is_remote,
+    resolve,
+)
+from generator.template import TemplateSpec
+
+ANSWERS_FILE = ".copier-answers.yml"
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(
@@ -90,24 +108,60 @@ def check_data_keys(spec: TemplateSpec, data: Mapping[str, Any]) -> None:
     if unknown:
         known = ", ".join(spec.questions)
         raise UsageError(f"unknown question {unknown[0]!r}; the template asks: {known}")
+    for name, value in data.items():
+        question = spec.questions[name]
+        if question.type == "int" and isinstance(value, str):
+            try:
+                int(value.strip())
+            except ValueError:
+                raise InvalidAnswerError(
+                    name, f"{json.dumps(value)} is not an integer ({question.help})"
+                ) from None
 
 
-def check_destination(dest: Path) -> None:
-    """Refuse a destination that exists and is not an empty folder.
+# files a new repository often starts with: a destination holding only these is
+# still new (`keelson new` adds the service beside them and keeps them as they are)
+STARTER_FILES = re.compile(
+    r"^(\.git|\.gitattributes|(README|LICEN[CS]E|COPYING|NOTICE|AUTHORS|CODEOWNERS|"
+    r"CONTRIBUTING|CODE_OF_CONDUCT|SECURITY)([._-].*)?)$",
+    re.IGNORECASE,
+)
+
+
+def check_destination(dest: Path) -> list[str]:
+    """Refuse a destination that cannot take a new service.
+
+    It may be missing, empty, or hold only starter files (`.git`, README,
+    LICENSE and the like), which are kept.
+
+    Returns:
+        The starter files it holds, sorted.
 
     Raises:
-        DestinationError: The folder holds files, or the path is not a folder.
+        DestinationError: The folder holds other files, the path or one of its
+            parents is a file, or a folder on the way cannot be written.
 
     """
+    for ancestor in [dest, *dest.absolute().parents]:
+        if ancestor.exists() and not ancestor.is_dir():
+            raise DestinationError(f"{ancestor} is a file, not a folder: pick another destination")
+        if ancestor.exists():
+            if ancestor != dest and not os.access(ancestor, os.W_OK | os.X_OK):
+                raise DestinationError(f"cannot create {dest}: {ancestor} is not writable")
+            break
     if not dest.exists():
-        return
-    if not dest.is_dir():
-        raise DestinationError(f"{dest} exists and is not a folder")
-    if any(dest.iterdir()):
-        raise DestinationError(
-            f"{dest} is not empty; pick a new folder, or run `keelson update {dest}` "
-            "to bring an existing service up to date"
+        return []
+    present = sorted(child.name for child in dest.iterdir())
+    others = [name for name in present if not STARTER_FILES.match(name)]
+    if others:
+        answers = dest / ANSWERS_FILE
+        hint = (
+            f"run `keelson update {dest}` to bring the service up to date"
+            if answers.is_file()
+            else "pick a new folder (a new service may only join .git, README or LICENSE files)"
         )
+        raise DestinationError(f"{dest} is not empty (it holds {others[0]}); {hint}")
+    return present
 
 
 def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None:
@@ -134,6 +188,26 @@ def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None
     return TemplateSpec.load(path)
 
 
+@dataclass(frozen=True)
+class Created:
+    """What `keelson new` made, for its summary.
+
+    Attributes:
+        path: The service's folder, as given.
+        answers: The answers file's content (answers and `_src_path`/`_commit`).
+        kept: Starter files that were in the destination and were kept as they were.
+        git: What happened with git: "committed", or why nothing was committed.
+        notes: Further things the user should know (one line each).
+
+    """
+
+    path: Path
+    answers: Mapping[str, Any]
+    kept: tuple[str, ...] = ()
+    git: str = ""
+    notes: tuple[str, ...] = ()
+
+
 def new_service(
     dest: str | Path,
     *,
@@ -141,63 +215,140 @@ def new_service(
     defaults: bool = False,
     template: str | None = None,
     vcs_ref: str | None = None,
-    quiet: bool = False,
+    quiet: bool = True,
     interactive: bool | None = None,
     trust: bool | None = None,
+    git: bool = True,
+    allow_dirty: bool = False,
 ) -> Path:
     """Generate a new service into `dest`.
 
     Args:
-        dest: Folder to create; it must not exist or be empty.
+        dest: Folder to create; it must not exist, or hold only starter files such
+            as `.git`, README or LICENSE (kept as they are).
         data: Answers, by question name.
         defaults: Use the default for every question not in `data`.
-        template: Template path or git URL; the keelson template by default.
+        template: Template path or git URL; keelson's own by default (see
+            `generator.source` for `$KEELSON_TEMPLATE` and the config file).
         vcs_ref: Git ref of the template; its newest tag by default.
-        quiet: Do not print copier's progress.
+        quiet: Hide copier's progress and messages (the default).
         interactive: Whether questions may be asked; by default, when stdin is a
             terminal.
-        trust: Allow the template's tasks and migrations; by default only for the
-            keelson template itself.
+        trust: Allow the template's tasks and migrations; keelson's own template
+            is trusted, another one is asked about in a terminal.
+        git: `git init` the service (unless it is inside a repository already)
+            and make a first commit, so that `keelson update` works from day one.
+        allow_dirty: Render a template checkout with uncommitted changes (for
+            template authors; such a service cannot be updated).
 
     Returns:
         The path of the generated service.
 
     Raises:
         UsageError: An answer is invalid, or no terminal is there to ask.
-        DestinationError: `dest` holds files already.
+        DestinationError: `dest` cannot take a new service.
+        TemplateError: The template could not be rendered.
+
+    """
+    return create_service(
+        dest,
+        data=data,
+        defaults=defaults,
+        template=template,
+        vcs_ref=vcs_ref,
+        quiet=quiet,
+        interactive=interactive,
+        trust=trust,
+        git=git,
+        allow_dirty=allow_dirty,
+    ).path
+
+
+def create_service(
+    dest: str | Path,
+    *,
+    data: Mapping[str, Any] | None = None,
+    defaults: bool = False,
+    template: str | None = None,
+    vcs_ref: str | None = None,
+    quiet: bool = True,
+    interactive: bool | None = None,
+    trust: bool | None = None,
+    git: bool = True,
+    allow_dirty: bool = False,
+) -> Created:
+    """Generate a new service, as `new_service`, and say what was made.
+
+    Raises:
+        UsageError: An answer is invalid, or no terminal is there to ask.
+        DestinationError: `dest` cannot take a new service.
         TemplateError: The template could not be rendered.
 
     """
     answers = dict(data or {})
-    src = template or default_template()
-    unsafe = trust if trust is not None else template is None
     destination = Path(dest)
-    if spec := local_spec(src, vcs_ref):
-        check_data_keys(spec, answers)
-    check_destination(destination)
     if interactive is None:
         interactive = sys.stdin.isatty()
-    if not defaults and not interactive:
+    if not defaults and not interactive and not answers:
         raise UsageError(NO_TERMINAL)
+    source = resolve(template)
+    if vcs_ref and source.location == str(BUNDLE):
+        # the bundled copy is one version; another one comes from the canonical repo
+        source = dataclasses.replace(source, location=canonical_url(), record=None, commit=None)
+    notes: list[str] = []
+    if source.dirty:
+        if not allow_dirty:
+            raise UsageError(source.dirty)
+        notes.append(
+            "rendered uncommitted template changes: this service records a throwaway "
+            "commit and cannot be updated"
+        )
+    if source.checkout is not None and _inside(destination, source.checkout):
+        raise DestinationError(
+            f"{destination} is inside the template checkout {source.checkout}; generate the "
+            f"service outside it (e.g. ../{destination.resolve().name})"
+        )
+    if spec := local_spec(source.location, vcs_ref):
+        check_data_keys(spec, answers)
+    kept = check_destination(destination)
+    unsafe = confirm_trust(source, trust, interactive=interactive)
     # copier renders into a private folder named like the destination (the name
     # feeds the default project_name), which is moved into place only once the
     # whole service is written: a failure never leaves half a service behind.
     created = _create_parents(destination)
     try:
-        _render_staged(
-            src,
+        recorded = _render_staged(
+            source,
             destination,
             answers,
             defaults=defaults,
             vcs_ref=vcs_ref,
             quiet=quiet,
             unsafe=unsafe,
+            interactive=interactive,
+            kept=kept,
         )
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
         raise
-    return destination
+    if source.record is None and not is_remote(str(recorded.get("_src_path", ""))):
+        notes.append(
+            f"the service records the template as the local path {recorded.get('_src_path')}, "
+            "which other machines cannot reach; give the template checkout an `origin` remote"
+        )
+    outcome = _first_commit(destination, recorded) if git else "git: skipped (--no-git)"
+    return Created(
+        path=destination,
+        answers=recorded,
+        kept=tuple(name for name in kept if name != ".git"),
+        git=outcome,
+        notes=tuple(notes),
+    )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve() == folder or folder in path.resolve().parents
 
 
 def _create_parents(destination: Path) -> Path | None:
@@ -211,7 +362,7 @@ def _create_parents(destination: Path) -> Path | None:
 
 
 def _render_staged(
-    src: str,
+    source: TemplateSource,
     destination: Path,
     answers: dict[str, Any],
     *,
@@ -219,14 +370,62 @@ def _render_staged(
     vcs_ref: str | None,
     quiet: bool,
     unsafe: bool,
-) -> None:
+    interactive: bool,
+    kept: list[str],
+) -> dict[str, Any]:
     # absolute: the parent of "." (the default destination) is "." itself
     parent = destination.absolute().parent
     with tempfile.TemporaryDirectory(prefix=".keelson-", dir=parent) as tmp:
         staged = Path(tmp) / destination.resolve().name
-        try:
+        _run_copy(
+            source.location,
+            staged,
+            answers,
+            defaults=defaults,
+            vcs_ref=vcs_ref,
+            quiet=quiet,
+            unsafe=unsafe,
+            interactive=interactive,
+        )
+        recorded = record_source(staged, source)
+        for name in kept:
+            # the user's starter files win over the template's (a README, say)
+            shutil.rmtree(staged / name, ignore_errors=True)
+            (staged / name).unlink(missing_ok=True)
+        if destination.exists():
+            # filled in place rather than replaced, so that a shell sitting in it
+            # (`keelson new` into ".") sees the new files
+            for child in staged.iterdir():
+                shutil.move(str(child), str(destination / child.name))
+        else:
+            shutil.move(str(staged), str(destination))
+    return recorded
+
+
+def hide_chatter(quiet: bool) -> contextlib.AbstractContextManager[object]:
+    """Hide what copier prints to stderr whatever its `quiet` says, when quiet.
+
+    Copier prints some notices (e.g. "No git tags found in template") straight to
+    stderr; keelson prints its own summary instead, and `-v` shows them all.
+    """
+    return contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext()
+
+
+def _run_copy(
+    location: str,
+    staged: Path,
+    answers: dict[str, Any],
+    *,
+    defaults: bool,
+    vcs_ref: str | None,
+    quiet: bool,
+    unsafe: bool,
+    interactive: bool,
+) -> None:
+    try:
+        with hide_chatter(quiet):
             copier.run_copy(
-                src,
+                location,
                 staged,
                 data=answers,
                 defaults=defaults,
@@ -236,14 +435,92 @@ def _render_staged(
                 cleanup_on_error=True,
                 unsafe=unsafe,
             )
-        except Exception as error:  # copier raises plain ValueErrors for bad answers
-            if translated := translate_copier_error(error):
-                raise translated from error
-            raise TemplateError(_one_line(f"rendering failed: {error}")) from error
-        if destination.exists():
-            # checked empty above; filled in place rather than replaced, so that a
-            # shell sitting in it (`keelson new` into ".") sees the new files
-            for child in staged.iterdir():
-                shutil.move(str(child), str(destination / child.name))
+    except KeyboardInterrupt:
+        # copier's interrupt carries its whole internal state; the user needs none
+        raise KeyboardInterrupt from None
+    except UnsafeTemplateError as error:
+        # a remote template's tasks are known only once copier has fetched it;
+        # copier stops before any question, so asking now and retrying is cheap
+        if not interactive or unsafe:
+            raise UsageError(
+                f"the template {location} runs tasks or migrations; rerun with --trust "
+                "if you trust it"
+            ) from error
+        ask_trust(location)
+        _run_copy(
+            location,
+            staged,
+            answers,
+            defaults=defaults,
+            vcs_ref=vcs_ref,
+            quiet=quiet,
+            unsafe=True,
+            interactive=interactive,
+        )
+    except Exception as error:  # copier raises plain ValueErrors for bad answers
+        if translated := translate_copier_error(error):
+            raise translated from error
+        raise TemplateError(_one_line(f"rendering failed: {error}")) from error
+
+
+def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
+    """Make the answers file name a template source every clone can reach.
+
+    Args:
+        project: The freshly rendered service.
+        source: Where it was rendered from.
+
+    Returns:
+        The answers file's content after the change.
+
+    """
+    file = project / ANSWERS_FILE
+    if not file.is_file():
+        return {}
+    replace = {"_src_path": source.record, "_commit": source.commit}
+    lines = file.read_text(encoding="utf-8").splitlines()
+    for key, value in replace.items():
+        if value is None:
+            continue
+        line = yaml.safe_dump({key: value}, default_flow_style=False, width=1000).strip()
+        index = next((i for i, text in enumerate(lines) if text.startswith(f"{key}:")), None)
+        if index is not None:
+            lines[index] = line
         else:
-            shutil.move(str(staged), str(destination))
+            first = next((i for i, text in enumerate(lines) if not text.startswith("#")), 0)
+            lines.insert(first, line)
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+    return dict(loaded) if isinstance(loaded, dict) else {}
+
+
+def _first_commit(destination: Path, recorded: Mapping[str, Any]) -> str:
+    """Make the service a git repository with a first commit; say what happened."""
+    where = destination.resolve()
+    top = git_toplevel(where)
+    if top is not None and top != where:
+        return (
+            f"git: inside the repository {top}; commit the service there "
+            "(`keelson update` needs it committed)"
+        )
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=where, capture_output=True, text=True, check=False
+        )
+
+    try:
+        if top is None and git("init", "--quiet").returncode != 0:
+            return "git: `git init` failed; run it, `git add -A` and commit yourself"
+    except FileNotFoundError:
+        return "git: not installed; `keelson update` needs the service in a git repository"
+    git("add", "--all")
+    version = recorded.get("_commit") or "its template"
+    made = git("commit", "--quiet", "-m", f"Generate the service with keelson ({version})")
+    if made.returncode != 0:
+        reason = _one_line(made.stderr or made.stdout) or f"exit code {made.returncode}"
+        return (
+            f"git: initialised, but the first commit failed ({reason}); "
+            "run `git add -A && git commit` there"
+        )
+    return "git: committed"

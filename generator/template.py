@@ -16,27 +16,17 @@ from typing import Any
 import yaml
 
 from generator.errors import TemplateError
-
-TEMPLATE_ENV = "KEELSON_TEMPLATE"
+from generator.source import resolve
 
 
 def default_template() -> str:
-    """Return the template keelson renders when none is named.
-
-    `$KEELSON_TEMPLATE` wins; otherwise the keelson checkout this package runs from.
+    """Return the template keelson renders when none is named (see generator.source).
 
     Raises:
-        TemplateError: Neither names a template.
+        TemplateError: No template is available.
 
     """
-    if env := os.environ.get(TEMPLATE_ENV):
-        return env
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "copier.yml").is_file():
-        return str(checkout)
-    raise TemplateError(
-        "no template found: pass --template PATH|URL or set $KEELSON_TEMPLATE to a keelson checkout"
-    )
+    return resolve().location
 
 
 @dataclass(frozen=True)

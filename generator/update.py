@@ -10,9 +10,11 @@ behind its template and what changed since (like `cruft check`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,14 +23,13 @@ from typing import Any
 
 import copier
 import yaml
-from copier.errors import UserMessageError
+from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
-from generator.errors import InvalidAnswerError, KeelsonError, TemplateError, UsageError
-from generator.render import translate_copier_error
-from generator.template import default_template
+from generator.errors import InvalidAnswerError, KeelsonError, UsageError
+from generator.render import ANSWERS_FILE, hide_chatter, translate_copier_error
+from generator.source import TemplateSource, ask_trust, confirm_trust, is_own, is_remote
 
-ANSWERS_FILE = ".copier-answers.yml"
 CHANGELOG = "CHANGELOG.md"
 # a conflict block copier (git merge-file) leaves behind starts and ends with these
 _MARKERS = r"^(<<<<<<<|>>>>>>>)( |$)"
@@ -104,10 +105,16 @@ class CheckResult:
         path: The service's folder.
         template: The template it was made from (`_src_path`).
         current: The template version it is on (`_commit`).
-        latest: The template's newest release tag; None when it has none.
+        latest: The template's newest release tag, or (for a template without
+            release tags) the commit its default branch is on.
         missed: Releases newer than the service's version, oldest first.
         changelog: The template's CHANGELOG.md sections of the missed releases,
-            as the changelog orders them (newest first).
+            as the changelog orders them (newest first); for a template without
+            tags, the changelog lines added since the service's commit.
+        behind: For a template without tags: how many commits the service is
+            behind its default branch.
+        unknown: Why the service's position cannot be told, if it cannot.
+        conflicts: Files that still hold conflict markers from an update.
 
     """
 
@@ -117,11 +124,21 @@ class CheckResult:
     latest: str | None
     missed: tuple[str, ...] = ()
     changelog: tuple[str, ...] = ()
+    behind: int = 0
+    unknown: str | None = None
+    conflicts: tuple[str, ...] = ()
 
     @property
     def up_to_date(self) -> bool:
-        """Whether the service is on the newest release of its template."""
-        return not self.missed
+        """Whether the service is on the newest version of its template."""
+        return not self.missed and not self.behind and self.unknown is None
+
+    @property
+    def exit_code(self) -> int:
+        """0 up to date and clean, 1 behind or conflicted, 2 cannot tell."""
+        if self.unknown is not None:
+            return 2
+        return 0 if self.up_to_date and not self.conflicts else 1
 
 
 def _git(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -167,14 +184,6 @@ def read_answers(path: str | Path, answers_file: str = ANSWERS_FILE) -> dict[str
     if not isinstance(data, dict) or not data.get("_src_path"):
         raise UsageError(f"{file} does not record the template (_src_path); restore it from git")
     return {str(k): v for k, v in data.items()}
-
-
-def _is_keelson_template(src: str) -> bool:
-    try:
-        own = Path(default_template()).resolve()
-    except TemplateError:
-        return False
-    return Path(src).expanduser().resolve() == own
 
 
 def _git_repo(url: str) -> str:
@@ -248,20 +257,36 @@ def _run_copier_update(
     unsafe: bool,
     quiet: bool,
     answers_file: str,
+    template: str = "",
 ) -> None:
     try:
-        copier.run_update(
-            project,
-            answers_file=answers_file,
-            vcs_ref=to,
-            # the recorded answers answer every question and new questions take
-            # their defaults: an update never stops to ask. skip_answered stays
-            # False so that the answers a `before` migration rewrote are reloaded.
-            defaults=True,
-            overwrite=True,
-            conflict="inline",
-            unsafe=unsafe,
-            quiet=quiet,
+        with hide_chatter(quiet):
+            copier.run_update(
+                project,
+                answers_file=answers_file,
+                vcs_ref=to,
+                # the recorded answers answer every question and new questions take
+                # their defaults: an update never stops to ask. skip_answered stays
+                # False so that the answers a `before` migration rewrote are reloaded.
+                defaults=True,
+                overwrite=True,
+                conflict="inline",
+                unsafe=unsafe,
+                quiet=quiet,
+            )
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt from None
+    except UnsafeTemplateError as error:
+        # a remote template's tasks are known only once copier has fetched it; it
+        # stops before changing anything, so asking now and retrying is safe
+        if unsafe or not sys.stdin.isatty():
+            raise UsageError(
+                f"the template {template or 'of this service'} runs tasks or migrations; "
+                f"rerun `keelson update --trust {project}` if you trust it"
+            ) from error
+        ask_trust(template)
+        _run_copier_update(
+            project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file, template=template
         )
     except UserMessageError as error:
         text = " ".join(str(error).split())
@@ -331,13 +356,18 @@ def update_service(
         return UpdateResult(
             path=project, old_version=old_version, new_version=old_version, pretend=pretend
         )
-    unsafe = trust if trust is not None else _is_keelson_template(src)
+    interactive = sys.stdin.isatty()
+    unsafe = confirm_trust(
+        TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive
+    )
     if pretend:
         return _pretend(
             project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file
         )
     try:
-        _run_copier_update(project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file)
+        _run_copier_update(
+            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src
+        )
     except KeelsonError as error:
         if not _git("status", "--porcelain", "--", ".", cwd=project).stdout.strip():
             raise
@@ -388,7 +418,9 @@ def _pretend(
         _git("clone", "--quiet", "--no-checkout", "--", str(top), str(clone), cwd=Path(tmp))
         _git("checkout", "--quiet", "HEAD", cwd=clone)
         copy = clone / relative
-        _run_copier_update(copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file)
+        _run_copier_update(
+            copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file, template=src
+        )
         conflicts = find_conflicts(copy)
         _git("add", "--all", "--", ".", cwd=copy)
         listed = _git("diff", "--cached", "--name-status", "--relative", cwd=copy).stdout
@@ -509,28 +541,40 @@ def changelog_between(text: str, after: Version | None, upto: Version) -> list[s
 
 
 def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -> CheckResult:
-    """Tell whether a service is on the newest release of its template.
+    """Tell whether a service is on the newest version of its template.
+
+    With release tags, versions are compared; a template without them (a clone
+    of a repository whose tags did not travel, say) is compared by commits on
+    its default branch. Files still holding conflict markers are reported too.
 
     Args:
         path: The service's folder.
         answers_file: Name of its answers file.
 
     Returns:
-        The service's version, the newest release, the releases it missed and the
-        changelog lines of those releases.
+        The service's version, the newest one, what it missed and the changelog
+        lines in between; `exit_code` says 0, 1 or 2.
 
     Raises:
         UsageError: The folder is not a generated service.
-        KeelsonError: The template's versions cannot be listed.
 
     """
     project = Path(path)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     current = str(answers.get("_commit") or "") or None
-    tags = release_tags(src)
+    conflicts: tuple[str, ...] = ()
+    if _git("rev-parse", "--git-dir", cwd=project, check=False).returncode == 0:
+        conflicts = tuple(find_conflicts(project))
+    base = CheckResult(
+        path=project, template=src, current=current, latest=None, conflicts=conflicts
+    )
+    try:
+        tags = release_tags(src)
+    except KeelsonError as error:
+        return dataclasses.replace(base, unknown=_unreachable(src, answers_file, error))
     if not tags:
-        return CheckResult(path=project, template=src, current=current, latest=None)
+        return _compare_commits(base)
     latest = tags[-1]
     have = _parse_version(current)
     # a bare commit (a template without tags back then) has missed every release
@@ -540,14 +584,68 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
         text = read_changelog(src, latest)
         if text:
             changelog = changelog_between(text, have, _release(latest))
-    return CheckResult(
-        path=project,
-        template=src,
-        current=current,
-        latest=latest,
-        missed=missed,
-        changelog=tuple(changelog),
-    )
+    return dataclasses.replace(base, latest=latest, missed=missed, changelog=tuple(changelog))
+
+
+def _unreachable(src: str, answers_file: str, error: Exception) -> str:
+    local = not is_remote(src)
+    if local and not Path(src).expanduser().exists():
+        return (
+            f"the template {src} the service records is a path that is not on this machine: "
+            f"set `_src_path` in {answers_file} to the template's git URL, commit, and rerun"
+        )
+    return f"cannot reach the template {src}: {error}"
+
+
+def _compare_commits(base: CheckResult) -> CheckResult:
+    """Compare a service's commit with the default branch of a template without tags."""
+    if base.current is None:
+        return dataclasses.replace(
+            base, unknown="the service records no template commit (_commit) to compare"
+        )
+    with tempfile.TemporaryDirectory(prefix="keelson-check-") as tmp:
+        repo = _git_repo(base.template)
+        local = Path(repo).expanduser()
+        if local.is_dir():
+            where = local.resolve()
+        else:
+            where = Path(tmp) / "template.git"
+            cloned = _git("clone", "--quiet", "--bare", "--", repo, str(where), cwd=Path(tmp),
+                          check=False)  # fmt: skip
+            if cloned.returncode != 0:
+                detail = " ".join(cloned.stderr.split())
+                return dataclasses.replace(
+                    base, unknown=f"cannot reach the template {base.template}: {detail}"
+                )
+        head = _git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=where, check=False)
+        ours = _git("rev-parse", "--verify", "--quiet", f"{base.current}^{{commit}}",
+                    cwd=where, check=False)  # fmt: skip
+        if head.returncode or ours.returncode:
+            return dataclasses.replace(
+                base,
+                unknown=f"the template {base.template} has no release tags, and its history "
+                f"does not hold the service's commit {base.current}: cannot tell how far behind "
+                "it is",
+            )
+        tip, mine = head.stdout.strip(), ours.stdout.strip()
+        ancestor = _git("merge-base", "--is-ancestor", mine, tip, cwd=where, check=False)
+        if ancestor.returncode != 0:
+            return dataclasses.replace(
+                base,
+                latest=tip[:12],
+                unknown=f"the service's template commit {base.current} is not on the "
+                "template's default branch: cannot tell how far behind it is",
+            )
+        count = int(_git("rev-list", "--count", f"{mine}..{tip}", cwd=where).stdout.strip())
+        added: list[str] = []
+        if count:
+            diff = _git("diff", "--unified=0", mine, tip, "--", CHANGELOG, cwd=where).stdout
+            added = [
+                line[1:]
+                for line in diff.splitlines()
+                if line.startswith("+") and not line.startswith("+++")
+            ]
+        return dataclasses.replace(base, latest=tip[:12], behind=count, changelog=tuple(added))
 
 
 def _release(tag: str) -> Version:
@@ -560,23 +658,35 @@ def _release(tag: str) -> Version:
 def format_check(result: CheckResult) -> Iterable[str]:
     """Render a check result as the lines `keelson check` prints."""
     where = result.path
-    if result.latest is None:
-        yield f"{where}: the template {result.template} has no release tags to compare with"
-        return
-    if result.up_to_date:
-        yield f"{where} is up to date with template version {result.latest}"
-        return
-    count = len(result.missed)
-    yield (
-        f"{where} is on template version {result.current or 'unknown'}; the newest is "
-        f"{result.latest} ({count} release{'s' if count != 1 else ''} behind: "
-        f"{', '.join(result.missed)})"
-    )
+    trust = "" if is_own(result.template) else "--trust "
+    if result.unknown is not None:
+        yield f"{where}: {result.unknown}"
+    elif result.behind:
+        plural = "s" if result.behind != 1 else ""
+        yield (
+            f"{where} is on template commit {result.current}, {result.behind} commit{plural} "
+            f"behind {result.latest} (the template has no release tags)"
+        )
+    elif result.missed:
+        count = len(result.missed)
+        yield (
+            f"{where} is on template version {result.current or 'unknown'}; the newest is "
+            f"{result.latest} ({count} release{'s' if count != 1 else ''} behind: "
+            f"{', '.join(result.missed)})"
+        )
+    else:
+        yield f"{where} is up to date with template version {result.latest or result.current}"
     if result.changelog:
         yield ""
         yield from result.changelog
         yield ""
-    yield f"run `keelson update {where}` to update, then review and commit"
+    if result.missed or result.behind:
+        yield f"run `keelson update {trust}{where}` to update, then review and commit"
+    if result.conflicts:
+        yield (
+            f"{where} still holds conflict markers from an update in: "
+            f"{', '.join(result.conflicts)}; resolve them and commit"
+        )
 
 
 def summary(result: UpdateResult) -> Sequence[str]:

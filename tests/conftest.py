@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
+import subprocess
 import sys
+import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +34,40 @@ MATRIX = list(SPEC.matrix("language", "database"))
 MATRIX_IDS = [f"{c['language']}-{c['database']}" for c in MATRIX]
 
 Render = Callable[..., Path]
+TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
+    "template-files"
+]
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git with the suite's identity; fail the test with git's output on error."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=keelson tests", "-c", "user.email=tests@keelson.invalid", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def copy_template(dest: Path) -> Path:
+    """Copy keelson's template, as the working tree has it, into a new git repo on `main`.
+
+    Nothing is committed: the caller edits and commits (and tags) as a release would.
+    """
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]", "node_modules")
+    for name in TEMPLATE_FILES:
+        source, target = ROOT / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+    git(dest, "init", "-q", "-b", "main")
+    return dest
 
 
 def render(dest: Path, **answers: object) -> Path:
@@ -41,6 +80,9 @@ def render(dest: Path, **answers: object) -> Path:
         vcs_ref="HEAD",
         quiet=True,
         trust=True,
+        # the suite renders the working tree, uncommitted edits included
+        allow_dirty=True,
+        git=False,
     )
 
 
@@ -71,3 +113,75 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/setup.sh")
     return found
+
+
+class Terminal:
+    """`keelson` running in a real pseudo-terminal, driven like a person would."""
+
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TERM": "xterm",
+            "COLUMNS": "120",
+            "LINES": "40",
+            **(env or {}),
+        }
+        self.fd, terminal = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "generator", *args],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            cwd=cwd,
+            env=environ,
+            close_fds=True,
+        )
+        os.close(terminal)
+        self.seen: list[str] = []
+
+    @property
+    def screen(self) -> str:
+        """Everything the program wrote so far."""
+        return "".join(self.seen)
+
+    def expect(self, wanted: str, timeout: float = 30) -> None:
+        """Wait until `wanted` appears; fail with what was seen."""
+        deadline = time.monotonic() + timeout
+        while wanted not in self.screen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"never saw {wanted!r} in {self.screen[-2000:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"exited before {wanted!r}: {self.screen[-2000:]!r}")
+                self.seen.append(chunk.decode("utf-8", "replace"))
+
+    def send(self, keys: bytes) -> None:
+        """Type keys (b"\\r" is Enter, b"\\x03" is Ctrl-C)."""
+        os.write(self.fd, keys)
+
+    def wait(self, timeout: float = 60) -> int:
+        """Wait for the exit code, reading the rest of the output."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:
+                    chunk = b""
+                self.seen.append(chunk.decode("utf-8", "replace"))
+        return self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        """Kill the program if it still runs and close the terminal."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.fd)

@@ -74,7 +74,7 @@ def test_database_password_is_random_and_shared(rendered: Render, tmp_path: Path
     assert ".secrets/" in ignored and "k8s/base/secrets/" in ignored
 
 
-NASTY = 'Say "hi": #1 \\ {{ not jinja }} ünïcødé ✓ 😀\nsecond line: {% raw %} $HOME'
+NASTY = 'Say "hi": #1 \\ {{ not jinja }} ünïcødé ✓ 😀 - second part: {% raw %} $HOME'
 
 
 @pytest.mark.parametrize("language", ["node", "python", "go"])

@@ -29,7 +29,7 @@ import yaml
 from generator.errors import UsageError
 from generator.render import new_service
 from generator.update import changelog_between, check_service, find_conflicts, update_service
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_template, git
 
 pytestmark = pytest.mark.slow
 
@@ -86,17 +86,6 @@ spec:
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=keelson tests", "-c", "user.email=tests@keelson.invalid", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
 def edit(path: Path, old: str, new: str, count: int = 1) -> None:
     """Replace text that must be there: fails loudly if the template moved on."""
     text = path.read_text()
@@ -120,20 +109,6 @@ def keelson(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
-def copy_keelson_template(dest: Path) -> Path:
-    """Copy the keelson template (as the working tree has it) into a new git repo."""
-    dest.mkdir()
-    shutil.copy2(ROOT / "copier.yml", dest / "copier.yml")
-    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]", "node_modules")
-    shutil.copytree(ROOT / "templates", dest / "templates", ignore=ignore)
-    shutil.copytree(ROOT / "includes", dest / "includes", ignore=ignore)
-    # copier.yml's migrations run this script from the template checkout
-    (dest / "generator").mkdir()
-    shutil.copy2(ROOT / "generator" / "migrations.py", dest / "generator" / "migrations.py")
-    git(dest, "init", "-q", "-b", "main")
-    return dest
-
-
 @dataclass(frozen=True)
 class History:
     template: Path
@@ -143,7 +118,7 @@ class History:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     """The template at v0.1.0, v0.2.0 and v0.3.0, and a service rendered at v0.1.0."""
-    repo = copy_keelson_template(tmp_path_factory.mktemp("template") / "keelson")
+    repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
     dockerfile = repo / "templates" / "Dockerfile.jinja"
 
     dockerfile.write_text(dockerfile.read_text() + LABEL_V1 + "\n")
@@ -189,6 +164,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
         vcs_ref="v0.1.0",
         quiet=True,
         trust=True,
+        git=False,  # each test commits its own copy
     )
     return History(template=repo, v1_service=service)
 

@@ -1,0 +1,339 @@
+"""Where keelson's template comes from, what a service records, and whom to trust.
+
+A service's answers file names the template it came from (`_src_path`) and the
+version (`_commit`); `keelson update` and `copier update` read both from every clone
+of the service, so both must be reachable from anywhere: never a temporary folder,
+a machine-local checkout path where a remote exists, or a commit that only lives in
+a dirty working tree.
+
+The template keelson renders when none is named, first match wins:
+
+1. `--template PATH|URL`;
+2. `$KEELSON_TEMPLATE`;
+3. `template:` in the user config file (`$XDG_CONFIG_HOME/keelson/config.yml`);
+4. keelson's own template: the copy bundled in an installed wheel (recorded as the
+   canonical URL at the commit the wheel was built from), or the checkout an
+   editable install runs from (recorded as its `origin` remote).
+
+The canonical URL is one setting, `[project.urls] Template` in `pyproject.toml`: a
+company that publishes its own fork or mirror changes it there once.
+
+One trust rule for every path (new, presets, updates): keelson's own template is
+trusted; any other template that runs tasks or migrations needs `--trust`, or a
+yes in a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.errors import TemplateError, UsageError
+
+TEMPLATE_ENV = "KEELSON_TEMPLATE"
+PACKAGE = Path(__file__).resolve().parent
+BUNDLE = PACKAGE / "template"
+BUNDLE_SOURCE = "SOURCE.json"
+CHECKOUT = PACKAGE.parent
+# used only when the package metadata cannot be read (a bare checkout on sys.path)
+FALLBACK_URL = "https://git.example.com/platform/keelson.git"
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:|gh:|gl:)", re.IGNORECASE)
+
+
+def canonical_url() -> str:
+    """Return keelson's canonical template URL (package metadata `Template`)."""
+    try:
+        urls = metadata("keelson").get_all("Project-URL") or []
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return FALLBACK_URL
+    for entry in map(str, urls):
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "template" and url.strip():
+            return str(url).strip()
+    return FALLBACK_URL  # pragma: no cover - pyproject.toml always sets it
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Return the user config file: `$XDG_CONFIG_HOME/keelson/config.yml`."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return root / "keelson" / "config.yml"
+
+
+def _configured_template(environ: Mapping[str, str] | None = None) -> str | None:
+    path = config_file(environ)
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise UsageError(f"{path}: cannot read the keelson config: {error}") from error
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or not isinstance(data.get("template", ""), str):
+        raise UsageError(f"{path}: expected a mapping such as `template: URL`")
+    value = str(data.get("template") or "").strip()
+    return value or None
+
+
+def is_remote(location: str) -> bool:
+    """Whether a template location is a URL rather than a path on this machine."""
+    return bool(_REMOTE.match(location))
+
+
+def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def git_toplevel(path: Path) -> Path | None:
+    """Return the root of the git work tree holding `path`, or None."""
+    if not path.is_dir():
+        return None
+    top = _git("rev-parse", "--show-toplevel", cwd=path)
+    return Path(top.stdout.strip()).resolve() if top.returncode == 0 else None
+
+
+def _origin(checkout: Path) -> str | None:
+    remote = _git("remote", "get-url", "origin", cwd=checkout)
+    url = remote.stdout.strip()
+    if remote.returncode != 0 or not url:
+        return None
+    if is_remote(url):
+        return url
+    # a remote given as a relative path is relative to the checkout
+    return str((checkout / url).resolve())
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two template locations name the same template."""
+    if is_remote(a) or is_remote(b):
+        return a.rstrip("/").removesuffix(".git") == b.rstrip("/").removesuffix(".git")
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """A template to render, and what a service made from it records.
+
+    Attributes:
+        location: What copier renders from: a folder or a git URL.
+        record: What the answers file records as `_src_path`; None keeps copier's.
+        commit: What it records as `_commit`; None keeps copier's.
+        trusted: Whether this is keelson's own template (its tasks run unasked).
+        checkout: The git work tree of a local template, for the dirty and
+            nesting checks; None for a URL or the bundled copy.
+        dirty: Why the template cannot yield updatable services, if it cannot.
+
+    """
+
+    location: str
+    record: str | None = None
+    commit: str | None = None
+    trusted: bool = False
+    checkout: Path | None = None
+    dirty: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The template as messages name it."""
+        return self.record or self.location
+
+
+def _bundle_info() -> dict[str, Any] | None:
+    file = BUNDLE / BUNDLE_SOURCE
+    if not (BUNDLE / "copier.yml").is_file() or not file.is_file():
+        return None
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def own_template() -> TemplateSource:
+    """Return keelson's own template: the bundled copy, else the checkout.
+
+    Raises:
+        TemplateError: This keelson has neither (a broken install).
+
+    """
+    info = _bundle_info()
+    if info is not None:
+        dirty = None
+        if info.get("dirty") or not info.get("commit"):
+            dirty = (
+                "this keelson was built from a template checkout with uncommitted changes "
+                "(or outside git), so services made from it could never be updated; "
+                "reinstall keelson from a clean commit"
+            )
+        return TemplateSource(
+            location=str(BUNDLE),
+            record=canonical_url(),
+            commit=str(info.get("commit") or "") or None,
+            trusted=True,
+            dirty=dirty,
+        )
+    if (CHECKOUT / "copier.yml").is_file():
+        return _local(str(CHECKOUT), trusted=True)
+    raise TemplateError(
+        "no template found: this keelson has no bundled template; reinstall it, or "
+        f"pass --template PATH|URL or set ${TEMPLATE_ENV}"
+    )
+
+
+def _local(location: str, *, trusted: bool) -> TemplateSource:
+    path = Path(location).expanduser().resolve()
+    top = git_toplevel(path)
+    if top is None:
+        return TemplateSource(location=str(path), trusted=trusted)
+    status = _git("status", "--porcelain", cwd=top).stdout
+    dirty = None
+    if status.strip():
+        count = len(status.splitlines())
+        dirty = (
+            f"the template checkout {top} has {count} uncommitted change(s); services made "
+            "from it would record a commit that exists nowhere else and could never be "
+            "updated: commit them first (template authors: --allow-dirty)"
+        )
+    return TemplateSource(
+        location=str(path),
+        record=_origin(top),
+        trusted=trusted,
+        checkout=top,
+        dirty=dirty,
+    )
+
+
+def is_own(location: str) -> bool:
+    """Whether a template location is keelson's own template (and so trusted)."""
+    candidates = [canonical_url(), str(CHECKOUT), str(BUNDLE)]
+    if (CHECKOUT / ".git").exists() and (origin := _origin(CHECKOUT)):
+        candidates.append(origin)
+    return any(_same(location, own) for own in candidates if own)
+
+
+def resolve(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> TemplateSource:
+    """Say which template to render and what services made from it record.
+
+    Args:
+        explicit: The `--template` value, if any.
+        environ: Environment to read `$KEELSON_TEMPLATE` from (default: os.environ).
+
+    Raises:
+        UsageError: The user config file is not readable.
+        TemplateError: No template is available.
+
+    """
+    env = os.environ if environ is None else environ
+    chosen = explicit or env.get(TEMPLATE_ENV) or _configured_template(env)
+    if not chosen:
+        return own_template()
+    if is_remote(chosen):
+        return TemplateSource(location=chosen, trusted=is_own(chosen))
+    if not Path(chosen).expanduser().is_dir():
+        raise UsageError(f"template {chosen} does not exist: pass a folder or a git URL")
+    return _local(chosen, trusted=is_own(chosen))
+
+
+def runs_code(location: str) -> list[str]:
+    """List what a local template runs on the user's machine (tasks, migrations).
+
+    Returns:
+        One line per task or migration command; empty for a remote template (its
+        settings are unknown until copier fetches it) or one that runs nothing.
+
+    """
+    if is_remote(location):
+        return []
+    for name in ("copier.yml", "copier.yaml"):
+        file = Path(location).expanduser() / name
+        if file.is_file():
+            break
+    else:
+        return []
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ["(copier.yml could not be read)"]
+    if not isinstance(data, Mapping):
+        return []
+    found: list[str] = []
+    for key in ("_tasks", "_migrations"):
+        for entry in data.get(key) or []:
+            command = entry.get("command") if isinstance(entry, Mapping) else entry
+            if isinstance(command, list):
+                command = " ".join(str(part) for part in command)
+            first = str(command).strip().splitlines()[0] if str(command).strip() else ""
+            found.append(f"{key[1:-1]}: {first}")
+    if data.get("_jinja_extensions"):
+        found.append("jinja extensions: " + ", ".join(map(str, data["_jinja_extensions"])))
+    return found
+
+
+class NotTrustedError(UsageError):
+    """The user declined to run a template's tasks; nothing was written."""
+
+    exit_code = 1
+
+
+def confirm_trust(
+    source: TemplateSource, trust: bool | None, *, interactive: bool, **prompt: Any
+) -> bool:
+    """Apply the one trust rule; return whether copier may run the template's code.
+
+    Keelson's own template is trusted. Another template that runs tasks or
+    migrations needs `trust=True`, or a yes to a question naming it and what it
+    runs when a terminal is there to ask.
+
+    Args:
+        source: The template.
+        trust: `--trust` (True), or None when not given.
+        interactive: Whether a question may be asked.
+        **prompt: Passed to `questionary.confirm` (e.g. `input`/`output` in tests).
+
+    Raises:
+        UsageError: Trust is needed and there is no terminal to ask.
+        NotTrustedError: The user answered no.
+
+    """
+    if trust or source.trusted:
+        return True
+    runs = runs_code(source.location)
+    if not runs:
+        return False  # nothing to trust; copier itself stops a remote one that needs it
+    listed = "; ".join(runs)
+    if not interactive:
+        raise UsageError(
+            f"the template {source.shown} runs code on this machine ({listed}); "
+            "rerun with --trust if you trust it"
+        )
+    ask_trust(source.shown, runs, **prompt)
+    return True
+
+
+def ask_trust(shown: str, runs: list[str] | None = None, **prompt: Any) -> None:
+    """Ask, in a terminal, whether to run a template's tasks and migrations.
+
+    Raises:
+        NotTrustedError: The user answered no.
+
+    """
+    import questionary  # noqa: PLC0415 - only the interactive path needs it
+
+    print(f"The template {shown} runs code on this machine:")
+    for line in runs or ["its tasks or migrations (commands in its copier.yml)"]:
+        print(f"  {line}")
+    if not questionary.confirm("Trust it and run these?", default=False, **prompt).unsafe_ask():
+        raise NotTrustedError(f"the template {shown} was not trusted; nothing was written")
