@@ -291,27 +291,13 @@ def create_service(
         interactive = sys.stdin.isatty()
     if not defaults and not interactive and not answers:
         raise UsageError(NO_TERMINAL)
-    source = resolve(template)
-    if vcs_ref and source.location == str(BUNDLE):
-        # the bundled copy is one version; another one comes from the canonical repo
-        source = dataclasses.replace(source, location=canonical_url(), record=None, commit=None)
-    notes: list[str] = []
-    if source.dirty:
-        if not allow_dirty:
-            raise UsageError(source.dirty)
-        notes.append(
-            "rendered uncommitted template changes: this service records a throwaway "
-            "commit and cannot be updated"
-        )
-    if source.checkout is not None and _inside(destination, source.checkout):
-        raise DestinationError(
-            f"{destination} is inside the template checkout {source.checkout}; generate the "
-            f"service outside it (e.g. ../{destination.resolve().name})"
-        )
+    source, notes = _checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
     if spec := local_spec(source.location, vcs_ref):
         check_data_keys(spec, answers)
     kept = check_destination(destination)
     unsafe = confirm_trust(source, trust, interactive=interactive)
+    if interactive:
+        wrap_validation_errors()
     # copier renders into a private folder named like the destination (the name
     # feeds the default project_name), which is moved into place only once the
     # whole service is written: a failure never leaves half a service behind.
@@ -328,6 +314,13 @@ def create_service(
             interactive=interactive,
             kept=kept,
         )
+    except OSError as error:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        where = f" ({error.filename})" if error.filename else ""
+        raise DestinationError(
+            f"cannot write {destination}: {error.strerror or error}{where}"
+        ) from error
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
@@ -345,6 +338,30 @@ def create_service(
         git=outcome,
         notes=tuple(notes),
     )
+
+
+def _checked_source(
+    template: str | None, destination: Path, vcs_ref: str | None, *, allow_dirty: bool
+) -> tuple[TemplateSource, list[str]]:
+    """Resolve the template; refuse what would make services that can never update."""
+    source = resolve(template)
+    if vcs_ref and source.location == str(BUNDLE):
+        # the bundled copy is one version; another one comes from the canonical repo
+        source = dataclasses.replace(source, location=canonical_url(), record=None, commit=None)
+    notes: list[str] = []
+    if source.dirty:
+        if not allow_dirty:
+            raise UsageError(source.dirty)
+        notes.append(
+            "rendered uncommitted template changes: this service records a throwaway "
+            "commit and cannot be updated"
+        )
+    if source.checkout is not None and _inside(destination, source.checkout):
+        raise DestinationError(
+            f"{destination} is inside the template checkout {source.checkout}; generate the "
+            f"service outside it (e.g. ../{destination.resolve().name})"
+        )
+    return source, notes
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -400,6 +417,30 @@ def _render_staged(
         else:
             shutil.move(str(staged), str(destination))
     return recorded
+
+
+def wrap_validation_errors() -> None:
+    """Show a prompt's whole validation message, wrapped, instead of one cut line.
+
+    questionary shows a validator's message in prompt_toolkit's validation
+    toolbar, a window one line high that cuts the text at the terminal's width;
+    keelson's messages name the allowed values at their end, so they must show in
+    full. The toolbar keeps its look and condition; only its window grows.
+    """
+    from prompt_toolkit.layout import Window  # noqa: PLC0415 - interactive path only
+    from prompt_toolkit.layout.dimension import Dimension  # noqa: PLC0415
+    from prompt_toolkit.widgets import toolbars  # noqa: PLC0415
+
+    original = toolbars.ValidationToolbar.__init__
+    if getattr(original, "keelson_wraps", False):
+        return
+
+    def init(self: toolbars.ValidationToolbar, show_position: bool = False) -> None:
+        original(self, show_position)
+        self.container.content = Window(self.control, height=Dimension(min=1), wrap_lines=True)
+
+    init.keelson_wraps = True  # type: ignore[attr-defined]
+    toolbars.ValidationToolbar.__init__ = init  # type: ignore[method-assign]
 
 
 def hide_chatter(quiet: bool) -> contextlib.AbstractContextManager[object]:

@@ -44,6 +44,17 @@ BAD_ANSWERS = [
     ("image_repository=Registry/UPPER", "image_repository", "without tag"),
     ("namespace=Prod_NS", "namespace", "DNS-1123"),
     ("ingress_host=not a host", "ingress_host", "DNS name"),
+    # values YAML would read as booleans, null or numbers, and control characters
+    *[
+        (f"project_name={word}", "project_name", "boolean or null")
+        for word in ("no", "yes", "on", "off", "y", "n", "true", "null")
+    ],
+    ("ingress_host=123", "ingress_host", "not an IP address"),
+    ("ingress_host=1e3", "ingress_host", "not an IP address"),
+    ("ingress_host=1.2.3.4", "ingress_host", "not an IP address"),
+    ("description=two\nlines", "description", "one line"),
+    ("description=del\x7fchar", "description", "without control characters"),
+    ("go_module=std", "go_module", "reserved by the Go toolchain"),
 ]
 
 
@@ -54,7 +65,9 @@ def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, pair: str, field: str, allowed: str
 ) -> None:
     dest = tmp_path / "svc"
-    extra = ["language=node"] if pair.startswith("node_version") else []
+    extra = {"node_version": ["language=node"], "go_module": ["language=go"]}.get(
+        pair.split("=", 1)[0], []
+    )
     result = new(dest, *extra, pair)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
