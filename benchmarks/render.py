@@ -19,15 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.render import new_service  # noqa: E402
 from generator.template import TemplateSpec  # noqa: E402
+from tests.conftest import render  # noqa: E402
 
 
 def render_once(dest: Path, combo: dict[str, str]) -> float:
     start = time.perf_counter()
-    new_service(
-        dest, data=combo, defaults=True, template=str(ROOT), vcs_ref="HEAD", quiet=True, trust=True
-    )
+    render(dest, **combo)
     return time.perf_counter() - start
 
 

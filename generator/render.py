@@ -208,7 +208,15 @@ class Created:
     notes: tuple[str, ...] = ()
 
 
-def new_service(
+def new_service(dest: str | Path, **options: Any) -> Path:
+    """Generate a new service into `dest`; return its path.
+
+    Takes the keyword options of `create_service`, which also says what was made.
+    """
+    return create_service(dest, **options).path
+
+
+def create_service(
     dest: str | Path,
     *,
     data: Mapping[str, Any] | None = None,
@@ -220,8 +228,8 @@ def new_service(
     trust: bool | None = None,
     git: bool = True,
     allow_dirty: bool = False,
-) -> Path:
-    """Generate a new service into `dest`.
+) -> Created:
+    """Generate a new service into `dest`, and say what was made.
 
     Args:
         dest: Folder to create; it must not exist, or hold only starter files such
@@ -242,42 +250,7 @@ def new_service(
             template authors; such a service cannot be updated).
 
     Returns:
-        The path of the generated service.
-
-    Raises:
-        UsageError: An answer is invalid, or no terminal is there to ask.
-        DestinationError: `dest` cannot take a new service.
-        TemplateError: The template could not be rendered.
-
-    """
-    return create_service(
-        dest,
-        data=data,
-        defaults=defaults,
-        template=template,
-        vcs_ref=vcs_ref,
-        quiet=quiet,
-        interactive=interactive,
-        trust=trust,
-        git=git,
-        allow_dirty=allow_dirty,
-    ).path
-
-
-def create_service(
-    dest: str | Path,
-    *,
-    data: Mapping[str, Any] | None = None,
-    defaults: bool = False,
-    template: str | None = None,
-    vcs_ref: str | None = None,
-    quiet: bool = True,
-    interactive: bool | None = None,
-    trust: bool | None = None,
-    git: bool = True,
-    allow_dirty: bool = False,
-) -> Created:
-    """Generate a new service, as `new_service`, and say what was made.
+        The service's path, answers, kept starter files and what git did.
 
     Raises:
         UsageError: An answer is invalid, or no terminal is there to ask.

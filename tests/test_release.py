@@ -24,22 +24,11 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, git
+from tests.test_update import LIMITRANGE
 
 pytestmark = pytest.mark.slow
 
 DOCKERFILE_LINE = 'LABEL org.opencontainers.image.vendor="acme platform team"'
-MANIFEST = """\
-{#- a release adds a manifest -#}
-apiVersion: v1
-kind: LimitRange
-metadata:
-  name: {{ project_name }}
-spec:
-  limits:
-    - type: Container
-      defaultRequest:
-        cpu: 50m
-"""
 NEWS = [
     "- The image names its vendor (OCI label).",
     "- A LimitRange manifest for the namespace.",
@@ -80,7 +69,7 @@ class Team:
         """The maintainers ship a Dockerfile change and a new manifest."""
         dockerfile = self.source / "templates/Dockerfile.jinja"
         dockerfile.write_text(dockerfile.read_text() + DOCKERFILE_LINE + "\n")
-        (self.source / "templates/k8s/base/limitrange.yaml.jinja").write_text(MANIFEST)
+        (self.source / "templates/k8s/base/limitrange.yaml.jinja").write_text(LIMITRANGE)
         changelog = self.source / "CHANGELOG.md"
         entries = "### Added\n" + "\n".join(NEWS) + "\n\n"
         heading = f"## [{version}] - 2026-12-01\n" if tagged else ""
@@ -121,6 +110,10 @@ def install_team(tmp: Path, *, tagged: bool) -> Team:
         for line in text.splitlines()
     ]
     pyproject.write_text("\n".join(lines) + "\n")
+    # the release this copy stands for: nothing left under [Unreleased]
+    changelog = source / "CHANGELOG.md"
+    head, _, rest = changelog.read_text().partition("## [Unreleased]\n")
+    changelog.write_text(head + "## [Unreleased]\n\n" + rest[rest.index("## [") :])
     git(source, "init", "-q", "-b", "main")
     git(source, "add", "-A")
     git(source, "commit", "-q", "-m", "keelson as the team builds it")
