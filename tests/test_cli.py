@@ -43,7 +43,15 @@ BAD_ANSWERS = [
     ("image_repository=Registry/UPPER", "image_repository", "without tag"),
     ("namespace=Prod_NS", "namespace", "DNS-1123"),
     ("ingress_host=not a host", "ingress_host", "DNS name"),
+    ("ingress_class=Nginx Class", "ingress_class", "IngressClass name"),
+    ("storage_class=Fast_SSD", "storage_class", "StorageClass name"),
 ]
+# a question asked only after another answer needs that answer too
+PREREQUISITE = {
+    "node_version": ["language=node"],
+    "ingress_class": ["ingress_host=api.example.com"],
+    "storage_class": ["database=redis"],
+}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +61,7 @@ def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, pair: str, field: str, allowed: str
 ) -> None:
     dest = tmp_path / "svc"
-    extra = ["language=node"] if pair.startswith("node_version") else []
+    extra = PREREQUISITE.get(field, [])
     result = new(dest, *extra, pair)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
