@@ -240,7 +240,8 @@ class _Selectors:
             return  # no selector: endpoints are managed by hand
         targets = self.selected({"matchLabels": spec["selector"]})
         if not targets:
-            self.flag(doc, "selector", f"selector {spec['selector']} selects no pod template")
+            wanted = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"].items()))
+            self.flag(doc, "selector", f"selector {wanted} selects no pod template")
         for port in spec.get("ports", []):
             target = port.get("targetPort")
             for w in targets:
