@@ -100,7 +100,7 @@ build() {
   # shellcheck disable=SC2064
   trap "chmod -R u+w '$work' 2>/dev/null; rm -rf '$work'" EXIT
   src=$(GOFLAGS=-mod=mod "$go" mod download -json "k8s.io/kubernetes@$VERSION" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
   cp -r "$src" "$work/kubernetes"
   chmod -R u+w "$work/kubernetes"
   cd "$work/kubernetes"
@@ -230,7 +230,8 @@ up() {
     --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "keelson=http://127.0.0.1:$etcd_peer" \
     --quota-backend-bytes 1073741824 --snapshot-count 5000
-  wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_client/health"
+  wait_for etcd 30 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "http://127.0.0.1:$etcd_client/health"
 
   # default admission plugins (PodSecurity, ServiceAccount, LimitRanger, ...) stay on
   start kube-apiserver "$BIN/kube-apiserver" \
@@ -245,8 +246,7 @@ up() {
     --service-account-issuer https://kubernetes.default.svc \
     --allow-privileged=false \
     --profiling=false --endpoint-reconciler-type none
-  wait_for kube-apiserver 60 curl -fsS --cacert "$pki/ca.crt" \
-    --cert "$pki/admin.crt" --key "$pki/admin.key" "https://127.0.0.1:$PORT/readyz"
+  wait_for kube-apiserver 60 "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" get --raw /readyz
 
   # no kubelet: the node-lifecycle controller would taint the fake node and evict pods
   start kube-controller-manager "$BIN/kube-controller-manager" \
