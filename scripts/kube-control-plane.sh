@@ -115,8 +115,14 @@ build() {
     ldflags+=" -X $pkg.gitTreeState=clean"
   done
   mkdir -p "$BIN.partial"
-  GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" build -trimpath -ldflags "$ldflags" -o "$BIN.partial/" \
-    ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kube-scheduler ./cmd/kubectl
+  # the module downloads and compiler chatter go to a log, shown when the build fails
+  local build_log=$CACHE_ROOT/build-$VERSION.log
+  if ! GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" build -trimpath -ldflags "$ldflags" \
+    -o "$BIN.partial/" ./cmd/kube-apiserver ./cmd/kube-controller-manager \
+    ./cmd/kube-scheduler ./cmd/kubectl >"$build_log" 2>&1; then
+    tail -n 30 "$build_log" >&2
+    die "go build failed; full log: $build_log"
+  fi
   rm -rf "$BIN"
   mv "$BIN.partial" "$BIN"
   cd /
@@ -278,23 +284,36 @@ ours() {
   [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$STATE/"
 }
 
+alive() { # which of ${pids[@]} still run, in $ALIVE
+  ALIVE=
+  local p
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then ALIVE+="$p "; fi
+  done
+}
+
 down_quiet() {
   [ -d "$STATE/pids" ] || { rm -rf "$STATE"; return 0; }
-  local name pid i
-  # reverse start order; only the PIDs recorded by `up`
+  local name pid i pids=()
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [ -f "$STATE/pids/$name" ] || continue
     pid=$(cat "$STATE/pids/$name")
     # a stale pid file may name a reused PID: only a process whose arguments name this
     # state folder is ours
-    ours "$pid" || continue
-    kill "$pid" 2>/dev/null || continue
-    for ((i = 0; i < 50; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+    ours "$pid" && pids+=("$pid")
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    # all at once: each shuts down gracefully in 1-3 s, and none needs the others for it
+    kill "${pids[@]}" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      alive
+      [ -n "$ALIVE" ] || break
       sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null || true
-  done
+    alive
+    # shellcheck disable=SC2086 # a list of PIDs
+    [ -z "$ALIVE" ] || kill -9 $ALIVE 2>/dev/null || true
+  fi
   rm -rf "$STATE"
 }
 
