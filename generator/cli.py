@@ -30,6 +30,7 @@ from generator.catalogue import (
 )
 from generator.errors import KeelsonError, UsageError
 from generator.images import ensure_images, required_images
+from generator.kubernetes import verify_kubernetes
 from generator.render import Created, check_destination, create_service
 from generator.update import (
     UpdateConflictError,
@@ -328,6 +329,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if args.quiet
         else (lambda msg: print(f"verify: {msg}", file=sys.stderr))
     )
+    if args.kubernetes:
+        kube = verify_kubernetes(args.dir, context=args.context, log=log)
+        print(kube.table())
+        return 0 if kube.ok else 1
     report = verify_service(args.dir, standins=args.standins, log=log)
     print(report.table())
     return 0 if report.ok else 1
@@ -358,6 +363,16 @@ def _add_verify(commands: Any) -> None:
     _add_dir(verify)
     _add_standins(verify)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+    verify.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="instead: server-side dry run of k8s/overlays/{dev,prod} against your cluster, "
+        "reporting Pod Security violations (at the namespace's enforced level) and "
+        "selector mismatches; changes nothing there",
+    )
+    verify.add_argument(
+        "--context", metavar="NAME", help="kubeconfig context for --kubernetes (default: current)"
+    )
     verify.set_defaults(handler=_cmd_verify)
 
 

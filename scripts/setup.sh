@@ -3,7 +3,9 @@
 #   - a Docker engine (Debian docker.io, started in the background) unless one answers,
 #   - debootstrap, for the local base-image stand-ins when no registry is reachable,
 #   - .venv with keelson and its test tools, .tools/checkov (its pins clash with pytest's),
-#   - Compose v2 as the `docker compose` plugin.
+#   - Compose v2 as the `docker compose` plugin,
+#   - the Kubernetes control plane of the `kubernetes` tier, built from source once per
+#     version and cached (scripts/kube-control-plane.sh build; about 8 minutes cold).
 # Installing system packages needs root; without root, an engine must already answer.
 set -euo pipefail
 
@@ -71,4 +73,16 @@ if ! docker compose version >/dev/null 2>&1; then
   ln -sf "$ROOT/.venv/bin/docker-compose" "$plugins/docker-compose"
 fi
 log "compose: $(docker compose version --short 2>/dev/null || echo missing)"
+
+# --- Kubernetes control plane (the `kubernetes` test tier) --------------------
+# cached under ~/.cache/keelson/kubernetes/<version>, so only a fresh machine pays the
+# build; outside CI a machine that cannot build it skips that tier instead of failing
+if ! kube_bin=$(scripts/kube-control-plane.sh build); then
+  if [ "${CI:-}" = "true" ]; then
+    log "could not build the Kubernetes control plane"; exit 1
+  fi
+  log "no Kubernetes control plane: the kubernetes test tier will be skipped"
+else
+  log "kubernetes: $kube_bin"
+fi
 log "ready"

@@ -55,7 +55,16 @@ BAD_ANSWERS = [
     ("description=two\nlines", "description", "one line"),
     ("description=del\x7fchar", "description", "without control characters"),
     ("go_module=std", "go_module", "reserved by the Go toolchain"),
+    ("ingress_class=Nginx Class", "ingress_class", "IngressClass name"),
+    ("storage_class=Fast_SSD", "storage_class", "StorageClass name"),
 ]
+# a question asked only after another answer needs that answer too
+PREREQUISITE = {
+    "node_version": ["language=node"],
+    "ingress_class": ["ingress_host=api.example.com"],
+    "storage_class": ["database=redis"],
+    "go_module": ["language=go"],
+}
 
 
 @pytest.mark.parametrize(
@@ -65,9 +74,7 @@ def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path, pair: str, field: str, allowed: str
 ) -> None:
     dest = tmp_path / "svc"
-    extra = {"node_version": ["language=node"], "go_module": ["language=go"]}.get(
-        pair.split("=", 1)[0], []
-    )
+    extra = PREREQUISITE.get(field, [])
     result = new(dest, *extra, pair)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

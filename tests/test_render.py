@@ -27,6 +27,9 @@ COMMON = [
     "k8s/base/networkpolicy.yaml",
     "k8s/overlays/dev/kustomization.yaml",
     "k8s/overlays/prod/kustomization.yaml",
+    "k8s/checkov/skips/kustomization.yaml",
+    "k8s/checkov/dev/kustomization.yaml",
+    "k8s/checkov/prod/kustomization.yaml",
 ]
 PER_LANGUAGE = {
     "node": ["package.json", "package-lock.json", "src", "test"],

@@ -1,0 +1,188 @@
+"""The `kubernetes` tier's cluster: a real control plane from scripts/kube-control-plane.sh.
+
+The session starts etcd, kube-apiserver (RBAC, default admission plugins incl. PodSecurity),
+kube-controller-manager and kube-scheduler on 127.0.0.1 and stops exactly those processes
+at the end. There is no kubelet (the next tier brings one): a Node object is registered
+through the API so the scheduler binds pods, and the tests set pod status (Ready, an IP)
+through the API so EndpointSlices and the disruption controller count the pods.
+
+Without CI, a machine that cannot build or start the control plane skips the tier with the
+script's reason; with CI=true that is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "scripts" / "kube-control-plane.sh"
+NODE = "keelson-node-0"
+STORAGE_CLASS = "keelson-test"
+# one volume per claim the dev databases make; they are API objects only (no kubelet)
+VOLUMES = 16
+
+
+@dataclass
+class ControlPlane:
+    """A running control plane and the kubectl of the same version."""
+
+    kubeconfig: Path
+    kubectl: str
+    pod_ips: int = 0
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.kubectl, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self.env(),
+            timeout=120,
+        )
+        if check:
+            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json", check=True).stdout)
+
+    def apply(self, docs: list[dict[str, Any]]) -> None:
+        self.run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs), check=True)
+
+    def next_pod_ip(self) -> str:
+        self.pod_ips += 1
+        return f"10.244.{self.pod_ips // 250}.{self.pod_ips % 250 + 2}"
+
+
+def _exports(stdout: str) -> dict[str, str]:
+    exports = {}
+    for line in stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            exports[key] = value
+    return exports
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _register_node(plane: ControlPlane) -> None:
+    """A Node object for the scheduler: Ready, roomy, untainted (no kubelet behind it)."""
+    plane.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": NODE,
+                    "labels": {
+                        "kubernetes.io/hostname": NODE,
+                        "kubernetes.io/os": "linux",
+                        "topology.kubernetes.io/zone": "keelson-zone-a",
+                    },
+                },
+            }
+        ]
+    )
+    resources = {"cpu": "64", "memory": "256Gi", "pods": "500", "ephemeral-storage": "100Gi"}
+    status = {
+        "capacity": resources,
+        "allocatable": resources,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KeelsonTestNode",
+                "message": "registered by the kubernetes test tier; no kubelet",
+                "lastHeartbeatTime": _now(),
+                "lastTransitionTime": _now(),
+            }
+        ],
+    }
+    plane.run(
+        "patch", "node", NODE, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": status}), check=True,
+    )  # fmt: skip
+    # the TaintNodesByCondition admission plugin taints every new node not-ready; the
+    # node-lifecycle controller (off here, it would need a kubelet's heartbeats) would
+    # lift it once the node reports Ready, so the test does that too
+    plane.run("taint", "node", NODE, "node.kubernetes.io/not-ready:NoSchedule-", check=True)
+
+
+def _provide_volumes(plane: ControlPlane) -> None:
+    """A default StorageClass and pre-made volumes, so dev database claims bind."""
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+        }
+    ]
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"keelson-test-{i}"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": STORAGE_CLASS,
+                "persistentVolumeReclaimPolicy": "Delete",
+                "hostPath": {"path": f"/keelson-test-volume-{i}"},
+            },
+        }
+        for i in range(VOLUMES)
+    ]
+    plane.apply(docs)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """Start the control plane once for the session; stop it in teardown."""
+    state = tmp_path_factory.mktemp("kube") / "state"
+    env = {**os.environ, "KEELSON_KUBE_STATE": str(state)}
+    up = subprocess.run(
+        [str(SCRIPT), "up"], capture_output=True, text=True, check=False, env=env, timeout=3600
+    )
+    try:
+        if up.returncode != 0:
+            tail = " | ".join(up.stderr.strip().splitlines()[-3:])
+            reason = f"the Kubernetes control plane did not start ({SCRIPT.name} up): {tail}"
+            if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+                pytest.fail(reason)
+            pytest.skip(reason)
+        exports = _exports(up.stdout)
+        plane = ControlPlane(
+            kubeconfig=Path(exports["KUBECONFIG"]),
+            kubectl=str(Path(exports["PATH"].split(":")[0]) / "kubectl"),
+        )
+        _register_node(plane)
+        _provide_volumes(plane)
+        yield plane
+    finally:
+        subprocess.run(
+            [str(SCRIPT), "down"], capture_output=True, check=False, env=env, timeout=120
+        )
