@@ -456,3 +456,34 @@ def test_catalogue_preset_and_update_name_trust_up_front(stranger: Path, tmp_pat
     assert refused.returncode == 2
     assert "--trust" in one_line(refused)
     assert not (tmp_path / "svc").exists()
+
+
+@pytest.mark.parametrize("repository", ["registry.example.com/shop/svc", "localhost:5000/svc"])
+def test_the_service_version_has_one_home(tmp_path: Path, repository: str) -> None:
+    """Bumping `newTag` alone moves the image, APP_VERSION and the version labels."""
+    made = keelson("new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git",
+                   "--data", "database=postgresql",
+                   "--data", f"image_repository={repository}")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    kustomization = tmp_path / "svc" / "k8s/base/kustomization.yaml"
+    text = kustomization.read_text()
+    assert text.count('newTag: "0.1.0"') == 1
+    kustomization.write_text(text.replace('newTag: "0.1.0"', 'newTag: "2.0"'))
+    for overlay in ("dev", "prod"):
+        built = subprocess.run(
+            [tool("kubectl"), "kustomize", str(tmp_path / "svc" / "k8s/overlays" / overlay)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stderr
+        assert "from-newTag" not in built.stdout and "0.1.0" not in built.stdout
+        docs = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+        for doc in docs:
+            labels = doc["metadata"].get("labels", {})
+            if labels.get("app.kubernetes.io/component") == "app":
+                assert labels["app.kubernetes.io/version"] == "2.0", doc["kind"]
+            if doc["kind"] == "ConfigMap":
+                assert doc["data"]["APP_VERSION"] == "2.0"
+            if doc["kind"] == "Deployment":
+                pod = doc["spec"]["template"]
+                assert pod["metadata"]["labels"]["app.kubernetes.io/version"] == "2.0"
+                assert pod["spec"]["containers"][0]["image"] == f"{repository}:2.0"
