@@ -38,6 +38,7 @@ from generator.source import (
     TemplateSource,
     ask_trust,
     canonical_url,
+    check_ref,
     confirm_trust,
     git_toplevel,
     is_remote,
@@ -329,6 +330,8 @@ def _checked_source(
             "rendered uncommitted template changes: this service records a throwaway "
             "commit and cannot be updated"
         )
+    if vcs_ref:
+        check_ref(source.location, vcs_ref, "--vcs-ref")
     if source.checkout is not None and _inside(destination, source.checkout):
         raise DestinationError(
             f"{destination} is inside the template checkout {source.checkout}; generate the "

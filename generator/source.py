@@ -247,6 +247,37 @@ def resolve(
     return _local(chosen, trusted=is_own(chosen))
 
 
+def check_ref(location: str, ref: str, flag: str) -> None:
+    """Refuse a ref that a local template repository does not have, naming its tags.
+
+    Args:
+        location: The template; a remote one is left to copier, which fetches it.
+        ref: The tag, branch or commit asked for.
+        flag: The option that asked for it, for the message (`--vcs-ref`, `--to`).
+
+    Raises:
+        UsageError: The repository has no such ref.
+
+    """
+    path = Path(location).expanduser()
+    if is_remote(location) or not path.is_dir():
+        return
+    if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode == 0:
+        return
+    tags = _git("tag", "--list", "v*", cwd=path).stdout.split()
+    known = (
+        f"its tags: {', '.join(tags[-5:])}"
+        if tags
+        else (
+            "it has no release tags (only the branch is published; tags come with releases), "
+            "so name a branch or a commit"
+        )
+    )
+    raise UsageError(
+        f"{flag} {ref}: no such tag, branch or commit in the template {location}; {known}"
+    )
+
+
 def runs_code(location: str) -> list[str]:
     """List what a local template runs on the user's machine (tasks, migrations).
 

@@ -28,7 +28,14 @@ from packaging.version import InvalidVersion, Version
 
 from generator.errors import InvalidAnswerError, KeelsonError, UsageError
 from generator.render import ANSWERS_FILE, hide_chatter, translate_copier_error
-from generator.source import TemplateSource, ask_trust, confirm_trust, is_own, is_remote
+from generator.source import (
+    TemplateSource,
+    ask_trust,
+    check_ref,
+    confirm_trust,
+    is_own,
+    is_remote,
+)
 
 CHANGELOG = "CHANGELOG.md"
 # a conflict block copier (git merge-file) leaves behind starts and ends with these
@@ -215,16 +222,6 @@ def _check_repository(project: Path) -> Path:
     return Path(inside.stdout.strip())
 
 
-def _check_ref(src: str, ref: str) -> None:
-    """Refuse a `--to` ref that a local template repository does not have."""
-    path = Path(src).expanduser()
-    if not path.is_dir():
-        return  # a remote template: copier reports an unknown ref itself
-    found = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path, check=False)
-    if found.returncode != 0:
-        raise UsageError(f"--to {ref}: no such tag, branch or commit in the template {src}")
-
-
 def find_conflicts(path: str | Path) -> list[str]:
     """List the files in a service that hold conflict markers or `.rej` rejects.
 
@@ -349,7 +346,7 @@ def update_service(
     old_version = str(answers.get("_commit") or "") or None
     top = _check_repository(project)
     if to is not None:
-        _check_ref(src, to)
+        check_ref(src, to, "--to")
     elif _is_current(src, old_version):
         # nothing to pull; copier would re-render three copies to find that out
         # (and call a service made from a commit after the newest tag a downgrade)

@@ -105,6 +105,18 @@ def test_dirty_template_checkout_is_refused(template: Path, tmp_path: Path) -> N
         scratch.unlink()
 
 
+def test_a_release_tag_the_clone_lacks_is_named_with_the_way_out(
+    template: Path, tmp_path: Path
+) -> None:
+    refused = keelson("new", tmp_path / "svc", "--defaults", "--template", template,
+                      "--trust", "--vcs-ref", "v0.1.0")  # fmt: skip
+    assert refused.returncode == 2
+    line = one_line(refused)
+    assert line.startswith("keelson: --vcs-ref v0.1.0: no such tag")
+    assert "no release tags" in line
+    assert not (tmp_path / "svc").exists()
+
+
 def test_destination_inside_the_template_checkout_is_refused(template: Path) -> None:
     refused = keelson("new", "my-service", "--defaults", "--template", template, cwd=template)
     assert refused.returncode == 2
