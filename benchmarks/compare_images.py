@@ -19,7 +19,8 @@ requirements.txt` / `npm ci --omit=dev` on the official image). It prints one ta
   service's code; Python bytecode is a start-up cache and counts as beyond it;
   Go: the binary (and any library it links), the CA bundle, tzdata, passwd, group;
 - cold: `docker build --no-cache`: no layer cache, while BuildKit's cache mounts
-  (pip, npm and Go module downloads) are warm, as on a developer's machine;
+  (pip, npm and Go module downloads) are warm, as on a developer's machine (median
+  of --runs);
 - warm: rebuild after a one-line source change (median of --runs);
 - dep: rebuild after adding one dependency to requirements.txt / package.json +
   lock / go.mod + go.sum + an import; its download is primed once beforehand so
@@ -42,6 +43,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -270,7 +272,7 @@ def _python_limit(tree: Tree, env: dict[str, str], project: Path) -> dict[str, s
             rel = row.rsplit(",", 2)[0]
             real = tree.resolve(f"{m.group(1)}/{rel}")
             # bytecode is a start-up cache, not something the service needs
-            if real and not skip.search("/" + real) and not real.endswith(".pyc"):
+            if real and "/__pycache__/" not in real and not real.endswith(".pyc"):
                 deps.add(real)
     extensions = {n for n in stdlib_files | deps if n.endswith(".so")}
     libs = linked_libraries(tree, [interpreter, *extensions]) - stdlib_files - deps
@@ -481,20 +483,25 @@ def build_timings(
     for v in variants:
         build(project, v.tag, v.dockerfile, v.args)
     log(f"{language}: cold builds")
-    for v in variants:
-        v.figures["cold"] = build(project, v.tag, v.dockerfile, v.args, "--no-cache")
+    cold: dict[str, list[float]] = {v.label: [] for v in variants}
+    for _ in range(runs):
+        for v in variants:
+            cold[v.label].append(build(project, v.tag, v.dockerfile, v.args, "--no-cache"))
     log(f"{language}: warm rebuilds")
     warm: dict[str, list[float]] = {v.label: [] for v in variants}
+    # edits unique to this run: an edit an earlier run built would be a cache hit
+    run_id = uuid.uuid4().hex[:12]
     for n in range(runs):
         with (project / SOURCE_FILE[language]).open("a") as source:
-            source.write(COMMENT[language].format(n=n))
+            source.write(COMMENT[language].format(n=f"{run_id}-{n}"))
         for v in variants:
             warm[v.label].append(build(project, v.tag, v.dockerfile, v.args))
     for v in variants:
+        v.figures["cold"] = statistics.median(cold[v.label])
         v.figures["warm"] = statistics.median(warm[v.label])
     log(f"{language}: dependency change")
     # once untimed, so that the download is cached; then timed with another nonce
-    for nonce in ("benchmark dependency (primed)", "benchmark dependency"):
+    for nonce in (f"benchmark dependency {run_id} (primed)", f"benchmark dependency {run_id}"):
         restore(project, original)
         add_dependency(project, language, nonce)
         for v in variants:
