@@ -1,16 +1,19 @@
 """Base images for generated services, and honest local stand-ins for them.
 
 Generated services build ``FROM`` official images (``python:3.13-slim-trixie``,
-``node:24-trixie-slim``, ``golang:1.27-trixie``,
-``gcr.io/distroless/static-debian13:nonroot``) and compose runs ``postgres:17``,
+``node:24-trixie-slim``, ``golang:1.27-trixie``, and Google's distroless runtimes
+``gcr.io/distroless/static-debian13:nonroot``, ``python3-debian13:nonroot`` and
+``nodejs24-debian13:nonroot``) and compose runs ``postgres:17``,
 ``mariadb:11.8`` and ``redis:8``. Where no registry answers, keelson builds a
 *stand-in* under the official name from what the package registries carry: a Debian
 trixie base made with ``debootstrap``, Debian's own packages, and the upstream
 runtime builds that npm and PyPI ship (the official Node.js Linux build, the
-official Go toolchain). A stand-in is honest: its tag names the runtime version
-really inside (checked after every build) and it follows the official image's
-contract (paths, users, environment variables, entrypoint behaviour). Where no honest
-stand-in exists (``postgres:16`` is not in Debian trixie) keelson says so.
+official Go toolchain); the distroless runtimes are Debian packages unpacked without
+maintainer scripts onto the static image, as Google assembles them. A stand-in is
+honest: its tag names the runtime version really inside (checked after every
+build) and it follows the official image's contract (paths, users, environment
+variables, entrypoint behaviour). Where no honest stand-in exists (``postgres:16``
+is not in Debian trixie) keelson says so.
 
 Stand-ins are built once per machine and reused; they carry the label
 ``io.keelson.standin=1`` and the real runtime version.
