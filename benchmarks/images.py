@@ -37,9 +37,9 @@ from generator.images import (  # noqa: E402
     ensure_images,
     required_images,
 )
-from generator.render import new_service  # noqa: E402
 from generator.template import TemplateSpec  # noqa: E402
 from generator.verify import Stack, docker, image_size, request, wait_for  # noqa: E402
+from tests.conftest import render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 DEPENDENCY_DIRS = {"node": "/app/node_modules", "python": "/opt/venv", "go": ""}
@@ -90,15 +90,7 @@ def ready_after_database(stack: Stack) -> float | None:
 
 def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
     name = f"{combo['language']}-{combo['database']}"
-    project = new_service(
-        workdir / name,
-        data=combo,
-        defaults=True,
-        template=str(ROOT),
-        vcs_ref="HEAD",
-        quiet=True,
-        trust=True,
-    )
+    project = render(workdir / name, **combo)
     ensure_images(required_images(project), log=lambda _m: None)
     tag = f"keelson-bench/{name}:latest"
     cold, _ = build(project, tag, "--no-cache")

@@ -1,16 +1,19 @@
 """Base images for generated services, and honest local stand-ins for them.
 
 Generated services build ``FROM`` official images (``python:3.13-slim-trixie``,
-``node:24-trixie-slim``, ``golang:1.27-trixie``,
-``gcr.io/distroless/static-debian13:nonroot``) and compose runs ``postgres:17``,
+``node:24-trixie-slim``, ``golang:1.27-trixie``, and Google's distroless runtimes
+``gcr.io/distroless/static-debian13:nonroot``, ``python3-debian13:nonroot`` and
+``nodejs24-debian13:nonroot``) and compose runs ``postgres:17``,
 ``mariadb:11.8`` and ``redis:8``. Where no registry answers, keelson builds a
 *stand-in* under the official name from what the package registries carry: a Debian
 trixie base made with ``debootstrap``, Debian's own packages, and the upstream
 runtime builds that npm and PyPI ship (the official Node.js Linux build, the
-official Go toolchain). A stand-in is honest: its tag names the runtime version
-really inside (checked after every build) and it follows the official image's
-contract (paths, users, environment variables, entrypoint behaviour). Where no honest
-stand-in exists (``postgres:16`` is not in Debian trixie) keelson says so.
+official Go toolchain); the distroless runtimes are Debian packages unpacked without
+maintainer scripts onto the static image, as Google assembles them. A stand-in is
+honest: its tag names the runtime version really inside (checked after every
+build) and it follows the official image's contract (paths, users, environment
+variables, entrypoint behaviour). Where no honest stand-in exists (``postgres:16``
+is not in Debian trixie) keelson says so.
 
 Stand-ins are built once per machine and reused; they carry the label
 ``io.keelson.standin=1`` and the real runtime version.
@@ -161,6 +164,8 @@ class _Recipe:
             version, or empty when the version comes from the base.
         probe_pattern: Regular expression whose first group is the version.
         version_env: Environment variable the official image sets to the version.
+        target: Stage of the recipe's Dockerfile to build (``--target``), if any.
+        requires: Images the build starts from, made present first.
 
     """
 
@@ -171,6 +176,8 @@ class _Recipe:
     probe: tuple[str, ...] = ()
     probe_pattern: str = r"(\S+)"
     version_env: str | None = None
+    target: str | None = None
+    requires: tuple[str, ...] = ()
 
 
 def _unsupported(ref: _Ref, why: str) -> StandInError:
@@ -241,6 +248,8 @@ def _recipe(image: str) -> _Recipe:  # noqa: PLR0911, PLR0912 - one branch per i
                 build_args={"DISTROLESS_USER": user, "DISTROLESS_WORKDIR": workdir},
             )
         raise _unsupported(ref, "only the :nonroot and :latest variants are built")
+    if m := re.fullmatch(r"gcr\.io/distroless/(cc|python3|nodejs(\d+))-debian(\d+)", repo):
+        return _distroless_runtime(ref, m.group(1), m.group(2), m.group(3))
     if repo == "postgres":
         if m := re.fullmatch(r"(17(?:\.\d+)?)(?:-trixie)?", tag):
             return _Recipe(
@@ -280,6 +289,53 @@ def _recipe(image: str) -> _Recipe:  # noqa: PLR0911, PLR0912 - one branch per i
             )
         raise _unsupported(ref, "Debian trixie ships Redis 8.0 only: use redis:8")
     raise _unsupported(ref, "keelson has no recipe for this image")
+
+
+DISTROLESS_NODE_MAJORS = ("22", "24", "26")
+"""Node.js lines Google publishes as gcr.io/distroless/nodejs<major>-debian13."""
+DISTROLESS_PYTHON = "3.13"
+"""The CPython release of gcr.io/distroless/python3-debian13 (Debian trixie's)."""
+
+
+def _distroless_runtime(ref: _Ref, flavour: str, node_major: str | None, debian: str) -> _Recipe:
+    """Recipe for distroless cc, python3 and nodejs<major> on Debian 13."""
+    if debian != DEBIAN_RELEASE:
+        raise _unsupported(ref, f"only Debian {DEBIAN_RELEASE} (trixie) variants are built")
+    if ref.tag not in {"nonroot", "latest"}:
+        raise _unsupported(
+            ref, "only the :nonroot and :latest variants are built (no busybox :debug)"
+        )
+    static = f"gcr.io/distroless/static-debian{DEBIAN_RELEASE}:{ref.tag}"
+    kind, requires, args = "distroless-runtime", (static,), {"STATIC": static}
+    if flavour == "cc":
+        return _Recipe(kind, "debian", DEBIAN_RELEASE, args, target="cc", requires=requires)
+    if flavour == "python3":
+        return _Recipe(
+            kind,
+            "cpython",
+            DISTROLESS_PYTHON,
+            args,
+            probe=("/usr/bin/python3", "-c", "import platform; print(platform.python_version())"),
+            target="python3",
+            requires=requires,
+        )
+    if node_major not in DISTROLESS_NODE_MAJORS:
+        raise _unsupported(
+            ref,
+            "Google publishes distroless Node.js for "
+            + ", ".join(f"nodejs{n}" for n in DISTROLESS_NODE_MAJORS)
+            + " only",
+        )
+    return _Recipe(
+        kind,
+        "node",
+        str(node_major),
+        args,
+        probe=("/nodejs/bin/node", "--version"),
+        probe_pattern=r"v(\S+)",
+        target="nodejs",
+        requires=requires,
+    )
 
 
 def standin_supported(image: str) -> bool:
@@ -741,11 +797,13 @@ def _recipe_digest(kind: str) -> str:
     digest.update(f"{SUITE} {MIRROR} {SECURITY_MIRROR}\n".encode())
     for rel, content in sorted(_APT_FILES.items()):
         digest.update(f"{rel}\0{content}\0".encode())
-    folder = STANDINS_DIR / kind
-    if kind != "debian" and folder.is_dir():
-        for item in sorted(folder.iterdir()):
-            if item.is_file():
-                digest.update(item.name.encode() + b"\0" + item.read_bytes() + b"\0")
+    # the distroless runtime images build on the static one
+    folders = ["distroless", kind] if kind == "distroless-runtime" else [kind]
+    for folder in (STANDINS_DIR / name for name in folders):
+        if kind != "debian" and folder.is_dir():
+            for item in sorted(folder.iterdir()):
+                if item.is_file():
+                    digest.update(item.name.encode() + b"\0" + item.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -851,7 +909,7 @@ _NPM_FOR_NODE = {"18": "10", "20": "10", "22": "10"}
 
 def _prepare_node(recipe: _Recipe, context: Path, log: Log) -> dict[str, str]:
     dist = context / "dist"
-    dist.mkdir()
+    dist.mkdir(exist_ok=True)
     arch = {"amd64": "x64"}.get(_host_arch(), _host_arch())
     node_pkg = f"node-linux-{arch}"
     major = recipe.claim.split(".")[0]
@@ -864,6 +922,16 @@ def _prepare_node(recipe: _Recipe, context: Path, log: Log) -> dict[str, str]:
     (dist / npm_file).rename(dist / f"npm-{npm_version}.tgz")
     (dist / yarn_file).rename(dist / f"yarn-{yarn_version}.tgz")
     return {"NODE_VERSION": node_version, "NPM_VERSION": npm_version, "YARN_VERSION": yarn_version}
+
+
+def _prepare_node_binary(recipe: _Recipe, context: Path, log: Log) -> dict[str, str]:
+    """Fetch only the official Node.js build (distroless ships no npm)."""
+    dist = context / "dist"
+    arch = {"amd64": "x64"}.get(_host_arch(), _host_arch())
+    log(f"nodejs: npm pack node-linux-{arch}@{recipe.claim}")
+    version, filename = _npm_pack(f"node-linux-{arch}@{recipe.claim}", dist)
+    (dist / filename).rename(dist / f"node-{version}.tgz")
+    return {"NODE_VERSION": version}
 
 
 def _pip_command() -> list[str]:
@@ -934,9 +1002,13 @@ def _build_context(recipe: _Recipe, context: Path, log: Log) -> dict[str, str]:
         if item.is_file():
             shutil.copy2(item, context / item.name)
     _copy_extra_cas(context)
+    # a stage may bind-mount dist/ even when this recipe fetches nothing into it
+    (context / "dist").mkdir(exist_ok=True)
     args = {"BASE": BASE_IMAGE, **recipe.build_args}
     if recipe.kind == "node":
         args |= _prepare_node(recipe, context, log)
+    elif recipe.target == "nodejs":
+        args |= _prepare_node_binary(recipe, context, log)
     elif recipe.kind == "golang":
         args |= _prepare_golang(recipe, context, log)
     return args
@@ -992,6 +1064,8 @@ def _build_standin(image: str, recipe: _Recipe, log: Log) -> str:
         args = _build_context(recipe, context, log)
         staging = _intermediate_tag(image)
         cmd = [docker, "build", "--tag", staging, "--label", f"{STANDIN_LABEL}=1"]
+        if recipe.target:
+            cmd += ["--target", recipe.target]
         for key, value in args.items():
             cmd += ["--build-arg", f"{key}={value}"]
         log(f"{image}: docker build (stand-in {recipe.kind})")
@@ -1093,6 +1167,7 @@ class _Session:
 
     base_built: bool = False
     replaced: list[str] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
 
 
 def _ensure_one(
@@ -1105,6 +1180,7 @@ def _ensure_one(
     session: _Session,
 ) -> ImageResult:
     """Apply the policy to one image."""
+    session.done.add(image)
     start = time.monotonic()
     labels = _inspect(image)
     stale = (
@@ -1136,6 +1212,17 @@ def _ensure_one(
         if old_base:
             session.replaced.append(old_base)
         log(f"{BASE_IMAGE}: Debian {release} built in {time.monotonic() - started:.0f} s")
+    # the image the stand-in builds on (distroless python3 on static), first
+    for needed in recipe.requires:
+        if needed not in session.done:
+            _ensure_one(
+                needed,
+                _recipe(needed),
+                policy=policy,
+                log=log,
+                pull_timeout=pull_timeout,
+                session=session,
+            )
     old = _image_id(image) if labels is not None and labels.get(STANDIN_LABEL) == "1" else None
     version = _build_standin(image, recipe, log)
     _discard(old, image)

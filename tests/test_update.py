@@ -419,3 +419,17 @@ def test_migration_steps_are_idempotent_and_keep_the_header(tmp_path: Path) -> N
     answers_both = {"old_name": "a", "new_name": "b"}
     assert not migrations.rename_answer(answers_both, "old_name", "new_name")
     assert answers_both == {"old_name": "a", "new_name": "b"}
+
+
+def test_python_services_on_3_12_move_to_the_distroless_3_13(tmp_path: Path) -> None:
+    # the runtime image (distroless python3-debian13) carries CPython 3.13 only,
+    # so copier.yml offers 3.13 alone; keelson's own migration moves older answers
+    from generator import migrations
+
+    file = tmp_path / ".copier-answers.yml"
+    file.write_text("_commit: v0.1.0\nlanguage: python\npython_version: '3.12'\n")
+    assert (
+        migrations.main(["--answers-file", str(file), "retired-versions", "--template", str(ROOT)])
+        == 0
+    )
+    assert yaml.safe_load(file.read_text())["python_version"] == "3.13"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tarfile
 import time
@@ -119,6 +120,21 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
         ".secrets/",
         "node_modules/.cache/",
         "usr/local/lib/node_modules/npm/",
+        # distroless runtimes: no shell, no package manager, no installer at all
+        "bin/sh",
+        "bin/bash",
+        "bin/dash",
+        "usr/bin/dpkg",
+        "usr/bin/apt",
+        "nodejs/lib/node_modules/",
+        "nodejs/bin/npm",
+        "nodejs/bin/npx",
+        "nodejs/bin/corepack",
+        "usr/local/bin/npm",
+        "usr/local/bin/yarn",
+        "site-packages/pip/",
+        "packages/pip/",
+        "bin/pip",
     ]
     files = [n for n in names if not n.endswith("/")]
     leaked = sorted({n for n in files for f in forbidden if n.startswith(f) or f"/{f}" in n})
@@ -133,11 +149,14 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
             stack.project_dir / "requirements.txt"
         )
         assert {"pytest"} <= dev_only
+        # installed packages: a virtualenv's site-packages or a --target folder
+        where = re.compile(r"(?:site-packages|opt/app/packages)/([^/]+)")
         site = {
-            n.split("site-packages/")[1].split("/")[0].split("-")[0].lower().replace("_", "-")
+            m.group(1).split("-")[0].lower().replace("_", "-")
             for n in names
-            if "site-packages/" in n
+            if (m := where.search(n))
         }
+        assert site & _pinned(stack.project_dir / "requirements.txt")
         assert site & dev_only == set()
         assert not any(n.startswith("app/tests") or n.startswith("tests/") for n in names)
     if language == "node":

@@ -8,6 +8,7 @@ tests also hold against the real official images where a registry answers.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -39,7 +40,19 @@ DISTROLESS = "gcr.io/distroless/static-debian13:nonroot"
 POSTGRES = "postgres:17"
 MARIADB = "mariadb:11.8"
 REDIS = "redis:8"
-ALL = [PYTHON, NODE, GOLANG, DISTROLESS, POSTGRES, MARIADB, REDIS]
+DISTROLESS_PYTHON = "gcr.io/distroless/python3-debian13:nonroot"
+DISTROLESS_NODE = "gcr.io/distroless/nodejs24-debian13:nonroot"
+ALL = [
+    PYTHON,
+    NODE,
+    GOLANG,
+    DISTROLESS,
+    DISTROLESS_PYTHON,
+    DISTROLESS_NODE,
+    POSTGRES,
+    MARIADB,
+    REDIS,
+]
 
 
 def docker(
@@ -150,6 +163,9 @@ def build(context: Path, cleanup: list[tuple[str, str]], dockerfile: str) -> str
         (MARIADB, ["mysql", "--version"], r"(11\.8\.\d+)-MariaDB"),
         (REDIS, ["redis-server", "--version"], r"v=(8\.\d+\.\d+)"),
         (REDIS, ["redis-cli", "--version"], r"redis-cli (8\.\d+\.\d+)"),
+        # distroless: the entrypoint is the runtime, the command its arguments
+        (DISTROLESS_PYTHON, ["--version"], r"Python (3\.13\.\d+)"),
+        (DISTROLESS_NODE, ["--version"], r"v(24\.\d+\.\d+)"),
     ],
 )
 def test_runtime_reports_the_version_the_tag_claims(
@@ -159,7 +175,14 @@ def test_runtime_reports_the_version_the_tag_claims(
     match = re.search(pattern, out)
     assert match, f"{image}: {' '.join(command)} printed {out!r}"
     result = standins[image]
-    if result.standin and command[0] in {"python", "node", "go", "postgres", "mariadb"}:
+    if result.standin and command[0] in {
+        "python",
+        "node",
+        "go",
+        "postgres",
+        "mariadb",
+        "--version",
+    }:
         assert result.runtime_version == match.group(1)
 
 
@@ -175,7 +198,13 @@ def test_standins_are_labelled_and_reused(standins: dict[str, ImageResult]) -> N
 
 
 def test_unsupported_tags_are_refused_with_a_reason() -> None:
-    for image in ("postgres:16", "python:3.12-slim", "mysql:8.4", "node:24-alpine"):
+    for image in (
+        "postgres:16",
+        "python:3.12-slim",
+        "mysql:8.4",
+        "node:24-alpine",
+        "gcr.io/distroless/nodejs20-debian13:nonroot",
+    ):
         assert not standin_supported(image)
     with pytest.raises(StandInError, match=r"postgres:16.*PostgreSQL 17 only"):
         ensure_images(["postgres:16"], policy="never", log=lambda _m: None, pull_timeout=5)
@@ -291,6 +320,83 @@ def test_distroless_has_no_shell_nor_package_manager(
     user = docker("image", "inspect", "--format", "{{.Config.User}}", DISTROLESS).stdout.strip()
     assert user in {"65532", "nonroot", "65532:65532"}
     assert docker("run", "--rm", "--entrypoint", "/bin/sh", DISTROLESS, check=False).returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("image", "entrypoint", "absent"),
+    [
+        (
+            DISTROLESS_PYTHON,
+            ["/usr/bin/python3.13"],
+            ["usr/bin/pip", "usr/bin/pip3", "usr/lib/python3/dist-packages/pip"],
+        ),
+        (
+            DISTROLESS_NODE,
+            ["/nodejs/bin/node"],
+            [
+                "nodejs/bin/npm",
+                "nodejs/bin/npx",
+                "nodejs/bin/corepack",
+                "nodejs/lib/node_modules",
+                "nodejs/include/node/node.h",
+                "usr/local/bin/npm",
+            ],
+        ),
+    ],
+)
+def test_distroless_runtimes_follow_the_published_contract(
+    standins: dict[str, ImageResult],
+    tmp_path: Path,
+    cleanup: list[tuple[str, str]],
+    *,
+    image: str,
+    entrypoint: list[str],
+    absent: list[str],
+) -> None:
+    config = docker(
+        "image", "inspect", "--format", "{{json .Config.Entrypoint}} {{.Config.User}}", image
+    ).stdout.split()
+    assert config[0] == json.dumps(entrypoint, separators=(",", ":"))
+    assert config[1] in {"65532", "nonroot", "65532:65532"}
+    name = unique("runtime")
+    cleanup.append(("container", name))
+    docker("create", "--name", name, image)
+    export = tmp_path / "rootfs.tar"
+    docker("export", "--output", str(export), name)
+    with tarfile.open(export) as archive:
+        members = {m.name.rstrip("/"): m for m in archive.getmembers()}
+    # Debian packages unpacked as distroless does: recorded for scanners, no
+    # maintainer scripts, so no shell and no package manager
+    for gone in ["bin/sh", "usr/bin/sh", "usr/bin/dash", "usr/bin/bash", "usr/bin/dpkg", *absent]:
+        assert gone not in members, gone
+    assert "var/lib/dpkg/status.d/libc6" in members
+    assert "etc/ssl/certs/ca-certificates.crt" in members
+    assert members["home/nonroot"].uid == 65532
+    # the runtime works with its libraries and as any user, without a shell
+    if image == DISTROLESS_PYTHON:
+        probe = (
+            "import ssl, sqlite3, zlib, ctypes.util, os, sys; "
+            "print(os.getuid(), sys.getfilesystemencoding(), ssl.OPENSSL_VERSION.split()[0], "
+            "bool(ctypes.util.find_library('ssl')))"
+        )
+        out = docker("run", "--rm", "--user", "10001:10001", image, "-c", probe).stdout
+        assert out.split() == ["10001", "utf-8", "OpenSSL", "True"]
+        shell = docker(
+            "run",
+            "--rm",
+            image,
+            "-c",
+            "import subprocess; subprocess.run('true', shell=True)",
+            check=False,
+        )
+        assert shell.returncode != 0
+    else:
+        probe = (
+            "console.log(process.getuid(),"
+            " require('node:crypto').createHash('sha256').update('').digest('hex').slice(0, 8))"
+        )
+        out = docker("run", "--rm", "--user", "10001:10001", image, "-e", probe).stdout
+        assert out.split() == ["10001", "e3b0c442"]
 
 
 # --- databases: the official entrypoint contracts ---------------------------------------
