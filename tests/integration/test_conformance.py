@@ -9,6 +9,7 @@ default header timeout is checked once per language on the image itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -80,10 +81,9 @@ class Service:
         """Send `data` on a fresh connection and read one answer."""
         with self.connect() as sock:
             start = time.monotonic()
-            try:
+            # the server may answer and close before all of it is sent
+            with contextlib.suppress(OSError):
                 sock.sendall(data)
-            except OSError:
-                pass  # the server may answer and close before all of it is sent
             return read_answer(sock, start, wait)
 
     def post(self, body: bytes, content_type: str | None = "application/json") -> Answer:
