@@ -53,11 +53,16 @@ def base_images(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return needed
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     request: pytest.FixtureRequest, base_images: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """The combination's compose stack, built and healthy; always torn down."""
+    """The combination's compose stack, built and healthy; always torn down.
+
+    Session scope: pytest groups the tests of every module by combination, so the
+    boot tier and the conformance suite share one stack per combination, and only
+    one stack runs at a time (the previous one is torn down before the next boots).
+    """
     combo: dict[str, str] = request.param
     project = render(tmp_path_factory.mktemp("boot") / combo_id(combo), **combo)
     booted = Stack(project)

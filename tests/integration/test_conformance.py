@@ -1,0 +1,554 @@
+"""Every combination answers hostile and careless HTTP alike (docs/app-contract.md).
+
+Language-agnostic: requests go over raw sockets where a client library would
+refuse to send them (bad framing, slow bytes, oversized heads), and every rule
+expects the same answer from every language. The app runs with short timeouts
+(HEADER_TIMEOUT, BODY_TIMEOUT, IDLE_TIMEOUT) so the suite stays fast; the
+default header timeout is checked once per language on the image itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+
+from generator.verify import Stack, docker, free_port, request, wait_for
+from tests.conftest import MATRIX
+from tests.integration.conftest import combo_id
+
+ALL = pytest.mark.parametrize("stack", MATRIX, ids=combo_id, indirect=True)
+
+# the limits every language enforces by default (docs/app-contract.md)
+MAX_BODY_BYTES = 1024 * 1024
+MAX_NAME_LENGTH = 1000
+MAX_DEPTH = 32
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 100
+# short timeouts for the suite, set through the environment
+HEADER_TIMEOUT = 2
+BODY_TIMEOUT = 3
+IDLE_TIMEOUT = 2
+# the memory limits of templates/k8s/base/deployment.yaml.jinja
+APP_MEMORY = {"go": 128 * 2**20, "node": 256 * 2**20, "python": 256 * 2**20}
+DB_MEMORY = 512 * 2**20
+
+OVERRIDE = f"""\
+services:
+  app:
+    environment:
+      HEADER_TIMEOUT: "{HEADER_TIMEOUT}"
+      BODY_TIMEOUT: "{BODY_TIMEOUT}"
+      IDLE_TIMEOUT: "{IDLE_TIMEOUT}"
+"""
+
+
+@dataclass
+class Answer:
+    """One raw HTTP response; status 0 when none came."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    closed: bool = False
+    seconds: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Service:
+    stack: Stack
+    language: str
+    database: str
+
+    @property
+    def port(self) -> int:
+        return self.stack.port
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
+
+    def send(self, data: bytes, wait: float = 10) -> Answer:
+        """Send `data` on a fresh connection and read one answer."""
+        with self.connect() as sock:
+            start = time.monotonic()
+            # the server may answer and close before all of it is sent
+            with contextlib.suppress(OSError):
+                sock.sendall(data)
+            return read_answer(sock, start, wait)
+
+    def post(self, body: bytes, content_type: str | None = "application/json") -> Answer:
+        head = f"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n"
+        if content_type is not None:
+            head += f"Content-Type: {content_type}\r\n"
+        return self.send(head.encode() + b"\r\n" + body)
+
+    def get(self, path: str, method: str = "GET", extra: str = "") -> Answer:
+        return self.send(f"{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n".encode())
+
+
+def read_answer(sock: socket.socket, start: float, wait: float) -> Answer:
+    """Read a response head and its Content-Length body, then see if the server closed."""
+    answer = Answer()
+    sock.settimeout(wait)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                answer.closed = True
+                answer.seconds = time.monotonic() - start
+                return answer
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        answer.closed = True
+        answer.seconds = time.monotonic() - start
+        return answer
+    answer.seconds = time.monotonic() - start
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    answer.status = int(lines[0].split()[1])
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        answer.headers[name.strip().lower()] = value.strip()
+    length = int(answer.headers.get("content-length", "0"))
+    try:
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        answer.body = rest[:length]
+        # an answer that announces the close gets time to deliver it; any other
+        # is only checked for a close that already happened (keeps the suite fast)
+        announced = answer.headers.get("connection", "").lower() == "close"
+        sock.settimeout(1.5 if announced else 0.1)
+        answer.closed = sock.recv(1) == b""
+    except TimeoutError:
+        answer.closed = False
+    except ConnectionResetError:
+        answer.closed = True
+    return answer
+
+
+def assert_error(answer: Answer, status: int, closed: bool | None = None) -> None:
+    """The contract's error: the status, JSON `{"error": "<text>"}`, optionally a close."""
+    assert answer.status == status, (answer.status, answer.body[:300])
+    assert answer.headers.get("content-type", "").startswith("application/json"), answer.headers
+    body = answer.json()
+    assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"], body
+    if closed is not None:
+        assert answer.closed is closed
+
+
+@pytest.fixture(scope="module")
+def service(stack: Stack) -> Iterator[Service]:
+    """The booted stack, its app restarted once with the suite's short timeouts."""
+    answers = yaml.safe_load((stack.project_dir / ".copier-answers.yml").read_text())
+    override = stack.project_dir / "compose.conformance.yaml"
+    override.write_text(OVERRIDE)
+    stack.files.append(override.name)
+    stack.up("app")
+    yield Service(stack, answers["language"], answers["database"])
+
+
+def needs_db(service: Service) -> None:
+    if service.database == "none":
+        pytest.skip("no database: the service has no item routes")
+
+
+# --- body size -------------------------------------------------------------
+
+
+@ALL
+def test_body_over_the_limit_is_refused_from_content_length(service: Service) -> None:
+    # 100 MB announced, nothing sent: the answer cannot wait for the body
+    head = (
+        "POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {100 * 10**6}\r\n\r\n"
+    )
+    answer = service.send(head.encode() + b'{"name": "', wait=5)
+    assert_error(answer, 413, closed=True)
+    assert answer.seconds < 3
+
+
+@ALL
+def test_streamed_body_over_the_limit_is_cut_at_the_limit(service: Service) -> None:
+    needs_db(service)
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+        try:
+            for _ in range(100):  # up to 6.4 MiB, stopped by the server's answer
+                sock.sendall(chunk)
+        except OSError:
+            pass
+        answer = read_answer(sock, start, 10)
+    assert_error(answer, 413, closed=True)
+    assert request(f"http://127.0.0.1:{service.port}", "GET", "/healthz").status == 200
+
+
+@ALL
+def test_body_at_the_limit_is_read(service: Service) -> None:
+    needs_db(service)
+    body = b'{"name": "padded"}'
+    body += b" " * (MAX_BODY_BYTES - len(body))
+    answer = service.post(body)
+    assert answer.status == 201, answer.body[:200]
+
+
+# --- what a body may hold ----------------------------------------------------
+
+
+@ALL
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"name": "a\\u0000b"}', id="nul"),
+        pytest.param(b'{"name": "a\x00b"}', id="raw-nul"),
+        pytest.param(b'{"name": "\xff\xfe"}', id="invalid-utf8"),
+        pytest.param(b'{"name": "\xed\xa0\x80"}', id="utf8-encoded-surrogate"),
+        pytest.param(b'{"name": "\\ud800"}', id="lone-high-surrogate"),
+        pytest.param(b'{"name": "x\\udc00y"}', id="lone-low-surrogate"),
+        pytest.param(b'{"name": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", id="10000-deep"),
+        pytest.param(
+            # the outer object is the first level
+            b'{"name": "x", "extra": ' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}",
+            id="past-depth-bound",
+        ),
+        pytest.param(b'{"name": "' + b"n" * (MAX_NAME_LENGTH + 1) + b'"}', id="name-too-long"),
+        pytest.param(b'{"name": 7}', id="not-a-string"),
+        pytest.param(b"{not json", id="not-json"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b'{"name": "a"} {"name": "b"}', id="two-documents"),
+    ],
+)
+def test_bad_bodies_are_400(service: Service, body: bytes) -> None:
+    needs_db(service)
+    assert_error(service.post(body), 400)
+
+
+@ALL
+def test_good_bodies_round_trip_exactly(service: Service) -> None:
+    needs_db(service)
+    names = [
+        "n" * MAX_NAME_LENGTH,
+        "😀 paired surrogates ✓",
+        "'; DROP TABLE items; --",
+    ]
+    for name in names:
+        created = service.post(json.dumps({"name": name}).encode())
+        assert created.status == 201, created.body[:200]
+        item = created.json()
+        read = service.get(f"/items/{item['id']}")
+        assert read.status == 200
+        assert read.json() == {"id": item["id"], "name": name}
+    nested = {"name": "x", "extra": json.loads("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1))}
+    assert service.post(json.dumps(nested).encode()).status == 201
+
+
+@ALL
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_only_json_is_accepted(service: Service, content_type: str | None) -> None:
+    needs_db(service)
+    assert_error(service.post(b'{"name": "x"}', content_type), 415)
+
+
+@ALL
+def test_json_with_charset_is_accepted(service: Service) -> None:
+    needs_db(service)
+    assert service.post(b'{"name": "x"}', "application/json; charset=utf-8").status == 201
+
+
+# --- ids ------------------------------------------------------------------------
+
+
+@ALL
+@pytest.mark.parametrize(
+    "item_id",
+    [
+        "0",
+        "01",
+        "+1",
+        "-1",
+        " 1",
+        "1.0",
+        "1e3",
+        "0x1",
+        "١",  # Arabic-Indic digit one
+        "2147483648",
+        "9223372036854775808",
+        "99999999999999999999999",
+        "abc",
+    ],
+)
+def test_ids_that_cannot_name_an_item_are_404(service: Service, item_id: str) -> None:
+    needs_db(service)
+    created = service.post(b'{"name": "one"}')
+    assert created.status == 201
+    path = "/items/" + item_id.replace(" ", "%20")
+    target = path.encode("utf-8")
+    answer = service.send(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+    if item_id == "١":
+        # a non-ASCII request target is a malformed request
+        assert answer.status in (400, 404)
+        return
+    assert_error(answer, 404)
+
+
+# --- methods and paths ------------------------------------------------------------
+
+
+@ALL
+def test_head_works_wherever_get_does(service: Service) -> None:
+    paths = ["/", "/healthz", "/readyz"]
+    if service.database != "none":
+        created = service.post(b'{"name": "head"}')
+        paths.append(f"/items/{created.json()['id']}")
+    for path in paths:
+        get = service.get(path)
+        head = service.get(path, "HEAD")
+        assert head.status == get.status == 200, path
+        assert head.body == b""
+
+
+@ALL
+def test_wrong_method_on_a_known_path_is_405_with_allow(service: Service) -> None:
+    cases = {"/": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD"}
+    if service.database != "none":
+        cases |= {"/items": "POST", "/items/1": "GET, HEAD"}
+    for path, allow in cases.items():
+        for method in ("DELETE", "PUT", "POST" if allow != "POST" else "GET"):
+            answer = service.get(path, method, "Content-Length: 0\r\n")
+            assert_error(answer, 405)
+            allowed = {m.strip() for m in answer.headers.get("allow", "").split(",")}
+            assert allowed == {m.strip() for m in allow.split(",")}, (path, answer.headers)
+
+
+@ALL
+def test_unknown_paths_are_404_json_and_never_redirect(service: Service) -> None:
+    for path in ["/nope", "/items/1/", "/healthz/", "//healthz", "/" + "x" * 4000]:
+        answer = service.get(path, extra="X-Forwarded-Host: evil.example\r\n")
+        assert "location" not in answer.headers, (path, answer.headers)
+        assert_error(answer, 404)
+    evil = service.send(b"GET /items/1/ HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    assert "location" not in evil.headers
+    assert_error(evil, 404)
+
+
+# --- heads and framing ------------------------------------------------------------
+
+
+@ALL
+def test_oversized_header_is_431(service: Service) -> None:
+    big = "X-Big: " + "b" * (64 * 1024) + "\r\n"
+    assert_error(service.get("/healthz", extra=big), 431, closed=True)
+
+
+@ALL
+def test_too_many_headers_is_431(service: Service) -> None:
+    many = "".join(f"X-H{i}: v\r\n" for i in range(MAX_HEADERS + 50))
+    assert_error(service.get("/healthz", extra=many), 431, closed=True)
+    fine = "".join(f"X-H{i}: v\r\n" for i in range(MAX_HEADERS - 10))
+    assert service.get("/healthz", extra=fine).status == 200
+
+
+@ALL
+def test_content_length_with_transfer_encoding_is_refused(service: Service) -> None:
+    smuggle = (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n'
+    )
+    assert_error(service.send(smuggle), 400, closed=True)
+
+
+# --- timeouts ------------------------------------------------------------------
+
+
+@ALL
+def test_slow_headers_get_408_at_the_header_timeout(service: Service) -> None:
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        answer = Answer()
+        for i in range(30):
+            try:
+                sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
+            except OSError:
+                break
+            time.sleep(0.5)
+            sock.setblocking(False)
+            try:
+                peek = sock.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                peek = None
+            except OSError:
+                peek = b""
+            sock.setblocking(True)
+            if peek is not None:
+                break
+        answer = read_answer(sock, start, 5)
+    assert_error(answer, 408, closed=True)
+    assert HEADER_TIMEOUT - 0.5 < answer.seconds < HEADER_TIMEOUT + 2.5
+
+
+@ALL
+def test_slow_body_gets_408_at_the_body_timeout(service: Service) -> None:
+    needs_db(service)
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n"
+        )
+        for byte in b'{"name": "slow"':
+            sock.setblocking(False)
+            try:
+                if sock.recv(1, socket.MSG_PEEK) is not None:
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                break
+            finally:
+                sock.setblocking(True)
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.5)
+        answer = read_answer(sock, start, 5)
+    assert_error(answer, 408, closed=True)
+    assert BODY_TIMEOUT - 0.5 < answer.seconds < BODY_TIMEOUT + 2.5
+
+
+@ALL
+def test_idle_connections_are_closed_without_an_answer(service: Service) -> None:
+    # after a response on a keep-alive connection
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = read_answer(sock, start, 5)
+        assert first.status == 200 and not first.closed
+        start = time.monotonic()
+        sock.settimeout(IDLE_TIMEOUT + HEADER_TIMEOUT + 3)
+        assert sock.recv(1) == b""
+        assert time.monotonic() - start < IDLE_TIMEOUT + 2.5
+    # a connection that never sends a byte
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.settimeout(max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 3)
+        assert sock.recv(1) == b""
+        assert time.monotonic() - start < max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 2.5
+
+
+@ALL
+def test_default_header_timeout_is_about_ten_seconds(service: Service) -> None:
+    # once per language: the image itself, none of the suite's overrides
+    if service.database != "none":
+        pytest.skip("measured once per language, on the service without a database")
+    port = free_port()
+    container_port = str(
+        yaml.safe_load((service.stack.project_dir / ".copier-answers.yml").read_text())["port"]
+    )
+    container = docker(
+        "run",
+        "--detach",
+        "--publish",
+        f"127.0.0.1:{port}:{container_port}",
+        service.stack.image(),
+    ).strip()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: request(url, "GET", "/healthz").status == 200, 30) is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            start = time.monotonic()
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: 1")
+            answer = read_answer(sock, start, 20)
+        assert_error(answer, 408, closed=True)
+        assert 9 < answer.seconds < 13
+    finally:
+        docker("rm", "--force", container, check=False)
+
+
+# --- faults, logs and limits --------------------------------------------------------
+
+
+@ALL
+def test_client_mistakes_stay_below_error_and_long_paths_are_cut(service: Service) -> None:
+    start = time.time() - 1
+    marker = "m" * 3000
+    service.get("/" + marker)
+    if service.database != "none":
+        service.post(b'{"name": ' + b"[" * 10_000 + b"]" * 10_000 + b"}")
+        service.post(b'{"name": "\\ud800"}')
+        service.post(b"{not json")
+    time.sleep(0.5)
+    logs = docker(
+        "logs", "--since", str(int(start)), service.stack.container("app"), check=False
+    ).splitlines()
+    lines = [json.loads(line) for line in logs if line.startswith("{")]
+    assert lines, "no JSON log lines"
+    levels = {str(line.get("level", "")).lower() for line in lines}
+    assert not levels & {"error", "critical", "fatal"}, [
+        line for line in lines if str(line.get("level")).lower() == "error"
+    ]
+    assert not any(marker in json.dumps(line) for line in lines)
+
+
+@ALL
+def test_compose_matches_the_kubernetes_limits_and_restarts(service: Service) -> None:
+    app = service.stack.container("app")
+    fmt = "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}"
+    memory, policy = docker("inspect", "--format", fmt, app).split()
+    assert int(memory) == APP_MEMORY[service.language]
+    assert policy == "unless-stopped"
+    if service.database != "none":
+        memory, policy = docker("inspect", "--format", fmt, service.stack.container("db")).split()
+        assert int(memory) == DB_MEMORY
+        assert policy == "unless-stopped"
+
+
+@ALL
+def test_full_redis_refuses_writes_with_507(service: Service) -> None:
+    if service.database != "redis":
+        pytest.skip("redis only")
+    db = service.stack.container("db")
+
+    def cli(*args: str) -> str:
+        command = 'REDISCLI_AUTH="$(cat /run/secrets/db_password)" redis-cli "$@"'
+        return docker("exec", db, "sh", "-c", command, "cli", *args).strip()
+
+    configured = cli("config", "get", "maxmemory").splitlines()[-1]
+    assert 0 < int(configured) < DB_MEMORY
+    assert cli("config", "get", "maxmemory-policy").splitlines()[-1] == "noeviction"
+    cli("config", "set", "maxmemory", "1")
+    try:
+        assert_error(service.post(b'{"name": "full"}'), 507)
+        assert service.get("/healthz").status == 200
+    finally:
+        cli("config", "set", "maxmemory", configured)
+    assert service.post(b'{"name": "room again"}').status == 201
+
+
+@ALL
+def test_still_healthy_after_the_suite(service: Service) -> None:
+    assert service.get("/healthz").status == 200
+    assert service.get("/readyz").status == 200
