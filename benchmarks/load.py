@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generator.images import ensure_images, required_images  # noqa: E402
-from generator.render import new_service  # noqa: E402
 from generator.verify import Stack, docker, request, wait_for  # noqa: E402
+from tests.conftest import render  # noqa: E402
 
 Step = Callable[[http.client.HTTPConnection], int]
 
@@ -140,15 +140,7 @@ def _bytes(text: str) -> int:
 
 def measure(language: str, database: str, total: int, concurrency: int, tmp: Path) -> list[str]:
     combo = {"language": language, "database": database}
-    project = new_service(
-        tmp / f"{language}-{database}",
-        data=combo,
-        defaults=True,
-        template=str(ROOT),
-        vcs_ref="HEAD",
-        quiet=True,
-        trust=True,
-    )
+    project = render(tmp / f"{language}-{database}", **combo)
     ensure_images(required_images(project), policy="auto", log=lambda _m: None)
     stack = Stack(project)
     stack.build()
