@@ -25,6 +25,16 @@ from tests.conftest import MATRIX
 from tests.integration.conftest import combo_id
 
 ALL = pytest.mark.parametrize("stack", MATRIX, ids=combo_id, indirect=True)
+# item routes exist only with a database; some rules are measured on one kind of stack
+WITH_DB = pytest.mark.parametrize(
+    "stack", [c for c in MATRIX if c["database"] != "none"], ids=combo_id, indirect=True
+)
+ONE_PER_LANGUAGE = pytest.mark.parametrize(
+    "stack", [c for c in MATRIX if c["database"] == "none"], ids=combo_id, indirect=True
+)
+REDIS = pytest.mark.parametrize(
+    "stack", [c for c in MATRIX if c["database"] == "redis"], ids=combo_id, indirect=True
+)
 
 # the limits every language enforces by default (docs/app-contract.md)
 MAX_BODY_BYTES = 1024 * 1024
@@ -161,11 +171,6 @@ def service(stack: Stack) -> Iterator[Service]:
     yield Service(stack, answers["language"], answers["database"])
 
 
-def needs_db(service: Service) -> None:
-    if service.database == "none":
-        pytest.skip("no database: the service has no item routes")
-
-
 # --- body size -------------------------------------------------------------
 
 
@@ -181,9 +186,8 @@ def test_body_over_the_limit_is_refused_from_content_length(service: Service) ->
     assert answer.seconds < 3
 
 
-@ALL
+@WITH_DB
 def test_streamed_body_over_the_limit_is_cut_at_the_limit(service: Service) -> None:
-    needs_db(service)
     with service.connect() as sock:
         start = time.monotonic()
         sock.sendall(
@@ -201,9 +205,8 @@ def test_streamed_body_over_the_limit_is_cut_at_the_limit(service: Service) -> N
     assert request(f"http://127.0.0.1:{service.port}", "GET", "/healthz").status == 200
 
 
-@ALL
+@WITH_DB
 def test_body_at_the_limit_is_read(service: Service) -> None:
-    needs_db(service)
     body = b'{"name": "padded"}'
     body += b" " * (MAX_BODY_BYTES - len(body))
     answer = service.post(body)
@@ -213,7 +216,7 @@ def test_body_at_the_limit_is_read(service: Service) -> None:
 # --- what a body may hold ----------------------------------------------------
 
 
-@ALL
+@WITH_DB
 @pytest.mark.parametrize(
     "body",
     [
@@ -237,13 +240,11 @@ def test_body_at_the_limit_is_read(service: Service) -> None:
     ],
 )
 def test_bad_bodies_are_400(service: Service, body: bytes) -> None:
-    needs_db(service)
     assert_error(service.post(body), 400)
 
 
-@ALL
+@WITH_DB
 def test_good_bodies_round_trip_exactly(service: Service) -> None:
-    needs_db(service)
     names = [
         "n" * MAX_NAME_LENGTH,
         "😀 paired surrogates ✓",
@@ -260,26 +261,24 @@ def test_good_bodies_round_trip_exactly(service: Service) -> None:
     assert service.post(json.dumps(nested).encode()).status == 201
 
 
-@ALL
+@WITH_DB
 @pytest.mark.parametrize(
     "content_type",
     [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
 )
 def test_only_json_is_accepted(service: Service, content_type: str | None) -> None:
-    needs_db(service)
     assert_error(service.post(b'{"name": "x"}', content_type), 415)
 
 
-@ALL
+@WITH_DB
 def test_json_with_charset_is_accepted(service: Service) -> None:
-    needs_db(service)
     assert service.post(b'{"name": "x"}', "application/json; charset=utf-8").status == 201
 
 
 # --- ids ------------------------------------------------------------------------
 
 
-@ALL
+@WITH_DB
 @pytest.mark.parametrize(
     "item_id",
     [
@@ -299,7 +298,6 @@ def test_json_with_charset_is_accepted(service: Service) -> None:
     ],
 )
 def test_ids_that_cannot_name_an_item_are_404(service: Service, item_id: str) -> None:
-    needs_db(service)
     created = service.post(b'{"name": "one"}')
     assert created.status == 201
     path = "/items/" + item_id.replace(" ", "%20")
@@ -409,9 +407,8 @@ def test_slow_headers_get_408_at_the_header_timeout(service: Service) -> None:
     assert HEADER_TIMEOUT - 0.5 < answer.seconds < HEADER_TIMEOUT + 2.5
 
 
-@ALL
+@WITH_DB
 def test_slow_body_gets_408_at_the_body_timeout(service: Service) -> None:
-    needs_db(service)
     with service.connect() as sock:
         start = time.monotonic()
         sock.sendall(
@@ -459,11 +456,9 @@ def test_idle_connections_are_closed_without_an_answer(service: Service) -> None
         assert time.monotonic() - start < max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 2.5
 
 
-@ALL
+@ONE_PER_LANGUAGE
 def test_default_header_timeout_is_about_ten_seconds(service: Service) -> None:
     # once per language: the image itself, none of the suite's overrides
-    if service.database != "none":
-        pytest.skip("measured once per language, on the service without a database")
     port = free_port()
     container_port = str(
         yaml.safe_load((service.stack.project_dir / ".copier-answers.yml").read_text())["port"]
@@ -526,10 +521,8 @@ def test_compose_matches_the_kubernetes_limits_and_restarts(service: Service) ->
         assert policy == "unless-stopped"
 
 
-@ALL
+@REDIS
 def test_full_redis_refuses_writes_with_507(service: Service) -> None:
-    if service.database != "redis":
-        pytest.skip("redis only")
     db = service.stack.container("db")
 
     def cli(*args: str) -> str:
