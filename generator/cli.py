@@ -124,6 +124,7 @@ def describe_created(created: Created, given: Path | None) -> list[str]:
     answers = created.answers
     name = answers.get("project_name") or created.path.resolve().name
     parts = [str(answers[key]) for key in ("language", "database") if answers.get(key)]
+    parts = ["no database" if part == "none" else part for part in parts]
     what = f" ({', '.join(parts)})" if parts else ""
     version = answers.get("_commit")
     lines = [
