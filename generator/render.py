@@ -288,16 +288,14 @@ def create_service(
             interactive=interactive,
             kept=kept,
         )
-    except OSError as error:
+    except BaseException as error:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
-        where = f" ({error.filename})" if error.filename else ""
-        raise DestinationError(
-            f"cannot write {destination}: {error.strerror or error}{where}"
-        ) from error
-    except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
+        if isinstance(error, OSError):
+            where = f" ({error.filename})" if error.filename else ""
+            raise DestinationError(
+                f"cannot write {destination}: {error.strerror or error}{where}"
+            ) from error
         raise
     if source.record is None and not is_remote(str(recorded.get("_src_path", ""))):
         notes.append(
