@@ -51,6 +51,7 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generator import packs  # noqa: E402
 from generator.images import (  # noqa: E402
     docker_command,
     dockerfile_bases,
@@ -62,12 +63,8 @@ from tests.conftest import render  # noqa: E402
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 LANGUAGES = ("python", "node", "go")
-SOURCE_FILE = {"node": "src/app.js", "python": "app/main.py", "go": "main.go"}
-COMMENT = {
-    "node": "// benchmark edit {n}\n",
-    "python": "# benchmark edit {n}\n",
-    "go": "// edit {n}\n",
-}
+# each language's source file to edit and its comment leader come from its pack
+PACKS = {language: packs.load(ROOT, language) for language in LANGUAGES}
 CODE_DIRS = {"node": ["src"], "python": ["app"], "go": []}
 VERSION_ARG = {"node": "NODE_VERSION", "python": "PYTHON_VERSION", "go": "GO_VERSION"}
 
@@ -492,8 +489,8 @@ def build_timings(
     # edits unique to this run: an edit an earlier run built would be a cache hit
     run_id = uuid.uuid4().hex[:12]
     for n in range(runs):
-        with (project / SOURCE_FILE[language]).open("a") as source:
-            source.write(COMMENT[language].format(n=f"{run_id}-{n}"))
+        with (project / PACKS[language].edit_file).open("a") as source:
+            source.write(f"{PACKS[language].line_comment} benchmark edit {run_id}-{n}\n")
         for v in variants:
             warm[v.label].append(build(project, v.tag, v.dockerfile, v.args))
     for v in variants:

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generator import packs  # noqa: E402
 from generator.images import (  # noqa: E402
     docker_command,
     dockerfile_bases,
@@ -42,9 +43,8 @@ from generator.verify import Stack, docker, image_size, request, wait_for  # noq
 from tests.conftest import render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
-DEPENDENCY_DIRS = {"node": "/app/node_modules", "python": "/opt/venv", "go": ""}
-SOURCE_FILE = {"node": "src/app.js", "python": "app/main.py", "go": "main.go"}
-COMMENT = {"node": "// benchmark edit\n", "python": "# benchmark edit\n", "go": "// edit\n"}
+# each language's facts (source file to edit, dependency folder) come from its pack
+PACKS = packs.load_all(ROOT, TemplateSpec.load(ROOT).choices("language"))
 
 
 def build(project: Path, tag: str, *extra: str) -> tuple[float, str]:
@@ -68,7 +68,7 @@ def dependency_steps_cached(log: str) -> bool:
 
 
 def dependencies_bytes(image: str, language: str) -> int:
-    path = DEPENDENCY_DIRS[language]
+    path = PACKS[language].dependency_dir
     if not path:
         return 0
     out = docker("run", "--rm", "--entrypoint", "du", image, "-sb", path)
@@ -94,8 +94,9 @@ def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
     ensure_images(required_images(project), log=lambda _m: None)
     tag = f"keelson-bench/{name}:latest"
     cold, _ = build(project, tag, "--no-cache")
-    with (project / SOURCE_FILE[combo["language"]]).open("a") as source:
-        source.write(COMMENT[combo["language"]])
+    pack = PACKS[combo["language"]]
+    with (project / pack.edit_file).open("a") as source:
+        source.write(f"{pack.line_comment} benchmark edit\n")
     warm, log = build(project, tag)
     size = image_size(tag)
     base = dockerfile_bases((project / "Dockerfile").read_text())[-1]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate the Go module data behind templates/go.mod.jinja and go.sum.jinja:
-#   includes/go/deps/<database>.mod   go.mod after its `module` line
-#   includes/go/deps/<database>.sum   go.sum
+# Regenerate the Go module data behind templates/go/project/go.mod.jinja and go.sum.jinja:
+#   templates/go/parts/deps/<database>.mod   go.mod after its `module` line
+#   templates/go/parts/deps/<database>.sum   go.sum
 # for every `database` answer (none has no dependencies).
 #
 # Usage (from anywhere):
@@ -27,7 +27,7 @@ REDIS_VERSION=${REDIS_VERSION:-v9.23.0} # github.com/redis/go-redis/v9
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 copier="$root/.venv/bin/copier"
-deps="$root/includes/go/deps"
+deps="$root/templates/go/parts/deps"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOTOOLCHAIN=local

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates includes/node/lock/<database>.json: the package-lock.json that
+# Regenerates templates/node/parts/lock/<database>.json: the package-lock.json that
 # templates/package-lock.json.jinja emits for a Node.js project using that
 # database. The versions themselves are pinned in templates/package.json.jinja;
 # run this after changing one there, and commit both.
@@ -49,8 +49,8 @@ for database in "${databases[@]}"; do
     echo "$lock contains Jinja delimiters; cannot include it" >&2
     exit 1
   fi
-  cp "$lock" "$root/includes/node/lock/$database.json"
-  echo "wrote includes/node/lock/$database.json"
+  cp "$lock" "$root/templates/node/parts/lock/$database.json"
+  echo "wrote templates/node/parts/lock/$database.json"
 done
 
 echo

@@ -4,7 +4,7 @@
 #   scripts/relock-python.sh             keep current pins where still valid, add what is new
 #   scripts/relock-python.sh --upgrade   move every pin to the newest release allowed
 #
-# Inputs (edit these): includes/python/requirements/*.in
+# Inputs (edit these): templates/python/parts/requirements/*.in
 #   base.in                     every service (fastapi, uvicorn, ...)
 #   postgresql.in mariadb.in redis.in
 #                               the driver of each database
@@ -28,7 +28,7 @@ set -euo pipefail
 
 UV_VERSION=${UV_VERSION:-0.13.9}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dir="$root/includes/python/requirements"
+dir="$root/templates/python/parts/requirements"
 upgrade=()
 case "${1:-}" in
   --upgrade) upgrade=(--upgrade) ;;
@@ -78,4 +78,4 @@ for db in none postgresql mariadb redis; do
     done
   done
 done
-echo "done: review with git diff -- includes/python/requirements"
+echo "done: review with git diff -- templates/python/parts/requirements"

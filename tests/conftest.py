@@ -63,7 +63,8 @@ def copy_template(dest: Path) -> Path:
         source, target = ROOT / name, dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=ignore)
+            # links keep the language packs' shared parts shared in the copy
+            shutil.copytree(source, target, ignore=ignore, symlinks=True)
         else:
             shutil.copy2(source, target)
     git(dest, "init", "-q", "-b", "main")

@@ -10,26 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MATRIX, MATRIX_IDS, Render
+from generator import packs
+from tests.conftest import MATRIX, MATRIX_IDS, ROOT, Render
 
 
 def commands(language: str) -> list[list[str]]:
-    if language == "node":
-        return [["npm", "ci", "--no-audit", "--no-fund"], ["npm", "test"]]
-    if language == "python":
-        return [
-            [sys.executable, "-m", "venv", ".venv"],
-            [
-                ".venv/bin/pip",
-                "install",
-                "--quiet",
-                "--require-hashes",
-                "-r",
-                "requirements-dev.txt",
-            ],
-            [".venv/bin/pytest", "-q", "-p", "no:cacheprovider"],
-        ]
-    return [["go", "vet", "./..."], ["go", "test", "./..."]]
+    """The service's own unit-test commands, as its language pack states them."""
+    pack = packs.load(ROOT, language)
+    return [
+        [sys.executable if arg == "{python}" else arg for arg in cmd] for cmd in pack.unit_tests
+    ]
 
 
 @pytest.mark.slow

@@ -47,7 +47,11 @@ def project_files() -> list[str]:
     """The repository's files as the working tree has them (tracked and new, not ignored)."""
     listed = run("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT)
     assert listed.returncode == 0, listed.stderr
-    return [name for name in listed.stdout.splitlines() if (ROOT / name).is_file()]
+    return [
+        name
+        for name in listed.stdout.splitlines()
+        if (ROOT / name).is_file() or (ROOT / name).is_symlink()
+    ]
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,9 @@ class Team:
 
     def release(self, *, tagged: bool, version: str) -> None:
         """The maintainers ship a Dockerfile change and a new manifest."""
-        dockerfile = self.source / "templates/Dockerfile.jinja"
+        dockerfile = self.source / "templates/python/project/Dockerfile.jinja"
         dockerfile.write_text(dockerfile.read_text() + DOCKERFILE_LINE + "\n")
-        (self.source / "templates/k8s/base/limitrange.yaml.jinja").write_text(LIMITRANGE)
+        (self.source / "templates/common/k8s/base/limitrange.yaml.jinja").write_text(LIMITRANGE)
         changelog = self.source / "CHANGELOG.md"
         entries = "### Added\n" + "\n".join(NEWS) + "\n\n"
         heading = f"## [{version}] - 2026-12-01\n" if tagged else ""
@@ -96,7 +100,10 @@ def install_team(tmp: Path, *, tagged: bool) -> Team:
     for name in project_files():
         target = source / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
+        if (ROOT / name).is_symlink():  # a language pack's link to a shared part
+            target.symlink_to(os.readlink(ROOT / name))
+        else:
+            shutil.copy2(ROOT / name, target)
     bare = tmp / "mirror" / "keelson.git"
     bare.parent.mkdir()
     git(tmp, "init", "-q", "--bare", "-b", "main", str(bare))

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import MATRIX, MATRIX_IDS, Render
+from generator import packs
+from tests.conftest import MATRIX, MATRIX_IDS, ROOT, SPEC, Render
+
+PACKS = packs.load_all(ROOT, SPEC.choices("language"))
 
 COMMON = [
     "Dockerfile",
@@ -31,11 +34,6 @@ COMMON = [
     "k8s/checkov/dev/kustomization.yaml",
     "k8s/checkov/prod/kustomization.yaml",
 ]
-PER_LANGUAGE = {
-    "node": ["package.json", "package-lock.json", "src", "test"],
-    "python": ["pyproject.toml", "requirements.txt", "requirements-dev.txt", "app", "tests"],
-    "go": ["go.mod", "main.go"],
-}
 DB_FILES = [
     "k8s/overlays/dev/database/statefulset.yaml",
     "k8s/overlays/dev/database/service.yaml",
@@ -48,12 +46,18 @@ DB_FILES = [
 @pytest.mark.parametrize("combo", MATRIX, ids=MATRIX_IDS)
 def test_combination_renders_complete_service(rendered: Render, combo: dict[str, str]) -> None:
     root = rendered(**combo)
-    for rel in COMMON + PER_LANGUAGE[combo["language"]]:
+    pack = PACKS[combo["language"]]
+    # every file the pack names unconditionally is there, under its rendered name
+    own = [f.removesuffix(".jinja") for f in pack.own_files() if "{%" not in f]
+    assert own, f"the {pack.language} pack has no files of its own"
+    for rel in COMMON + own:
         assert (root / rel).exists(), rel
-    for language, files in PER_LANGUAGE.items():
-        if language != combo["language"]:
-            for rel in files:
-                assert not (root / rel).exists(), f"{rel} leaked into a {combo['language']} service"
+    # and no file of another language: each pack is self-contained
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix() + ("/" if path.is_dir() else "")
+        for other in PACKS.values():
+            if other is not pack:
+                assert not other.owns(rel), f"{other.language}'s {rel} in a {pack.language} service"
     for rel in DB_FILES:
         assert (root / rel).exists() == (combo["database"] != "none"), rel
     # nothing is left unrendered
@@ -116,3 +120,18 @@ def test_ingress_only_with_host(rendered: Render) -> None:
     assert ingress["spec"]["rules"][0]["host"] == "api.example.com"
     kustomization = yaml.safe_load((with_host / "k8s/base/kustomization.yaml").read_text())
     assert "ingress.yaml" in kustomization["resources"]
+
+
+def test_every_language_choice_is_one_pack() -> None:
+    """A language is a `copier.yml` choice plus one folder, and nothing else."""
+    folders = {
+        path.parent.name for path in (ROOT / "templates").glob(f"*/{packs.PACK_FILE}")
+    }
+    assert folders == set(SPEC.choices("language"))
+    for pack in PACKS.values():
+        # the pack's files name only its own language's sources
+        for rel in pack.own_files():
+            rendered_name = rel.removesuffix(".jinja")
+            for other in PACKS.values():
+                if other is not pack:
+                    assert not other.owns(rendered_name), f"{pack.language} pack has {rel}"

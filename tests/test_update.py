@@ -119,14 +119,14 @@ class History:
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     """The template at v0.1.0, v0.2.0 and v0.3.0, and a service rendered at v0.1.0."""
     repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
-    dockerfile = repo / "templates" / "Dockerfile.jinja"
+    dockerfile = repo / "templates/node/project/Dockerfile.jinja"
 
     dockerfile.write_text(dockerfile.read_text() + LABEL_V1 + "\n")
     (repo / "CHANGELOG.md").write_text(CHANGELOG_V1)
     release(repo, "v0.1.0")
 
     edit(dockerfile, LABEL_V1, LABEL_V2)
-    (repo / "templates" / "k8s" / "base" / "limitrange.yaml.jinja").write_text(LIMITRANGE)
+    (repo / "templates/common/k8s/base/limitrange.yaml.jinja").write_text(LIMITRANGE)
     copier_yml = repo / "copier.yml"
     edit(
         copier_yml,
@@ -147,7 +147,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     edit(repo / "CHANGELOG.md", "## [Unreleased]\n\n", "## [Unreleased]\n\n" + CHANGELOG_V2 + "\n")
     release(repo, "v0.2.0")
 
-    (repo / "templates" / "SECURITY.md.jinja").write_text("Report issues in {{ project_name }}.\n")
+    security = repo / "templates/node/project/SECURITY.md.jinja"
+    security.write_text("Report issues in {{ project_name }}.\n")
     edit(repo / "CHANGELOG.md", "## [Unreleased]\n\n", "## [Unreleased]\n\n" + CHANGELOG_V3 + "\n")
     release(repo, "v0.3.0")
 

@@ -46,7 +46,7 @@ MAX_HEADERS = 100
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 3
 IDLE_TIMEOUT = 2
-# the memory limits of templates/k8s/base/deployment.yaml.jinja
+# the memory limits of templates/common/k8s/base/deployment.yaml.jinja
 APP_MEMORY = {"go": 128 * 2**20, "node": 256 * 2**20, "python": 256 * 2**20}
 DB_MEMORY = 512 * 2**20
 

@@ -1,0 +1,140 @@
+"""The template's language packs: one folder per language under `templates/`.
+
+A pack is `templates/<language>/` with `project/` (what a service gets, rendered by
+copier through `_subdirectory`), `parts/` (pieces its files include) and
+`pack.jinja` (its facts). The template imports those facts through
+`includes/vars.jinja`; this module reads the same file, so the tests and benchmarks
+take a language's file list from the one place the template does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from generator.errors import TemplateError
+
+PACK_FILE = "pack.jinja"
+PROJECT = "project"
+COMMON = "common"
+
+
+@dataclass(frozen=True)
+class Pack:
+    """The facts `templates/<language>/pack.jinja` states about one language."""
+
+    language: str
+    root: Path
+    label: str
+    version_question: str
+    source_paths: tuple[str, ...]
+    dependency_files: tuple[str, ...]
+    dependency_dir: str
+    edit_file: str
+    line_comment: str
+    owned: tuple[str, ...]
+    unit_tests: tuple[tuple[str, ...], ...]
+
+    @property
+    def project(self) -> Path:
+        """The folder copier renders for this language."""
+        return self.root / PROJECT
+
+    def owns(self, relpath: str) -> bool:
+        """Tell whether a path of a rendered service belongs to this language only.
+
+        Args:
+            relpath: A path relative to the service, `/`-separated; folders end in `/`.
+
+        """
+        name = relpath.rstrip("/").rsplit("/", 1)[-1]
+        for pattern in self.owned:
+            if pattern.endswith("/"):
+                if relpath.startswith(pattern):
+                    return True
+            elif fnmatch.fnmatchcase(name, pattern):
+                return True
+        return False
+
+    def own_files(self) -> list[str]:
+        """List the files of `project/` that are this pack's own, not links to shared parts.
+
+        Names are as the template spells them (`.jinja` suffix and conditions kept).
+        """
+        found: list[str] = []
+        for folder, dirs, files in os.walk(self.project):
+            here = Path(folder)
+            dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
+            for name in sorted(files):
+                path = here / name
+                if not path.is_symlink():
+                    found.append(path.relative_to(self.project).as_posix())
+        return found
+
+
+def _strings(value: object, field: str, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TemplateError(f"{path}: `{field}` must be a list of strings")
+    return tuple(value)
+
+
+def load(template: str | os.PathLike[str], language: str) -> Pack:
+    """Read one language's pack from a template checkout.
+
+    Args:
+        template: The template's root folder (holding `copier.yml`).
+        language: A `language` choice of `copier.yml`.
+
+    Raises:
+        TemplateError: The pack or one of its facts is missing.
+
+    """
+    base = Path(template)
+    path = base / "templates" / language / PACK_FILE
+    if not path.is_file():
+        raise TemplateError(f"no language pack for {language!r}: {path} is missing")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(base), autoescape=False)
+    try:
+        facts = env.get_template(f"templates/{language}/{PACK_FILE}").module
+    except jinja2.TemplateError as error:
+        raise TemplateError(f"{path}: {error}") from error
+
+    def text(field: str) -> str:
+        value = getattr(facts, field, None)
+        if not isinstance(value, str):
+            raise TemplateError(f"{path}: `{field}` must be a string")
+        return value
+
+    commands = getattr(facts, "unit_tests", None)
+    if not isinstance(commands, list):
+        raise TemplateError(f"{path}: `unit_tests` must be a list of commands")
+    return Pack(
+        language=language,
+        root=path.parent,
+        label=text("label"),
+        version_question=text("version_question"),
+        source_paths=_strings(getattr(facts, "source_paths", None), "source_paths", path),
+        dependency_files=_strings(
+            getattr(facts, "dependency_files", None), "dependency_files", path
+        ),
+        dependency_dir=text("dependency_dir"),
+        edit_file=text("edit_file"),
+        line_comment=text("line_comment"),
+        owned=_strings(getattr(facts, "owned", None), "owned", path),
+        unit_tests=tuple(_strings(c, "unit_tests", path) for c in commands),
+    )
+
+
+def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> dict[str, Pack]:
+    """Read the pack of every language, in the order given.
+
+    Args:
+        template: The template's root folder.
+        languages: The `language` choices of `copier.yml`.
+
+    """
+    return {language: load(template, language) for language in languages}
