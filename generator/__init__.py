@@ -9,7 +9,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from generator.catalogue import (
     Catalogue,
-    CatalogueError,
     CatalogueTemplate,
     Preset,
     find_catalogue,
@@ -18,17 +17,18 @@ from generator.catalogue import (
     parse_catalogue,
 )
 from generator.errors import (
+    CatalogueError,
     DestinationError,
     InvalidAnswerError,
     KeelsonError,
     TemplateError,
+    UpdateConflictError,
     UsageError,
 )
 from generator.render import new_service
 from generator.template import TemplateSpec, default_template
 from generator.update import (
     CheckResult,
-    UpdateConflictError,
     UpdateResult,
     check_service,
     update_service,

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InvalidAnswerError, UsageError
+from generator.errors import CatalogueError, InvalidAnswerError
 from generator.render import Created, create_service
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
@@ -33,10 +33,6 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
 _FETCH_TIMEOUT = 30
-
-
-class CatalogueError(UsageError):
-    """The catalogue cannot be read or is not valid; nothing was written."""
 
 
 @dataclass(frozen=True)

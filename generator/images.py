@@ -42,7 +42,7 @@ from typing import Literal
 
 import yaml
 
-from generator.errors import KeelsonError
+from generator.errors import StandInError
 
 __all__ = [
     "BASE_IMAGE",
@@ -85,10 +85,6 @@ LOCK_FILE = Path(tempfile.gettempdir()) / "keelson-standins.lock"
 
 Log = Callable[[str], None]
 Source = Literal["local", "pulled", "built"]
-
-
-class StandInError(KeelsonError):
-    """A base image is missing and no honest stand-in can be provided or built."""
 
 
 @dataclass(frozen=True)

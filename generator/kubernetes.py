@@ -30,17 +30,13 @@ from typing import Any
 
 import yaml
 
-from generator.errors import KeelsonError, UsageError
+from generator.errors import KubernetesError, UsageError
 
 OVERLAYS = ("k8s/overlays/dev", "k8s/overlays/prod")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 Doc = dict[str, Any]
-
-
-class KubernetesError(KeelsonError):
-    """kubectl is missing or the cluster cannot be reached."""
 
 
 @dataclass(frozen=True)

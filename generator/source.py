@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from generator.errors import TemplateError, UsageError
+from generator.errors import NotTrustedError, TemplateError, UsageError
 
 TEMPLATE_ENV = "KEELSON_TEMPLATE"
 PACKAGE = Path(__file__).resolve().parent
@@ -311,12 +311,6 @@ def runs_code(location: str) -> list[str]:
     if data.get("_jinja_extensions"):
         found.append("jinja extensions: " + ", ".join(map(str, data["_jinja_extensions"])))
     return found
-
-
-class NotTrustedError(UsageError):
-    """The user declined to run a template's tasks; nothing was written."""
-
-    exit_code = 1
 
 
 def confirm_trust(

@@ -26,7 +26,7 @@ import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
-from generator.errors import InvalidAnswerError, KeelsonError, UsageError
+from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.render import ANSWERS_FILE, hide_chatter, translate_copier_error
 from generator.source import (
     TemplateSource,
@@ -48,35 +48,6 @@ _SHORTHANDS = (
     (re.compile(r"^gl:/?(.*\.git)$"), r"https://gitlab.com/\1"),
     (re.compile(r"^gl:/?(.*)$"), r"https://gitlab.com/\1.git"),
 )
-
-
-class UpdateConflictError(KeelsonError):
-    """An update left files with conflicts that a person has to resolve."""
-
-    def __init__(self, result: UpdateResult) -> None:
-        """Build the error.
-
-        Args:
-            result: The update that left (or, in a dry run, would leave) conflicts.
-
-        """
-        self.result = result
-        files = ", ".join(result.conflicts)
-        where = result.path
-        if result.pretend:
-            message = (
-                f"updating {where} to {result.new_version} would leave conflicts in "
-                f"{len(result.conflicts)} file(s): {files}; run `keelson update {where}` "
-                "and resolve them"
-            )
-        else:
-            message = (
-                f"the update to {result.new_version} left conflicts in "
-                f"{len(result.conflicts)} file(s): {files}; edit each to keep the right "
-                "lines between <<<<<<< and >>>>>>>, delete the markers, `git add` and "
-                f"commit; then run `keelson check {where}`"
-            )
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -368,12 +339,11 @@ def update_service(
     except KeelsonError as error:
         if not _git("status", "--porcelain", "--", ".", cwd=project).stdout.strip():
             raise
-        half_applied = KeelsonError(
+        raise KeelsonError(
             f"{error} (`git status` shows what was half-applied; `git checkout -- . && "
-            "git clean -fd` in the service undoes it)"
-        )
-        half_applied.exit_code = error.exit_code
-        raise half_applied from error
+            "git clean -fd` in the service undoes it)",
+            exit_code=error.exit_code,
+        ) from error
     new_version = read_answers(project, answers_file).get("_commit")
     status = _git("status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project)
     changed = []

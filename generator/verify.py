@@ -22,14 +22,10 @@ from typing import Any
 
 import yaml
 
-from generator.errors import KeelsonError, UsageError
+from generator.errors import KeelsonError, UsageError, VerifyError
 from generator.images import docker_command, engine_problem, ensure_images, required_images
 
 ANSWERS_FILE = ".copier-answers.yml"
-
-
-class VerifyError(KeelsonError):
-    """The service failed to build, boot or answer."""
 
 
 # --- tools ------------------------------------------------------------------
