@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -22,7 +21,9 @@ from typing import Any
 import yaml
 
 from generator.errors import CatalogueError, InvalidAnswerError
+from generator.git import git
 from generator.render import Created, create_service
+from generator.template import copier_yml_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
@@ -390,10 +391,6 @@ def require_catalogue(explicit: str | None = None) -> Catalogue:
     return load_catalogue(location)
 
 
-def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
 def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: str) -> list[str]:
     """Return the questions a local template asks at `ref`.
 
@@ -416,18 +413,15 @@ def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: s
     path = Path(template.url)
     if not path.is_dir():
         raise CatalogueError(f"{where}: {path} does not exist")
-    if _git("rev-parse", "--git-dir", cwd=path).returncode != 0:
+    if git("rev-parse", "--git-dir", cwd=path).returncode != 0:
         raise CatalogueError(f"{where}: {path} is not a git repository, so ref {ref} cannot exist")
-    if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode:
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode:
         raise CatalogueError(f"{where}: ref {ref!r} is not a tag, branch or commit of {path}")
-    for name in ("copier.yml", "copier.yaml"):
-        shown = _git("show", f"{ref}:{name}", cwd=path)
-        if shown.returncode == 0:
-            break
-    else:
+    text = copier_yml_at(path, ref)
+    if text is None:
         raise CatalogueError(f"{where}: {path} at {ref} is not a copier template (no copier.yml)")
     try:
-        config = yaml.safe_load(shown.stdout)
+        config = yaml.safe_load(text)
     except yaml.YAMLError:
         return []  # copier's own loader (with !include) will read it; skip the key check
     if not isinstance(config, Mapping):

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from generator.errors import (
     TemplateError,
     UsageError,
 )
+from generator.git import git
 from generator.source import (
     BUNDLE,
     TemplateSource,
@@ -44,7 +44,7 @@ from generator.source import (
     is_remote,
     resolve,
 )
-from generator.template import TemplateSpec
+from generator.template import TemplateSpec, copier_yml_at
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -174,18 +174,8 @@ def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None
     path = Path(template)
     if not (path.is_dir() and (path / "copier.yml").is_file()):
         return None
-    if vcs_ref and vcs_ref != "HEAD":
-        shown = subprocess.run(
-            ["git", "show", f"{vcs_ref}:copier.yml"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if shown.returncode == 0:
-            with tempfile.TemporaryDirectory(prefix="keelson-spec-") as tmp:
-                (Path(tmp) / "copier.yml").write_text(shown.stdout, encoding="utf-8")
-                return dataclasses.replace(TemplateSpec.load(tmp), root=path)
+    if vcs_ref and vcs_ref != "HEAD" and (text := copier_yml_at(path, vcs_ref)) is not None:
+        return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {vcs_ref}")
     return TemplateSpec.load(path)
 
 
@@ -512,26 +502,22 @@ def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
 def _first_commit(destination: Path, recorded: Mapping[str, Any]) -> str:
     """Make the service a git repository with a first commit; say what happened."""
     where = destination.resolve()
-    top = git_toplevel(where)
+    try:
+        top = git_toplevel(where)
+    except KeelsonError:  # git is not installed
+        return "git: not installed; `keelson update` needs the service in a git repository"
     if top is not None and top != where:
         return (
             f"git: inside the repository {top}; commit the service there "
             "(`keelson update` needs it committed)"
         )
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", *args], cwd=where, capture_output=True, text=True, check=False
-        )
-
-    try:
-        if top is None and git("init", "--quiet").returncode != 0:
-            return "git: `git init` failed; run it, `git add -A` and commit yourself"
-    except FileNotFoundError:
-        return "git: not installed; `keelson update` needs the service in a git repository"
-    git("add", "--all")
+    if top is None and git("init", "--quiet", cwd=where).returncode != 0:
+        return "git: `git init` failed; run it, `git add -A` and commit yourself"
+    git("add", "--all", cwd=where)
     version = recorded.get("_commit") or "its template"
-    made = git("commit", "--quiet", "-m", f"Generate the service with keelson ({version})")
+    made = git(
+        "commit", "--quiet", "-m", f"Generate the service with keelson ({version})", cwd=where
+    )
     if made.returncode != 0:
         reason = _one_line(made.stderr or made.stdout) or f"exit code {made.returncode}"
         return (
