@@ -25,6 +25,7 @@ import copier
 import yaml
 from copier.errors import InteractiveSessionError, UnsafeTemplateError
 
+from generator.answers import ANSWERS_FILE
 from generator.errors import (
     DestinationError,
     InvalidAnswerError,
@@ -45,8 +46,6 @@ from generator.source import (
     resolve,
 )
 from generator.template import TemplateSpec, copier_yml_at
-
-ANSWERS_FILE = ".copier-answers.yml"
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(

@@ -22,11 +22,9 @@ from typing import Any
 
 import yaml
 
+from generator.answers import read_answers
 from generator.errors import KeelsonError, UsageError, VerifyError
 from generator.images import docker_command, engine_problem, ensure_images, required_images
-
-ANSWERS_FILE = ".copier-answers.yml"
-
 
 # --- tools ------------------------------------------------------------------
 
@@ -145,22 +143,6 @@ def round_trip(base_url: str, name: str | None = None) -> tuple[bool, str]:
 
 
 # --- the compose stack --------------------------------------------------------
-
-
-def load_answers(project_dir: Path) -> dict[str, Any]:
-    """Read a generated service's answers file.
-
-    Raises:
-        UsageError: The folder is not a keelson-generated service.
-
-    """
-    path = project_dir / ANSWERS_FILE
-    if not path.is_file():
-        raise UsageError(f"{project_dir} has no {ANSWERS_FILE}: not a generated service")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} is not a mapping of answers")
-    return data
 
 
 @dataclass
@@ -379,7 +361,7 @@ def verify_service(
 
     """
     root = Path(project_dir).resolve()
-    answers = load_answers(root)
+    answers = read_answers(root)
     if reason := engine_problem():
         raise UsageError(f"cannot verify: no Docker engine answers: {reason}")
     report = Report()
