@@ -23,6 +23,7 @@ import yaml
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, create_service
+from generator.table import columns
 from generator.template import copier_yml_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
@@ -511,13 +512,7 @@ def format_table(catalogue: Catalogue) -> list[str]:
     rows = [header] + [
         (p.name, p.template.name, p.template.ref, p.description) for p in catalogue.presets
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  "
-        + row[3]
-        for row in rows
-    ]
+    return columns(rows)
 
 
 def choose_preset(catalogue: Catalogue, **prompt: Any) -> Preset | None:

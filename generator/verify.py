@@ -25,6 +25,7 @@ import yaml
 from generator.answers import read_answers
 from generator.errors import KeelsonError, UsageError, VerifyError
 from generator.images import docker_command, engine_problem, ensure_images, required_images
+from generator.table import columns
 
 # --- tools ------------------------------------------------------------------
 
@@ -318,10 +319,7 @@ class Report:
         rows += [
             (c.name, "pass" if c.ok else "FAIL", f"{c.seconds:.1f}s", c.detail) for c in self.checks
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = [
-            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
-        ]
+        lines = columns(rows, right={2})
         if self.image:
             lines.append(f"image {self.image}: {self.image_bytes / 1e6:.1f} MB")
         lines.append("verify: " + ("passed" if self.ok else "FAILED"))
