@@ -16,13 +16,13 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import yaml
 
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
-from generator.render import Created, create_service
+from generator.render import Created, RenderOptions, create_service
 from generator.table import columns
 from generator.template import copier_yml_at
 
@@ -434,14 +434,7 @@ def new_from_preset(
     dest: str | Path,
     preset: Preset,
     catalogue: Catalogue,
-    *,
-    data: Mapping[str, Any] | None = None,
-    defaults: bool = False,
-    vcs_ref: str | None = None,
-    quiet: bool = True,
-    interactive: bool | None = None,
-    trust: bool | None = None,
-    git: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> Created:
     """Generate a new service from a catalogue preset.
 
@@ -452,16 +445,8 @@ def new_from_preset(
         dest: Folder to create; it must not exist or be empty.
         preset: The preset.
         catalogue: The catalogue it belongs to, for messages.
-        data: Answers that override the preset's.
-        defaults: Use the default for every question left open.
-        vcs_ref: Template ref to use instead of the one the catalogue pins.
-        quiet: Hide copier's progress and messages (the default).
-        interactive: Whether questions may be asked; by default, when stdin is a
-            terminal.
-        trust: Allow the template's tasks and migrations; keelson's own template
-            is trusted, another one is asked about in a terminal (the one rule of
-            `generator.source`).
-        git: Make the service a git repository with a first commit.
+        **options: How to render (`render.RenderOptions`); its `data` overrides the
+            preset's answers and its `vcs_ref` the ref the catalogue pins.
 
     Returns:
         What was made.
@@ -473,9 +458,9 @@ def new_from_preset(
         TemplateError: The template could not be rendered.
 
     """
-    overrides = dict(data or {})
+    overrides = dict(options.get("data") or {})
     template = preset.template
-    ref = vcs_ref or template.ref
+    ref = options.get("vcs_ref") or template.ref
     questions = template_questions(catalogue, template, ref)
     for key in preset.answers:
         if questions and key not in questions:
@@ -484,18 +469,10 @@ def new_from_preset(
                 f"{key!r} is not a question of template {template.name!r} at {ref}; it "
                 f"asks: {', '.join(questions)}"
             )
+    options["data"] = {**preset.answers, **overrides}
+    options["vcs_ref"] = ref
     try:
-        return create_service(
-            dest,
-            data={**preset.answers, **overrides},
-            defaults=defaults,
-            template=template.url,
-            vcs_ref=ref,
-            quiet=quiet,
-            interactive=interactive,
-            trust=trust,
-            git=git,
-        )
+        return create_service(dest, template=template.url, **options)
     except InvalidAnswerError as error:
         if error.field in preset.answers and error.field not in overrides:
             line = preset.answer_lines[error.field]

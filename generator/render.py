@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import copier
 import yaml
@@ -198,7 +198,53 @@ class Created:
     notes: tuple[str, ...] = ()
 
 
-def new_service(dest: str | Path, **options: Any) -> Path:
+class RenderOptions(TypedDict, total=False):
+    """How to render a service: the keyword options every way of making one shares.
+
+    `create_service`, `new_service` and `catalogue.new_from_preset` take these; the
+    defaults are the ones `create_service` applies.
+
+    Attributes:
+        data: Answers, by question name (default: none).
+        defaults: Use the default for every question not in `data` (default: no).
+        vcs_ref: Git ref of the template; its newest tag by default.
+        quiet: Hide copier's progress and messages (default: yes).
+        interactive: Whether questions may be asked; by default, when stdin is a
+            terminal.
+        trust: Allow the template's tasks and migrations; keelson's own template
+            is trusted, another one is asked about in a terminal (the one rule of
+            `generator.source`).
+        git: `git init` the service (unless it is inside a repository already)
+            and make a first commit, so that `keelson update` works from day one
+            (default: yes).
+
+    """
+
+    data: Mapping[str, Any] | None
+    defaults: bool
+    vcs_ref: str | None
+    quiet: bool
+    interactive: bool | None
+    trust: bool | None
+    git: bool
+
+
+class ServiceOptions(RenderOptions, total=False):
+    """`RenderOptions` plus the choice of template, for a service made without a preset.
+
+    Attributes:
+        template: Template path or git URL; keelson's own by default (see
+            `generator.source` for `$KEELSON_TEMPLATE` and the config file).
+        allow_dirty: Render a template checkout with uncommitted changes (for
+            template authors; such a service cannot be updated).
+
+    """
+
+    template: str | None
+    allow_dirty: bool
+
+
+def new_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Path:
     """Generate a new service into `dest`; return its path.
 
     Takes the keyword options of `create_service`, which also says what was made.
@@ -206,38 +252,13 @@ def new_service(dest: str | Path, **options: Any) -> Path:
     return create_service(dest, **options).path
 
 
-def create_service(
-    dest: str | Path,
-    *,
-    data: Mapping[str, Any] | None = None,
-    defaults: bool = False,
-    template: str | None = None,
-    vcs_ref: str | None = None,
-    quiet: bool = True,
-    interactive: bool | None = None,
-    trust: bool | None = None,
-    git: bool = True,
-    allow_dirty: bool = False,
-) -> Created:
+def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Created:
     """Generate a new service into `dest`, and say what was made.
 
     Args:
         dest: Folder to create; it must not exist, or hold only starter files such
             as `.git`, README or LICENSE (kept as they are).
-        data: Answers, by question name.
-        defaults: Use the default for every question not in `data`.
-        template: Template path or git URL; keelson's own by default (see
-            `generator.source` for `$KEELSON_TEMPLATE` and the config file).
-        vcs_ref: Git ref of the template; its newest tag by default.
-        quiet: Hide copier's progress and messages (the default).
-        interactive: Whether questions may be asked; by default, when stdin is a
-            terminal.
-        trust: Allow the template's tasks and migrations; keelson's own template
-            is trusted, another one is asked about in a terminal.
-        git: `git init` the service (unless it is inside a repository already)
-            and make a first commit, so that `keelson update` works from day one.
-        allow_dirty: Render a template checkout with uncommitted changes (for
-            template authors; such a service cannot be updated).
+        **options: How to render (`ServiceOptions`: answers, template, ref, trust...).
 
     Returns:
         The service's path, answers, kept starter files and what git did.
@@ -248,7 +269,14 @@ def create_service(
         TemplateError: The template could not be rendered.
 
     """
-    answers = dict(data or {})
+    answers = dict(options.get("data") or {})
+    defaults = options.get("defaults", False)
+    vcs_ref = options.get("vcs_ref")
+    quiet = options.get("quiet", True)
+    interactive = options.get("interactive")
+    trust = options.get("trust")
+    template = options.get("template")
+    allow_dirty = options.get("allow_dirty", False)
     destination = Path(dest)
     if interactive is None:
         interactive = sys.stdin.isatty()
@@ -291,7 +319,8 @@ def create_service(
             f"the service records the template as the local path {recorded.get('_src_path')}, "
             "which other machines cannot reach; give the template checkout an `origin` remote"
         )
-    outcome = _first_commit(destination, recorded) if git else "git: skipped (--no-git)"
+    git_it = options.get("git", True)
+    outcome = _first_commit(destination, recorded) if git_it else "git: skipped (--no-git)"
     return Created(
         path=destination,
         answers=recorded,
