@@ -325,7 +325,7 @@ def engine_problem() -> str | None:
     """Return None when a Docker engine answers, else the reason it does not."""
     try:
         proc = run_docker("version", "--format", "{{.Server.Version}}", check=False, timeout=20)
-    except KeelsonError as exc:
+    except (OSError, KeelsonError) as exc:
         return str(exc)
     if proc.returncode != 0:
         return " ".join(proc.stderr.split())[:200] or "docker version failed"
