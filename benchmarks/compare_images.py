@@ -51,14 +51,15 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator import packs  # noqa: E402
-from generator.images import (  # noqa: E402
-    docker_command,
-    dockerfile_bases,
+from generator import (  # noqa: E402
     ensure_images,
+    packs,
     required_images,
 )
-from generator.verify import docker, free_port, image_size, request, wait_for  # noqa: E402
+from generator.docker import build as docker_build  # noqa: E402
+from generator.docker import docker  # noqa: E402
+from generator.images import dockerfile_bases  # noqa: E402
+from generator.verify import free_port, image_size, request, wait_for  # noqa: E402
 from tests.conftest import render  # noqa: E402
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -80,20 +81,14 @@ GO_DEP_IMPORT = "golang.org/x/sync/errgroup"
 
 def build(project: Path, tag: str, dockerfile: Path, args: dict[str, str], *extra: str) -> float:
     """Build with BuildKit through the docker CLI; return the wall time."""
-    cmd = [docker_command(), "build", "--quiet", "--tag", tag, "--file", str(dockerfile), *extra]
-    for key, value in args.items():
-        cmd += ["--build-arg", f"{key}={value}"]
-    start = time.monotonic()
-    proc = subprocess.run(
-        [*cmd, str(project)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    took, _log = docker_build(
+        project,
+        tag=tag,
+        dockerfile=dockerfile,
+        build_args=args,
+        options=["--quiet", *extra],
+        timeout=None,
     )
-    took = time.monotonic() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"build of {tag} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     return took
 
 

@@ -20,9 +20,7 @@ within 3 s of its database. Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,32 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator import packs  # noqa: E402
-from generator.images import (  # noqa: E402
-    docker_command,
-    dockerfile_bases,
-    ensure_images,
-    required_images,
-)
+from generator import ensure_images, packs, required_images  # noqa: E402
+from generator.docker import build, docker  # noqa: E402
+from generator.images import dockerfile_bases  # noqa: E402
 from generator.template import TemplateSpec  # noqa: E402
-from generator.verify import Stack, docker, image_size, request, wait_for  # noqa: E402
+from generator.verify import Stack, image_size, request, wait_for  # noqa: E402
 from tests.conftest import render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 # each language's facts (source file to edit, dependency folder) come from its pack
 PACKS = packs.load_all(ROOT, TemplateSpec.load(ROOT).choices("language"))
-
-
-def build(project: Path, tag: str, *extra: str) -> tuple[float, str]:
-    start = time.monotonic()
-    result = subprocess.run(
-        [docker_command(), "build", "--progress", "plain", "--tag", tag, *extra, str(project)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
-    )
-    return time.monotonic() - start, result.stderr + result.stdout
 
 
 def dependency_steps_cached(log: str) -> bool:
@@ -93,11 +75,11 @@ def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
     project = render(workdir / name, **combo)
     ensure_images(required_images(project), log=lambda _m: None)
     tag = f"keelson-bench/{name}:latest"
-    cold, _ = build(project, tag, "--no-cache")
+    cold, _ = build(project, tag=tag, options=["--progress", "plain", "--no-cache"], timeout=None)
     pack = PACKS[combo["language"]]
     with (project / pack.edit_file).open("a") as source:
         source.write(f"{pack.line_comment} benchmark edit\n")
-    warm, log = build(project, tag)
+    warm, log = build(project, tag=tag, options=["--progress", "plain"], timeout=None)
     size = image_size(tag)
     base = dockerfile_bases((project / "Dockerfile").read_text())[-1]
     base_size = image_size(base)

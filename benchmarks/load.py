@@ -28,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.images import ensure_images, required_images  # noqa: E402
-from generator.verify import Stack, docker, request, wait_for  # noqa: E402
+from generator import ensure_images, required_images  # noqa: E402
+from generator.docker import docker  # noqa: E402
+from generator.verify import Stack, request, wait_for  # noqa: E402
 from tests.conftest import render  # noqa: E402
 
 Step = Callable[[http.client.HTTPConnection], int]

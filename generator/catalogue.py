@@ -11,18 +11,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import yaml
 
-from generator.errors import InvalidAnswerError, UsageError
-from generator.render import Created, create_service
+from generator.errors import CatalogueError, InvalidAnswerError
+from generator.git import git
+from generator.render import Created, RenderOptions, create_service
+from generator.table import columns
+from generator.template import copier_yml_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
@@ -33,10 +35,6 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
 _FETCH_TIMEOUT = 30
-
-
-class CatalogueError(UsageError):
-    """The catalogue cannot be read or is not valid; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -394,10 +392,6 @@ def require_catalogue(explicit: str | None = None) -> Catalogue:
     return load_catalogue(location)
 
 
-def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
 def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: str) -> list[str]:
     """Return the questions a local template asks at `ref`.
 
@@ -420,18 +414,15 @@ def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: s
     path = Path(template.url)
     if not path.is_dir():
         raise CatalogueError(f"{where}: {path} does not exist")
-    if _git("rev-parse", "--git-dir", cwd=path).returncode != 0:
+    if git("rev-parse", "--git-dir", cwd=path).returncode != 0:
         raise CatalogueError(f"{where}: {path} is not a git repository, so ref {ref} cannot exist")
-    if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode:
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode:
         raise CatalogueError(f"{where}: ref {ref!r} is not a tag, branch or commit of {path}")
-    for name in ("copier.yml", "copier.yaml"):
-        shown = _git("show", f"{ref}:{name}", cwd=path)
-        if shown.returncode == 0:
-            break
-    else:
+    text = copier_yml_at(path, ref)
+    if text is None:
         raise CatalogueError(f"{where}: {path} at {ref} is not a copier template (no copier.yml)")
     try:
-        config = yaml.safe_load(shown.stdout)
+        config = yaml.safe_load(text)
     except yaml.YAMLError:
         return []  # copier's own loader (with !include) will read it; skip the key check
     if not isinstance(config, Mapping):
@@ -443,14 +434,7 @@ def new_from_preset(
     dest: str | Path,
     preset: Preset,
     catalogue: Catalogue,
-    *,
-    data: Mapping[str, Any] | None = None,
-    defaults: bool = False,
-    vcs_ref: str | None = None,
-    quiet: bool = True,
-    interactive: bool | None = None,
-    trust: bool | None = None,
-    git: bool = True,
+    **options: Unpack[RenderOptions],
 ) -> Created:
     """Generate a new service from a catalogue preset.
 
@@ -461,16 +445,8 @@ def new_from_preset(
         dest: Folder to create; it must not exist or be empty.
         preset: The preset.
         catalogue: The catalogue it belongs to, for messages.
-        data: Answers that override the preset's.
-        defaults: Use the default for every question left open.
-        vcs_ref: Template ref to use instead of the one the catalogue pins.
-        quiet: Hide copier's progress and messages (the default).
-        interactive: Whether questions may be asked; by default, when stdin is a
-            terminal.
-        trust: Allow the template's tasks and migrations; keelson's own template
-            is trusted, another one is asked about in a terminal (the one rule of
-            `generator.source`).
-        git: Make the service a git repository with a first commit.
+        **options: How to render (`render.RenderOptions`); its `data` overrides the
+            preset's answers and its `vcs_ref` the ref the catalogue pins.
 
     Returns:
         What was made.
@@ -482,9 +458,9 @@ def new_from_preset(
         TemplateError: The template could not be rendered.
 
     """
-    overrides = dict(data or {})
+    overrides = dict(options.get("data") or {})
     template = preset.template
-    ref = vcs_ref or template.ref
+    ref = options.get("vcs_ref") or template.ref
     questions = template_questions(catalogue, template, ref)
     for key in preset.answers:
         if questions and key not in questions:
@@ -493,18 +469,10 @@ def new_from_preset(
                 f"{key!r} is not a question of template {template.name!r} at {ref}; it "
                 f"asks: {', '.join(questions)}"
             )
+    options["data"] = {**preset.answers, **overrides}
+    options["vcs_ref"] = ref
     try:
-        return create_service(
-            dest,
-            data={**preset.answers, **overrides},
-            defaults=defaults,
-            template=template.url,
-            vcs_ref=ref,
-            quiet=quiet,
-            interactive=interactive,
-            trust=trust,
-            git=git,
-        )
+        return create_service(dest, template=template.url, **options)
     except InvalidAnswerError as error:
         if error.field in preset.answers and error.field not in overrides:
             line = preset.answer_lines[error.field]
@@ -521,13 +489,7 @@ def format_table(catalogue: Catalogue) -> list[str]:
     rows = [header] + [
         (p.name, p.template.name, p.template.ref, p.description) for p in catalogue.presets
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  "
-        + row[3]
-        for row in rows
-    ]
+    return columns(rows)
 
 
 def choose_preset(catalogue: Catalogue, **prompt: Any) -> Preset | None:

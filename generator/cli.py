@@ -28,12 +28,11 @@ from generator.catalogue import (
     new_from_preset,
     require_catalogue,
 )
-from generator.errors import KeelsonError, UsageError
+from generator.errors import KeelsonError, UpdateConflictError, UsageError
 from generator.images import ensure_images, required_images
 from generator.kubernetes import verify_kubernetes
 from generator.render import Created, check_destination, create_service
 from generator.update import (
-    UpdateConflictError,
     check_service,
     format_check,
     summary,

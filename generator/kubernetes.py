@@ -30,17 +30,14 @@ from typing import Any
 
 import yaml
 
-from generator.errors import KeelsonError, UsageError
+from generator.errors import KubernetesError, UsageError
+from generator.table import columns
 
 OVERLAYS = ("k8s/overlays/dev", "k8s/overlays/prod")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 Doc = dict[str, Any]
-
-
-class KubernetesError(KeelsonError):
-    """kubectl is missing or the cluster cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +72,7 @@ class KubeReport:
         rows = [("overlay", "object", "check", "finding")]
         rows += [(f.overlay, f.obj, f.check, f.detail) for f in self.findings]
         if len(rows) > 1:
-            widths = [max(len(row[i]) for row in rows) for i in range(3)]
-            lines += [
-                f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}"
-                for r in rows
-            ]
+            lines += columns(rows)
         lines.append(
             "verify --kubernetes: "
             + ("passed" if self.ok else f"FAILED ({len(self.findings)} findings)")

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+# generator.answers.ANSWERS_FILE: copier runs this file as a standalone script, where
+# the keelson package may not be importable, so the name is repeated here
 DEFAULT_ANSWERS_FILE = ".copier-answers.yml"
 
 

@@ -14,18 +14,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import copier
 import yaml
 from copier.errors import InteractiveSessionError, UnsafeTemplateError
 
+from generator.answers import ANSWERS_FILE
 from generator.errors import (
     DestinationError,
     InvalidAnswerError,
@@ -33,6 +33,7 @@ from generator.errors import (
     TemplateError,
     UsageError,
 )
+from generator.git import git
 from generator.source import (
     BUNDLE,
     TemplateSource,
@@ -44,9 +45,7 @@ from generator.source import (
     is_remote,
     resolve,
 )
-from generator.template import TemplateSpec
-
-ANSWERS_FILE = ".copier-answers.yml"
+from generator.template import TemplateSpec, copier_yml_at
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(
@@ -174,18 +173,8 @@ def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None
     path = Path(template)
     if not (path.is_dir() and (path / "copier.yml").is_file()):
         return None
-    if vcs_ref and vcs_ref != "HEAD":
-        shown = subprocess.run(
-            ["git", "show", f"{vcs_ref}:copier.yml"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if shown.returncode == 0:
-            with tempfile.TemporaryDirectory(prefix="keelson-spec-") as tmp:
-                (Path(tmp) / "copier.yml").write_text(shown.stdout, encoding="utf-8")
-                return dataclasses.replace(TemplateSpec.load(tmp), root=path)
+    if vcs_ref and vcs_ref != "HEAD" and (text := copier_yml_at(path, vcs_ref)) is not None:
+        return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {vcs_ref}")
     return TemplateSpec.load(path)
 
 
@@ -209,7 +198,53 @@ class Created:
     notes: tuple[str, ...] = ()
 
 
-def new_service(dest: str | Path, **options: Any) -> Path:
+class RenderOptions(TypedDict, total=False):
+    """How to render a service: the keyword options every way of making one shares.
+
+    `create_service`, `new_service` and `catalogue.new_from_preset` take these; the
+    defaults are the ones `create_service` applies.
+
+    Attributes:
+        data: Answers, by question name (default: none).
+        defaults: Use the default for every question not in `data` (default: no).
+        vcs_ref: Git ref of the template; its newest tag by default.
+        quiet: Hide copier's progress and messages (default: yes).
+        interactive: Whether questions may be asked; by default, when stdin is a
+            terminal.
+        trust: Allow the template's tasks and migrations; keelson's own template
+            is trusted, another one is asked about in a terminal (the one rule of
+            `generator.source`).
+        git: `git init` the service (unless it is inside a repository already)
+            and make a first commit, so that `keelson update` works from day one
+            (default: yes).
+
+    """
+
+    data: Mapping[str, Any] | None
+    defaults: bool
+    vcs_ref: str | None
+    quiet: bool
+    interactive: bool | None
+    trust: bool | None
+    git: bool
+
+
+class ServiceOptions(RenderOptions, total=False):
+    """`RenderOptions` plus the choice of template, for a service made without a preset.
+
+    Attributes:
+        template: Template path or git URL; keelson's own by default (see
+            `generator.source` for `$KEELSON_TEMPLATE` and the config file).
+        allow_dirty: Render a template checkout with uncommitted changes (for
+            template authors; such a service cannot be updated).
+
+    """
+
+    template: str | None
+    allow_dirty: bool
+
+
+def new_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Path:
     """Generate a new service into `dest`; return its path.
 
     Takes the keyword options of `create_service`, which also says what was made.
@@ -217,38 +252,13 @@ def new_service(dest: str | Path, **options: Any) -> Path:
     return create_service(dest, **options).path
 
 
-def create_service(
-    dest: str | Path,
-    *,
-    data: Mapping[str, Any] | None = None,
-    defaults: bool = False,
-    template: str | None = None,
-    vcs_ref: str | None = None,
-    quiet: bool = True,
-    interactive: bool | None = None,
-    trust: bool | None = None,
-    git: bool = True,
-    allow_dirty: bool = False,
-) -> Created:
+def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Created:
     """Generate a new service into `dest`, and say what was made.
 
     Args:
         dest: Folder to create; it must not exist, or hold only starter files such
             as `.git`, README or LICENSE (kept as they are).
-        data: Answers, by question name.
-        defaults: Use the default for every question not in `data`.
-        template: Template path or git URL; keelson's own by default (see
-            `generator.source` for `$KEELSON_TEMPLATE` and the config file).
-        vcs_ref: Git ref of the template; its newest tag by default.
-        quiet: Hide copier's progress and messages (the default).
-        interactive: Whether questions may be asked; by default, when stdin is a
-            terminal.
-        trust: Allow the template's tasks and migrations; keelson's own template
-            is trusted, another one is asked about in a terminal.
-        git: `git init` the service (unless it is inside a repository already)
-            and make a first commit, so that `keelson update` works from day one.
-        allow_dirty: Render a template checkout with uncommitted changes (for
-            template authors; such a service cannot be updated).
+        **options: How to render (`ServiceOptions`: answers, template, ref, trust...).
 
     Returns:
         The service's path, answers, kept starter files and what git did.
@@ -259,7 +269,14 @@ def create_service(
         TemplateError: The template could not be rendered.
 
     """
-    answers = dict(data or {})
+    answers = dict(options.get("data") or {})
+    defaults = options.get("defaults", False)
+    vcs_ref = options.get("vcs_ref")
+    quiet = options.get("quiet", True)
+    interactive = options.get("interactive")
+    trust = options.get("trust")
+    template = options.get("template")
+    allow_dirty = options.get("allow_dirty", False)
     destination = Path(dest)
     if interactive is None:
         interactive = sys.stdin.isatty()
@@ -302,7 +319,8 @@ def create_service(
             f"the service records the template as the local path {recorded.get('_src_path')}, "
             "which other machines cannot reach; give the template checkout an `origin` remote"
         )
-    outcome = _first_commit(destination, recorded) if git else "git: skipped (--no-git)"
+    git_it = options.get("git", True)
+    outcome = _first_commit(destination, recorded) if git_it else "git: skipped (--no-git)"
     return Created(
         path=destination,
         answers=recorded,
@@ -512,26 +530,22 @@ def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
 def _first_commit(destination: Path, recorded: Mapping[str, Any]) -> str:
     """Make the service a git repository with a first commit; say what happened."""
     where = destination.resolve()
-    top = git_toplevel(where)
+    try:
+        top = git_toplevel(where)
+    except KeelsonError:  # git is not installed
+        return "git: not installed; `keelson update` needs the service in a git repository"
     if top is not None and top != where:
         return (
             f"git: inside the repository {top}; commit the service there "
             "(`keelson update` needs it committed)"
         )
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", *args], cwd=where, capture_output=True, text=True, check=False
-        )
-
-    try:
-        if top is None and git("init", "--quiet").returncode != 0:
-            return "git: `git init` failed; run it, `git add -A` and commit yourself"
-    except FileNotFoundError:
-        return "git: not installed; `keelson update` needs the service in a git repository"
-    git("add", "--all")
+    if top is None and git("init", "--quiet", cwd=where).returncode != 0:
+        return "git: `git init` failed; run it, `git add -A` and commit yourself"
+    git("add", "--all", cwd=where)
     version = recorded.get("_commit") or "its template"
-    made = git("commit", "--quiet", "-m", f"Generate the service with keelson ({version})")
+    made = git(
+        "commit", "--quiet", "-m", f"Generate the service with keelson ({version})", cwd=where
+    )
     if made.returncode != 0:
         reason = _one_line(made.stderr or made.stdout) or f"exit code {made.returncode}"
         return (

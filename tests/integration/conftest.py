@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pytest_docker.plugin import get_docker_services
 
-from generator.images import engine_problem
-from generator.verify import Stack, compose_command
+from generator.docker import compose_command, engine_problem
+from generator.verify import Stack
 from tests.conftest import MATRIX, render
 
 ENGINE_PROBLEM = engine_problem()
@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def base_images(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Every base image the matrix needs: local, pulled, or an honest stand-in."""
-    from generator.images import ensure_images, required_images
+    from generator import ensure_images, required_images
 
     if ENGINE_PROBLEM:
         pytest.fail(f"CI needs a Docker engine: {ENGINE_PROBLEM}")

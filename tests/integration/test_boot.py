@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.docker import docker, docker_command
 from generator.verify import (
     Stack,
-    docker,
-    docker_command,
     graceful_stop,
     health_status,
     process_uids,

