@@ -54,6 +54,7 @@ MARKERS = {
 }
 # what `keelson adopt` writes; anything else in the project is never touched
 WRITES = ("Dockerfile", ".dockerignore", "compose.yaml", "k8s", "CONTAINER.md", ANSWERS_FILE)
+SECRET_DIRS = (".secrets/", "k8s/base/secrets/")
 OTHER_COMPOSE = ("compose.yml", "docker-compose.yml", "docker-compose.yaml")
 SKIP_DIRS = {
     ".git", ".hg", ".venv", "venv", "env", "node_modules", "vendor", "__pycache__", ".tox",
@@ -241,19 +242,20 @@ def _node_allows(range_text: str, major: int) -> bool:
     """Whether a node semver range (engines.node) admits `major`.x (a pragmatic reading)."""
     for alternative in range_text.split("||"):
         ok = True
-        for part in re.findall(r"(>=|<=|>|<|=|\^|~)?\s*v?(\d+|\*|x)(?:\.(\d+|\*|x))?", alternative):
-            operator, first, _minor = part
+        pattern = r"(>=|<=|>|<|=|\^|~)?\s*v?(\d+|\*|x)((?:\.(?:\d+|\*|x))*)"
+        for operator, first, rest in re.findall(pattern, alternative):
             if first in {"*", "x"}:
                 continue
             bound = int(first)
+            beyond = any(part not in {"", "0", "x", "*"} for part in rest.split("."))
             if operator in {"", "=", "^", "~"}:
                 ok = ok and major == bound
             elif operator == ">=":
                 ok = ok and major >= bound
             elif operator == ">":
-                ok = ok and (major > bound or (major == bound and _minor not in {"", None}))
+                ok = ok and (major > bound or (major == bound and beyond))
             elif operator == "<":
-                ok = ok and major < bound
+                ok = ok and (major < bound or (major == bound and beyond))
             elif operator == "<=":
                 ok = ok and major <= bound
         if ok:
@@ -1037,6 +1039,10 @@ def adopt_project(
         )
         recorded = record_source(staged, source)
         rendered = _walk(staged)
+        # a password made earlier stays (a database volume may hold it already),
+        # and is never shown in a diff
+        secrets = {n for n in rendered if n.startswith(SECRET_DIRS) and (root / n).exists()}
+        rendered = [name for name in rendered if name not in secrets]
         taken = {name for name in rendered if (root / name).exists()}
         diffs = [
             diff
