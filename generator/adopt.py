@@ -708,6 +708,12 @@ def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
             f"{root} has no requirements.txt, uv.lock or pyproject.toml [project] to install "
             "from: add one and adopt again"
         )
+    installable = bool(project) and isinstance(pyproject.get("build-system"), dict)
+    detection.propose(
+        "install_project",
+        installable,
+        "pyproject.toml [project] and [build-system]" if installable else "not a package",
+    )
     src = root / "src"
     layout = "src" if src.is_dir() and any(src.glob("*/__init__.py")) else "."
     detection.propose("python_path", layout, "src layout" if layout == "src" else "project root")
@@ -822,7 +828,7 @@ def normalise_data(data: Mapping[str, Any]) -> dict[str, Any]:
             if loaded[:1] in (["node"], ["python"], ["python3"]):
                 loaded = loaded[1:]
         answers["start_command"] = loaded
-    for key in ("lockfile", "build_script", "adopted"):
+    for key in ("lockfile", "build_script", "install_project", "adopted"):
         if isinstance(answers.get(key), str):
             answers[key] = answers[key].strip().lower() in {"1", "true", "yes", "y", "on"}
     return answers
@@ -913,7 +919,8 @@ def format_detection(detection: Detection) -> list[str]:
     """Render the proposed answers as the lines shown before confirmation."""
     keys = [
         "language", "node_version", "python_version", "go_version", "package_manager",
-        "lockfile", "build_script", "python_path", "go_main", "start_command", "port",
+        "lockfile", "build_script", "python_path", "install_project", "go_main",
+        "start_command", "port",
         "database", "health_path", "project_name",
     ]  # fmt: skip
     lines = []

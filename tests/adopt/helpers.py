@@ -39,7 +39,7 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
         "inventory",
         {
             "language": "python", "python_version": "3.13", "package_manager": "uv",
-            "lockfile": True, "python_path": "src",
+            "lockfile": True, "python_path": "src", "install_project": True,
             "start_command": ["-m", "uvicorn", "inventory.main:app", *UVICORN],
             "port": 8000, "database": "redis", "health_path": "/health",
             "project_name": "inventory",
@@ -49,7 +49,7 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
         "guestbook",
         {
             "language": "python", "package_manager": "pip", "lockfile": True,
-            "python_path": ".",
+            "python_path": ".", "install_project": False,
             "start_command": [*GUNICORN, "--access-logfile", "-", "app:app"],
             "port": 8000, "database": "mariadb", "health_path": "/healthz",
             "project_name": "guestbook",
