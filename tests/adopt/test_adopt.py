@@ -22,11 +22,13 @@ from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
     CORPUS_IDS,
+    TEMPLATE_ARGS,
     adopt,
     copy_fixture,
+    keelson,
     snapshot,
 )
-from tests.conftest import SPEC, Render, tool
+from tests.conftest import SPEC, Render, Terminal, tool
 from tests.test_lint import OVERLAYS, kustomize, run
 
 corpus = pytest.mark.parametrize("fixture", CORPUS_IDS)
@@ -293,8 +295,6 @@ def test_bad_answers_are_one_line_and_write_nothing(tmp_path: Path) -> None:
 
 
 def test_without_a_terminal_adopt_needs_defaults(tmp_path: Path) -> None:
-    from tests.adopt.helpers import TEMPLATE_ARGS, keelson
-
     project = copy_fixture("go-root", tmp_path)
     result = keelson("adopt", project, *TEMPLATE_ARGS)
     assert result.code == 2 and "pass --defaults" in result.err
@@ -322,3 +322,28 @@ def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
 
 def test_detection_error_is_a_usage_error() -> None:
     assert DetectionError("x").exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("key", "written"), [(b"n", False), (b"y", True)], ids=["no", "yes"])
+def test_in_a_terminal_the_answers_are_shown_for_confirmation(
+    tmp_path: Path, key: bytes, written: bool
+) -> None:
+    project = copy_fixture("express-pnpm", tmp_path)
+    before = snapshot(project)
+    terminal = Terminal("adopt", str(project), *TEMPLATE_ARGS, cwd=tmp_path)
+    try:
+        terminal.expect("Write the container files with these answers?")
+        for shown in ("pnpm@10.34.8", '["src/server.js"]', "postgresql", "/healthz", "3000"):
+            assert shown in terminal.screen
+        assert "package.json scripts.start" in terminal.screen  # where each answer came from
+        terminal.send(key)
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == (0 if written else 1), terminal.screen[-1500:]
+    if written:
+        assert (project / "Dockerfile").is_file()
+    else:
+        assert "nothing was written" in terminal.screen
+        assert snapshot(project) == before
