@@ -932,6 +932,18 @@ def format_detection(detection: Detection) -> list[str]:
     return lines
 
 
+def _recorded(root: Path, spec: TemplateSpec | None) -> dict[str, Any]:
+    """Return the answers an earlier adoption recorded, so that adopting again keeps them."""
+    try:
+        data = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    if not isinstance(data, dict) or data.get("adopted") is not True:
+        return {}
+    known = spec.questions if spec is not None else {}
+    return {str(k): v for k, v in data.items() if not str(k).startswith("_") and k in known}
+
+
 def _refuse_existing(root: Path, force: bool, skip_existing: bool) -> list[str]:
     """Stop before anything is written when container files exist and no flag says what to do."""
     present = existing_files(root)
@@ -1017,6 +1029,7 @@ def adopt_project(
     answers = normalise_data(data or {})
     if spec is not None:
         check_data_keys(spec, answers)
+    answers = {**_recorded(root, spec), **answers}
     if answers.get("adopted") is False:
         raise UsageError("adopted: keelson adopt always records adopted=true; drop --data adopted")
     detection = detect(root, answers, spec)

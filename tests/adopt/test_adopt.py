@@ -347,3 +347,15 @@ def test_in_a_terminal_the_answers_are_shown_for_confirmation(
     else:
         assert "nothing was written" in terminal.screen
         assert snapshot(project) == before
+
+
+def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    first = adopt(project, "--data", "start_command=index.js --quiet", "--data", "port=9000")
+    assert first.code == 0, first.err
+    again = adopt(project, "--force", "--data", "health_path=/")
+    assert again.code == 0, again.err
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["start_command"], answers["port"]) == (["index.js", "--quiet"], 9000)
+    assert answers["health_path"] == "/"
+    assert '+    CMD ["/nodejs/bin/node", "-e", "fetch(' in again.out
