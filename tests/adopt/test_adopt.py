@@ -359,3 +359,28 @@ def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
     assert (answers["start_command"], answers["port"]) == (["index.js", "--quiet"], 9000)
     assert answers["health_path"] == "/"
     assert '+    CMD ["/nodejs/bin/node", "-e", "fetch(' in again.out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "remove", "data", "wanted"),
+    [
+        ("node-main", [], ["package_manager=yarn@1.22.22", "build_script=true"],
+         ["yarn@1.22.22", "yarn run build", "COPY --from=build /app ./"]),
+        ("fastapi-uv", ["uv.lock"], [],
+         ["import tomllib", "FROM deps AS project", "COPY --from=project"]),
+    ],
+    ids=["node-yarn-build", "python-pyproject-only"],
+)  # fmt: skip
+def test_other_install_variants_are_hadolint_clean(
+    fixture: str, remove: list[str], data: list[str], wanted: list[str], tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    for name in remove:
+        (project / name).unlink()
+    result = adopt(project, *(arg for pair in data for arg in ("--data", pair)))
+    assert result.code == 0, result.err
+    dockerfile = project / "Dockerfile"
+    for text in wanted:
+        assert text in dockerfile.read_text()
+    linted = run(tool("hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile))
+    assert linted.returncode == 0 and linted.stdout == "", linted.stdout + linted.stderr
