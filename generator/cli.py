@@ -18,6 +18,7 @@ import yaml
 from copier.errors import DirtyLocalWarning
 
 from generator import __version__
+from generator.adopt import adopt_project
 from generator.catalogue import (
     Catalogue,
     Preset,
@@ -401,6 +402,107 @@ def _add_images(commands: Any) -> None:
     images.set_defaults(handler=_cmd_images)
 
 
+def _cmd_adopt(args: argparse.Namespace) -> int:
+    answers = parse_data(args.data, args.data_file)
+    adopted = adopt_project(
+        args.dir,
+        data=answers,
+        defaults=args.defaults,
+        force=args.force,
+        skip_existing=args.skip_existing,
+        template=args.template,
+        vcs_ref=args.vcs_ref,
+        allow_dirty=args.allow_dirty,
+        trust=args.trust or None,
+        quiet=not args.verbose,
+    )
+    for diff in adopted.diffs:
+        print(diff, end="" if diff.endswith("\n") else "\n")
+    if args.quiet:
+        return 0
+    recorded = adopted.answers
+    what = ", ".join(
+        str(recorded[key]) for key in ("language", "database", "port") if key in recorded
+    )
+    lines = [f"keelson: adopted {adopted.path} ({what}); wrote {', '.join(_top(adopted.written))}"]
+    lines += [f"keelson: kept your {name}" for name in _top(adopted.skipped)]
+    lines += [f"keelson: note: {note}" for note in adopted.notes]
+    lines += [
+        "",
+        "Next steps:",
+        "  review CONTAINER.md, then commit the files (`keelson update` needs them committed)",
+        "  docker compose up --build --wait",
+        "  keelson check    # later: is a newer template version out?",
+    ]
+    for line in lines:
+        print(line, file=sys.stderr)
+    return 0
+
+
+def _top(paths: Sequence[str]) -> list[str]:
+    """First path elements, in order, once each (k8s/base/x.yaml -> k8s/)."""
+    seen: list[str] = []
+    for path in paths:
+        head, sep, _ = path.partition("/")
+        name = head + ("/" if sep else "")
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _add_adopt(commands: Any) -> None:
+    adopt = commands.add_parser(
+        "adopt",
+        help="containerize an existing Node.js, Python or Go project",
+        description=(
+            "Inspect an existing project (language and version, package manager, start "
+            "command, port, database, health endpoint), confirm the answers in a terminal "
+            "(--defaults takes them as they are), and write only its container files: "
+            "Dockerfile, .dockerignore, compose.yaml, k8s/, CONTAINER.md and the answers "
+            "file, which `keelson update` keeps up to date."
+        ),
+    )
+    _add_dir(adopt)
+    adopt.add_argument(
+        "--defaults", action="store_true", help="take the detected answers without asking"
+    )
+    adopt.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="give an answer instead of detecting it (repeatable), e.g. start_command='server.js'",
+    )
+    adopt.add_argument(
+        "--data-file", type=Path, metavar="FILE", help="YAML file of answers; --data wins over it"
+    )
+    existing = adopt.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing container files (their diff is shown first)",
+    )
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="keep existing container files and write only the missing ones",
+    )
+    adopt.add_argument(
+        "--template", metavar="PATH|URL", help="template to render (default: the keelson template)"
+    )
+    adopt.add_argument(
+        "--vcs-ref", metavar="REF", help="template git ref (default: its newest release tag)"
+    )
+    _add_trust(adopt)
+    adopt.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="render a template checkout with uncommitted changes (template authors)",
+    )
+    _add_verbosity(adopt)
+    adopt.set_defaults(handler=_cmd_adopt)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -410,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"keelson {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_new(commands)
+    _add_adopt(commands)
     _add_update(commands)
     _add_check(commands)
     _add_catalogue(commands)

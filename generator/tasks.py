@@ -4,7 +4,8 @@ It runs with copier's Python from the template checkout, so it imports nothing
 from keelson and only the standard library.
 
 `db-password` writes one random database password to the two git-ignored files
-that compose and the kustomize secretGenerator read, once: an existing password is
+that compose and the kustomize secretGenerator read (each folder ignoring
+itself with a `.gitignore` of `*`), once: an existing password is
 kept, so `copier update` never changes it. Both folders are private to the owner
 (0700). The kustomize copy is 0600. The compose copy stays 0644 inside its private
 folder: compose bind-mounts a file secret as it is (it ignores uid and mode) and
@@ -30,6 +31,11 @@ def db_password() -> None:
     for path, mode in TARGETS.items():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)
+        # git-ignored from inside too, for a project whose own .gitignore keelson
+        # does not write (`keelson adopt`)
+        ignore = path.parent / ".gitignore"
+        if not ignore.is_file():
+            ignore.write_text("*\n", encoding="utf-8")
         if not path.is_file():
             path.touch(mode=0o600)
             path.write_text(value + "\n", encoding="utf-8")

@@ -124,9 +124,7 @@ def test_ingress_only_with_host(rendered: Render) -> None:
 
 def test_every_language_choice_is_one_pack() -> None:
     """A language is a `copier.yml` choice plus one folder, and nothing else."""
-    folders = {
-        path.parent.name for path in (ROOT / "templates").glob(f"*/{packs.PACK_FILE}")
-    }
+    folders = {path.parent.name for path in (ROOT / "templates").glob(f"*/{packs.PACK_FILE}")}
     assert folders == set(SPEC.choices("language"))
     for pack in PACKS.values():
         # the pack's files name only its own language's sources

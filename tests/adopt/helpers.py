@@ -1,0 +1,122 @@
+"""Shared by the adopt tests: the fixture corpus, what detection must find, and a runner."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.cli import main
+from tests.conftest import ROOT
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+UVICORN = ["--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "4"]
+GUNICORN = ["-m", "gunicorn", "--bind", "0.0.0.0:8000", "--graceful-timeout", "4"]
+
+# fixture folder -> (the folder name a team would have, what adopt must detect)
+CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
+    "express-pnpm": (
+        "orders",
+        {
+            "language": "node", "node_version": "24", "package_manager": "pnpm@10.34.8",
+            "lockfile": True, "build_script": False, "start_command": ["src/server.js"],
+            "port": 3000, "database": "postgresql", "health_path": "/healthz",
+            "project_name": "orders-api",
+        },
+    ),
+    "node-main": (
+        "hello-worker",
+        {
+            "language": "node", "node_version": "24", "package_manager": "npm",
+            "lockfile": False, "start_command": ["index.js"], "port": 8081,
+            "database": "none", "health_path": "", "project_name": "hello-worker",
+        },
+    ),
+    "fastapi-uv": (
+        "inventory",
+        {
+            "language": "python", "python_version": "3.13", "package_manager": "uv",
+            "lockfile": True, "python_path": "src", "install_project": True,
+            "start_command": ["-m", "uvicorn", "inventory.main:app", *UVICORN],
+            "port": 8000, "database": "redis", "health_path": "/health",
+            "project_name": "inventory",
+        },
+    ),
+    "flask-gunicorn": (
+        "guestbook",
+        {
+            "language": "python", "package_manager": "pip", "lockfile": True,
+            "python_path": ".", "install_project": False,
+            "start_command": [*GUNICORN, "--access-logfile", "-", "app:app"],
+            "port": 8000, "database": "mariadb", "health_path": "/healthz",
+            "project_name": "guestbook",
+        },
+    ),
+    "django": (
+        "mysite",
+        {
+            "language": "python", "package_manager": "pip", "lockfile": True,
+            "start_command": [*GUNICORN, "--access-logfile", "-", "mysite.wsgi:application"],
+            "port": 8000, "database": "none", "health_path": "/healthz",
+            "project_name": "mysite",
+        },
+    ),
+    "go-cmd-server": (
+        "ledger",
+        {
+            "language": "go", "go_version": "1.27", "go_module": "example.com/acme/ledger",
+            "go_main": "./cmd/server", "start_command": [], "port": 9090,
+            "database": "none", "health_path": "/healthz", "project_name": "ledger",
+        },
+    ),
+    "go-root": (
+        "pinger",
+        {
+            "language": "go", "go_version": "1.27", "go_module": "github.com/acme/pinger",
+            "go_main": ".", "port": 8088, "database": "postgresql", "health_path": "",
+            "project_name": "pinger",
+        },
+    ),
+}  # fmt: skip
+CORPUS_IDS = list(CORPUS)
+CONTAINER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "CONTAINER.md"}
+TEMPLATE_ARGS = ["--template", str(ROOT), "--vcs-ref", "HEAD", "--allow-dirty"]
+
+
+def copy_fixture(fixture: str, where: Path, name: str | None = None) -> Path:
+    """Copy a fixture project to `where/<name>` (its team's folder name by default)."""
+    target = where / (name or CORPUS.get(fixture, (fixture, {}))[0])
+    shutil.copytree(FIXTURES / fixture, target)
+    return target
+
+
+@dataclass(frozen=True)
+class Run:
+    """A `keelson` run: exit code and output."""
+
+    code: int
+    out: str
+    err: str
+
+
+def keelson(*args: str | Path) -> Run:
+    """Run the keelson CLI in-process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def adopt(project: Path, *args: str) -> Run:
+    """`keelson adopt PROJECT --defaults` from this working tree's template."""
+    return keelson("adopt", project, "--defaults", *TEMPLATE_ARGS, *args)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder and its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }

@@ -1,0 +1,386 @@
+"""`keelson adopt` without an engine: detection, what is written, lints, failures, update.
+
+The corpus under fixtures/ is shaped like real projects (not like keelson's own
+skeleton): an Express app with pnpm, a Node.js app with only a `main` and no
+lockfile, a FastAPI app in src/ layout with uv, a Flask app with requirements.txt
+and gunicorn, a Django app, a Go service with cmd/server and one at the module root.
+The build-and-boot side is in test_adopt_engine.py (marker docker).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from generator.adopt import DetectionError, _node_allows, detect
+from tests.adopt.helpers import (
+    CONTAINER_FILES,
+    CORPUS,
+    CORPUS_IDS,
+    TEMPLATE_ARGS,
+    adopt,
+    copy_fixture,
+    keelson,
+    snapshot,
+)
+from tests.conftest import SPEC, Render, Terminal, tool
+from tests.test_lint import OVERLAYS, kustomize, run
+
+corpus = pytest.mark.parametrize("fixture", CORPUS_IDS)
+
+
+@pytest.fixture(scope="module")
+def adopted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Every corpus project, adopted once with --defaults."""
+    root = tmp_path_factory.mktemp("adopted")
+    projects: dict[str, Path] = {}
+    for fixture in CORPUS:
+        project = copy_fixture(fixture, root / fixture)
+        result = adopt(project)
+        assert result.code == 0, result.err
+        projects[fixture] = project
+    yield projects
+
+
+@corpus
+def test_detection_finds_the_right_answers(fixture: str, tmp_path: Path) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    detection = detect(project, {}, SPEC)
+    expected = CORPUS[fixture][1]
+    assert {key: detection.answers.get(key) for key in expected} == expected
+    # every answer says where it came from
+    assert all(detection.evidence.get(key) for key in expected)
+
+
+@corpus
+def test_adopt_writes_only_the_container_files(
+    fixture: str, adopted: dict[str, Path], tmp_path: Path
+) -> None:
+    project = adopted[fixture]
+    original = snapshot(copy_fixture(fixture, tmp_path))
+    now = snapshot(project)
+    # the project's own files are untouched
+    assert {name: now[name] for name in original} == original
+    added = {name.split("/")[0] for name in set(now) - set(original)}
+    expected = CONTAINER_FILES | {"k8s", ".copier-answers.yml"}
+    if CORPUS[fixture][1]["database"] != "none":
+        expected |= {".secrets"}  # the git-ignored local database password
+        assert (project / ".secrets/.gitignore").read_text() == "*\n"
+        assert (project / "k8s/base/secrets/.gitignore").read_text() == "*\n"
+    assert added == expected
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["adopted"] is True
+    assert {k: answers[k] for k in CORPUS[fixture][1]} == CORPUS[fixture][1]
+
+
+@corpus
+def test_dockerfile_is_hardened_and_hadolint_clean(fixture: str, adopted: dict[str, Path]) -> None:
+    dockerfile = adopted[fixture] / "Dockerfile"
+    result = run(tool("hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile))
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+    text = dockerfile.read_text()
+    assert text.count("\nFROM ") >= 2  # multi-stage
+    assert "--mount=type=cache" in text  # dependency downloads cached, never in a layer
+    assert "\nUSER 10001:10001\n" in text
+    assert '\nENTRYPOINT ["' in text  # exec form
+    assert "HEALTHCHECK" in text
+    final = text.rsplit("\nFROM ", 1)[1]
+    assert final.startswith("gcr.io/distroless/")
+
+
+@corpus
+def test_kustomize_and_strict_schema_accept_every_overlay(
+    fixture: str, adopted: dict[str, Path]
+) -> None:
+    project = adopted[fixture]
+    version = kubernetes_validate.latest_version()
+    health = CORPUS[fixture][1]["health_path"]
+    for overlay in OVERLAYS:
+        docs = kustomize(project, overlay)
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+    docs = kustomize(project, "k8s/overlays/prod")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsUser"] == 10001
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if health:
+            assert container[probe]["httpGet"]["path"] == health
+        else:  # no health endpoint: the port accepting connections is the check
+            assert container[probe]["tcpSocket"] == {"port": "http"}
+
+
+@corpus
+def test_compose_config_is_accepted(fixture: str, adopted: dict[str, Path]) -> None:
+    project = adopted[fixture]
+    result = run(tool("docker-compose"), "config", "--quiet", cwd=project)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(run(tool("docker-compose"), "config", cwd=project).stdout)
+    app = config["services"]["app"]
+    port = CORPUS[fixture][1]["port"]
+    assert app["ports"][0]["target"] == port
+    assert app["init"] is True and app["cap_drop"] == ["ALL"]
+    assert ("db" in config["services"]) == (CORPUS[fixture][1]["database"] != "none")
+
+
+def test_checkov_passes_every_adopted_project(adopted: dict[str, Path], tmp_path: Path) -> None:
+    """One checkov run over every project's Dockerfile and overlay views."""
+    for fixture, project in adopted.items():
+        scratch = tmp_path / fixture
+        scratch.mkdir()
+        (scratch / "Dockerfile").write_text((project / "Dockerfile").read_text())
+        for overlay in ("k8s/checkov/dev", "k8s/checkov/prod"):
+            name = overlay.replace("/", "-") + ".yaml"
+            (scratch / name).write_text(yaml.safe_dump_all(kustomize(project, overlay)))
+    result = run(
+        tool("checkov"), "--directory", str(tmp_path), "--framework", "dockerfile", "kubernetes",
+        "--skip-download", "--output", "json", "--quiet", "--compact",
+    )  # fmt: skip
+    reports = json.loads(result.stdout or "[]")
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [
+        f"{check['check_id']} {check['resource']} {check['file_path']}"
+        for report in reports
+        if isinstance(report, dict)
+        for check in report.get("results", {}).get("failed_checks", [])
+    ]
+    assert failed == [], "\n".join(failed)
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports if isinstance(r, dict))
+    assert passed > 50 * len(adopted)
+
+
+# ---------------------------------------------------------------------------
+# Clear failures: one line, exit 2, nothing written
+# ---------------------------------------------------------------------------
+
+
+def _refused(project: Path, *args: str) -> str:
+    before = snapshot(project)
+    result = adopt(project, *args)
+    assert result.code == 2, result.err
+    assert result.err.startswith("keelson: ") and result.err.count("\n") == 1, result.err
+    assert snapshot(project) == before  # nothing written
+    return result.err
+
+
+def test_two_candidate_languages_name_the_answer_that_settles_it(tmp_path: Path) -> None:
+    project = copy_fixture("two-languages", tmp_path)
+    message = _refused(project)
+    assert "Node.js project (package.json)" in message
+    assert "Python project (requirements.txt)" in message
+    assert "--data language=node or --data language=python" in message
+    settled = adopt(project, "--data", "language=node")
+    assert settled.code == 0, settled.err
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["language"], answers["start_command"]) == ("node", ["server.js"])
+
+
+def test_a_project_in_a_subfolder_is_named(tmp_path: Path) -> None:
+    repo = copy_fixture("monorepo", tmp_path)
+    message = _refused(repo)
+    api = repo / "services" / "api"
+    assert f"but {api} holds a Node.js project (package.json)" in message
+    assert f"run `keelson adopt {api}`" in message
+    done = adopt(api)
+    assert done.code == 0, done.err
+    assert (api / "Dockerfile").is_file() and not (repo / "Dockerfile").exists()
+
+
+def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
+    # docker init's Node.js template needs a lockfile; keelson installs from the ranges
+    project = copy_fixture("node-main", tmp_path)
+    result = adopt(project)
+    assert result.code == 0, result.err
+    assert "no lockfile" in result.err
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "npm install --no-package-lock" in dockerfile
+    assert "package-lock.json" not in dockerfile.split("FROM gcr.io")[0].split("RUN", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"package.json": '{"name": "x", "scripts": {"start": "next start"}}'},
+         "scripts.start is 'next start', not `node <file>`"),
+        ({"package.json": '{"name": "x"}'},
+         "no `start` script and no `main`, and there is no server.js: pass "
+         "--data start_command="),
+        ({"requirements.txt": "requests\n", "job.py": "print(1)\n"},
+         "no FastAPI, Starlette, Flask or Django app"),
+        ({"requirements.txt": "fastapi\n",
+          "api.py": "from fastapi import FastAPI\napp = FastAPI()\n"},
+         "found the fastapi app api:app but no ASGI server in the dependencies: add uvicorn"),
+        ({"go.mod": "module example.com/two\n\ngo 1.24\n",
+          "cmd/a/main.go": "package main\nfunc main() {}\n",
+          "cmd/b/main.go": "package main\nfunc main() {}\n"},
+         "several main packages: pass --data go_main=./cmd/a or --data go_main=./cmd/b"),
+        ({"go.mod": "module example.com/x\n\ngo 1.99\n", "main.go": "package main\n"},
+         "go.mod asks for Go 1.99, and keelson offers 1.27, 1.26: pass --data go_version="),
+        ({"package.json": '{"name": "x", "main": "i.js"}', "i.js": "",
+          "package-lock.json": "{}", "yarn.lock": ""},
+         "holds yarn.lock and package-lock.json: pass --data package_manager=yarn or "
+         "--data package_manager=npm"),
+        ({"README.md": "nothing here\n"}, "holds no Node.js, Python or Go project"),
+    ],
+    ids=["start-not-node", "no-start", "no-app", "no-server", "two-mains", "go-too-new",
+         "two-lockfiles", "empty"],
+)  # fmt: skip
+def test_unknown_or_ambiguous_projects_fail_in_one_line(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    project = tmp_path / "svc"
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    assert expected in _refused(project)
+
+
+def test_existing_container_files_are_never_overwritten_silently(tmp_path: Path) -> None:
+    project = copy_fixture("flask-gunicorn", tmp_path)
+    (project / "Dockerfile").write_text('FROM python:3.13-slim\nCMD ["python", "app.py"]\n')
+    (project / "docker-compose.yml").write_text("services: {}\n")
+    message = _refused(project)
+    assert "already holds Dockerfile, docker-compose.yml" in message
+    assert "--force" in message and "--skip-existing" in message
+
+    kept = adopt(project, "--skip-existing")
+    assert kept.code == 0, kept.err
+    assert (project / "Dockerfile").read_text().startswith("FROM python:3.13-slim")
+    assert "kept your Dockerfile" in kept.err and "older compose file" in kept.err
+    assert (project / "compose.yaml").is_file() and (project / "k8s").is_dir()
+    password = (project / ".secrets/db_password").read_text()
+
+    forced = adopt(project, "--force")
+    assert forced.code == 0, forced.err
+    # the diff of what is replaced comes first, on stdout; the password is kept
+    assert forced.out.startswith("--- a/")
+    assert "--- a/Dockerfile\n+++ b/Dockerfile\n" in forced.out
+    assert "--- a/.secrets" not in forced.out and password not in forced.out
+    assert (project / ".secrets/db_password").read_text() == password
+    assert "-FROM python:3.13-slim" in forced.out
+    assert "+USER 10001:10001" in forced.out
+    assert "USER 10001:10001" in (project / "Dockerfile").read_text()
+
+
+def test_data_answers_win_over_detection(tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    result = adopt(
+        project, "--data", "start_command=node index.js --quiet", "--data", "port=9000",
+        "--data", "health_path=/livez", "--data", "database=redis",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["start_command"] == ["index.js", "--quiet"]
+    assert (answers["port"], answers["health_path"], answers["database"]) == (
+        9000,
+        "/livez",
+        "redis",
+    )
+    assert 'CMD ["index.js", "--quiet"]' in (project / "Dockerfile").read_text()
+
+
+def test_bad_answers_are_one_line_and_write_nothing(tmp_path: Path) -> None:
+    project = copy_fixture("go-root", tmp_path)
+    assert "invalid port" in _refused(project, "--data", "port=80")
+    assert "invalid go_main" in _refused(project, "--data", "go_main=cmd/x")
+    assert "unknown question 'colour'" in _refused(project, "--data", "colour=red")
+
+
+def test_without_a_terminal_adopt_needs_defaults(tmp_path: Path) -> None:
+    project = copy_fixture("go-root", tmp_path)
+    result = keelson("adopt", project, *TEMPLATE_ARGS)
+    assert result.code == 2 and "pass --defaults" in result.err
+    assert not (project / "Dockerfile").exists()
+
+
+def test_a_generated_service_records_no_adopt_answers(rendered: Render) -> None:
+    service = rendered(language="go", database="none")
+    answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    assert "adopted" not in answers and "start_command" not in answers
+    assert not (service / "CONTAINER.md").exists() and not (service / "adopt").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "major", "allowed"),
+    [
+        (">=20", 24, True), (">=20", 18, False), ("^22.1.0", 22, True), ("^22", 24, False),
+        ("20.x || 22.x", 22, True), (">=18 <23", 24, False), (">=18 <23", 22, True),
+        ("*", 24, True), ("~24.3", 24, True), ("<=22", 24, False),
+    ],
+)  # fmt: skip
+def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
+    assert _node_allows(text, major) is allowed
+
+
+def test_detection_error_is_a_usage_error() -> None:
+    assert DetectionError("x").exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("key", "written"), [(b"n", False), (b"y", True)], ids=["no", "yes"])
+def test_in_a_terminal_the_answers_are_shown_for_confirmation(
+    tmp_path: Path, key: bytes, written: bool
+) -> None:
+    project = copy_fixture("express-pnpm", tmp_path)
+    before = snapshot(project)
+    terminal = Terminal("adopt", str(project), *TEMPLATE_ARGS, cwd=tmp_path)
+    try:
+        terminal.expect("Write the container files with these answers?")
+        for shown in ("pnpm@10.34.8", '["src/server.js"]', "postgresql", "/healthz", "3000"):
+            assert shown in terminal.screen
+        assert "package.json scripts.start" in terminal.screen  # where each answer came from
+        terminal.send(key)
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == (0 if written else 1), terminal.screen[-1500:]
+    if written:
+        assert (project / "Dockerfile").is_file()
+    else:
+        assert "nothing was written" in terminal.screen
+        assert snapshot(project) == before
+
+
+def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    first = adopt(project, "--data", "start_command=index.js --quiet", "--data", "port=9000")
+    assert first.code == 0, first.err
+    again = adopt(project, "--force", "--data", "health_path=/")
+    assert again.code == 0, again.err
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["start_command"], answers["port"]) == (["index.js", "--quiet"], 9000)
+    assert answers["health_path"] == "/"
+    assert '+    CMD ["/nodejs/bin/node", "-e", "fetch(' in again.out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "remove", "data", "wanted"),
+    [
+        ("node-main", [], ["package_manager=yarn@1.22.22", "build_script=true"],
+         ["yarn@1.22.22", "yarn run build", "COPY --from=build /app ./"]),
+        ("fastapi-uv", ["uv.lock"], [],
+         ["import tomllib", "FROM deps AS project", "COPY --from=project"]),
+    ],
+    ids=["node-yarn-build", "python-pyproject-only"],
+)  # fmt: skip
+def test_other_install_variants_are_hadolint_clean(
+    fixture: str, remove: list[str], data: list[str], wanted: list[str], tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    for name in remove:
+        (project / name).unlink()
+    result = adopt(project, *(arg for pair in data for arg in ("--data", pair)))
+    assert result.code == 0, result.err
+    dockerfile = project / "Dockerfile"
+    for text in wanted:
+        assert text in dockerfile.read_text()
+    linted = run(tool("hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile))
+    assert linted.returncode == 0 and linted.stdout == "", linted.stdout + linted.stderr
