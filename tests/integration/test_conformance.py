@@ -653,6 +653,52 @@ def test_full_redis_refuses_writes_with_507(service: Service) -> None:
     assert service.post(b'{"name": "room again"}').status == 201
 
 
+@REDIS
+def test_a_stored_item_the_service_cannot_serve_is_a_500(service: Service) -> None:
+    # A real server fault through the real database, no test hook in the app:
+    # another client (or corruption) leaves bytes that are not UTF-8 where the
+    # service keeps an item's name. Serving it would need mended text; the
+    # service answers 500 in the contract's shape, logs it at ERROR, and
+    # leaks nothing of the cause.
+    db = service.stack.container("db")
+    created = service.post(b'{"name": "soon not text"}')
+    assert created.status == 201
+    item_id = created.json()["id"]
+    command = 'REDISCLI_AUTH="$(cat /run/secrets/db_password)" redis-cli "$@"'
+    script = "return redis.call('SET', KEYS[1], string.char(0xff, 0xfe, 0x80))"
+    docker("exec", db, "sh", "-c", command, "cli", "eval", script, "1", f"items:{item_id}")
+    start = time.time() - 1
+    answer = service.get(f"/items/{item_id}")
+    assert_error(answer, 500)
+    assert answer.json() == {"error": "internal error"}
+    hostname = docker("inspect", "--format", "{{.Config.Hostname}}", service.stack.container("app"))
+    raw = answer.body.decode("utf-8", "replace").lower()
+    for leak in (
+        hostname.strip().lower(),
+        "traceback",
+        "items:",
+        "redis",
+        "utf",
+        ".py",
+        ".js",
+        ".go",
+    ):
+        assert leak not in raw, leak
+    time.sleep(0.5)
+    logs = docker(
+        "logs", "--since", str(int(start)), service.stack.container("app"), check=False
+    ).splitlines()
+    levels = [
+        str(json.loads(line).get("level", "")).lower() for line in logs if line.startswith("{")
+    ]
+    assert "error" in levels, logs[-5:]
+    # the fault stays with that item: the service and its connections carry on
+    again = service.post(b'{"name": "still fine"}')
+    assert again.status == 201
+    assert service.get(f"/items/{again.json()['id']}").json()["name"] == "still fine"
+    assert service.get("/readyz").status == 200
+
+
 @ALL
 def test_still_healthy_after_the_suite(service: Service) -> None:
     assert service.get("/healthz").status == 200
