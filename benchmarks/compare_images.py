@@ -19,13 +19,16 @@ requirements.txt` / `npm ci --omit=dev` on the official image). It prints one ta
   service's code; Python bytecode is a start-up cache and counts as beyond it;
   Go: the binary (and any library it links), the CA bundle, tzdata, passwd, group;
 - cold: `docker build --no-cache`: no layer cache, while BuildKit's cache mounts
-  (pip, npm and Go module downloads) are warm, as on a developer's machine (median
-  of --runs);
-- warm: rebuild after a one-line source change (median of --runs);
+  (pip, npm and Go module downloads) are warm, as on a developer's machine;
+- warm: rebuild after a one-line source change;
 - dep: rebuild after adding one dependency to requirements.txt / package.json +
-  lock / go.mod + go.sum + an import; its download is primed once beforehand so
-  that the figure measures the rebuild, not the network;
-- start: from `docker run` to the first 200 from GET /healthz (median of --runs);
+  lock / go.mod + go.sum + an import, from the original sources each time; its
+  download is primed once beforehand so that the figure measures the rebuild, not
+  the network;
+- start: from `docker run` to the first 200 from GET /healthz;
+  cold, warm, dep and start are medians of --runs rounds, keelson and reference
+  built one right after the other and their order swapped every round, so noise
+  from a shared machine hits both; every sample is printed below the table;
 - idle mem: the container's memory 3 s after that (docker stats).
 Ratios are keelson / reference. Figures are printed, never asserted.
 """
@@ -445,6 +448,7 @@ class Variant:
     args: dict[str, str]
     tag: str
     figures: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
     detail: str = ""
 
 
@@ -476,8 +480,8 @@ def build_timings(
         build(project, v.tag, v.dockerfile, v.args)
     log(f"{language}: cold builds")
     cold: dict[str, list[float]] = {v.label: [] for v in variants}
-    for _ in range(runs):
-        for v in variants:
+    for n in range(runs):
+        for v in interleaved(variants, n):
             cold[v.label].append(build(project, v.tag, v.dockerfile, v.args, "--no-cache"))
     log(f"{language}: warm rebuilds")
     warm: dict[str, list[float]] = {v.label: [] for v in variants}
@@ -486,21 +490,31 @@ def build_timings(
     for n in range(runs):
         with (project / PACKS[language].edit_file).open("a") as source:
             source.write(f"{PACKS[language].line_comment} benchmark edit {run_id}-{n}\n")
-        for v in variants:
+        for v in interleaved(variants, n):
             warm[v.label].append(build(project, v.tag, v.dockerfile, v.args))
-    for v in variants:
-        v.figures["cold"] = statistics.median(cold[v.label])
-        v.figures["warm"] = statistics.median(warm[v.label])
     log(f"{language}: dependency change")
-    # once untimed, so that the download is cached; then timed with another nonce
-    for nonce in (f"benchmark dependency {run_id} (primed)", f"benchmark dependency {run_id}"):
+    dep: dict[str, list[float]] = {v.label: [] for v in variants}
+    # each time from the original sources with a new nonce, so nothing is a cache
+    # hit; the first round is untimed, so that the download itself is cached
+    for n in range(-1, runs):
         restore(project, original)
-        add_dependency(project, language, nonce)
-        for v in variants:
-            v.figures["dep"] = build(project, v.tag, v.dockerfile, v.args)
+        add_dependency(project, language, f"benchmark dependency {run_id} {n}")
+        for v in interleaved(variants, n):
+            seconds = build(project, v.tag, v.dockerfile, v.args)
+            if n >= 0:
+                dep[v.label].append(seconds)
     restore(project, original)
     for v in variants:
         build(project, v.tag, v.dockerfile, v.args)
+        for key, samples in (("cold", cold), ("warm", warm), ("dep", dep)):
+            v.figures[key] = statistics.median(samples[v.label])
+            v.samples[key] = samples[v.label]
+
+
+def interleaved(variants: list[Variant], n: int) -> list[Variant]:
+    """The variants in turn, the order swapped every round: noise that drifts
+    (another build on the shared engine, a warming page cache) then hits both."""
+    return variants if n % 2 == 0 else variants[::-1]
 
 
 def measure(language: str, workdir: Path, runs: int, log: Callable[[str], None]) -> list[Variant]:
@@ -536,11 +550,12 @@ def measure(language: str, workdir: Path, runs: int, log: Callable[[str], None])
             v.figures["limit"] = least
         log(f"{language}: start and memory")
         starts: dict[str, list[float]] = {v.label: [] for v in variants}
-        for _ in range(runs):
-            for v in variants:
+        for n in range(runs):
+            for v in interleaved(variants, n):
                 starts[v.label].append(start_to_healthy(v.tag, port))
         for v in variants:
             v.figures["start"] = statistics.median(starts[v.label])
+            v.samples["start"] = starts[v.label]
             v.figures["mem"] = idle_memory(v.tag, port)
     finally:
         restore(project, original)
@@ -577,13 +592,22 @@ def table(results: dict[str, list[Variant]]) -> str:
         for v in variants:
             own = v.figures["own limit"]
             lines.append(f"limit measured in {language} {v.label}: {own:.1f} MB = {v.detail}")
+    lines.append("")
+    lines.append("every timed sample (s), keelson / reference, in the order run; the ratio of")
+    lines.append("each pair and their median, which the table's ratio should agree with:")
+    for language, (ours, ref) in results.items():
+        for key in ("cold", "warm", "dep", "start"):
+            pairs = list(zip(ours.samples[key], ref.samples[key], strict=True))
+            shown = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in pairs)
+            paired = statistics.median(a / b for a, b in pairs)
+            lines.append(f"{language} {key}: {shown}; paired ratio median {paired:.2f}")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated languages")
-    parser.add_argument("--runs", type=int, default=3, help="repetitions of warm and start")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of cold, warm, dep and start")
     args = parser.parse_args()
     wanted = [lang for lang in LANGUAGES if not args.only or lang in args.only.split(",")]
 

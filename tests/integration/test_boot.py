@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import tarfile
 import time
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from generator.docker import docker, docker_command
+from generator.images import BASE_IMAGE
 from generator.verify import (
     Stack,
     graceful_stop,
@@ -194,6 +196,27 @@ def _image_files(image: str, secret: bytes | None) -> list[str]:
         return names
     finally:
         docker("rm", "--force", container, check=False)
+
+
+@pytest.mark.parametrize(
+    "stack", [c for c in MATRIX if c["database"] == "none"], ids=combo_id, indirect=True
+)
+def test_readme_debug_recipe_reaches_the_shell_less_service(stack: Stack) -> None:
+    # the generated README's docker command as written, with a local image that
+    # has a shell for busybox (no registry here) and no terminal
+    readme = (stack.project_dir / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("docker run --rm -it --user"))
+    args = shlex.split(line.replace("<container>", stack.container("app")))[1:]
+    args = [a for a in args if a != "-it"]
+    port = answers(stack)["port"]
+    script = (
+        "head -c 4 /proc/1/root/etc/passwd >/dev/null"
+        f" && exec 3<>/dev/tcp/127.0.0.1/{port}"
+        " && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3"
+    )
+    args = [*args[: args.index("busybox")], BASE_IMAGE, "bash", "-c", script]
+    out = docker(*args, check=False)
+    assert out.startswith("HTTP/1.") and " 200 " in out, out
 
 
 @ALL

@@ -377,6 +377,118 @@ def test_content_length_with_transfer_encoding_is_refused(service: Service) -> N
     assert_error(service.send(smuggle), 400, closed=True)
 
 
+def read_pipelined(sock: socket.socket, wait: float) -> list[Answer]:
+    """Read until the server closes (or `wait` s pass), then split the answers in order.
+
+    The last answer's `closed` says whether the server closed the connection.
+    """
+    sock.settimeout(wait)
+    data = b""
+    closed = False
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+        closed = True
+    except TimeoutError:
+        pass
+    except ConnectionResetError:
+        closed = True
+    answers = []
+    while b"\r\n\r\n" in data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        answer = Answer(status=int(lines[0].split()[1]))
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            answer.headers[name.strip().lower()] = value.strip()
+        # an answer without Content-Length (a server's own plain text) keeps
+        # its text as the body: the JSON check then fails on it
+        length = int(answer.headers.get("content-length", len(data)))
+        answer.body, data = data[:length], data[length:]
+        answers.append(answer)
+    if answers:
+        answers[-1].closed = closed
+    return answers
+
+
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+# heads every language must refuse, with the status of the refusal
+BAD_HEADS = [
+    pytest.param(
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (20 * 1024) + b"\r\n\r\n",
+        431,
+        id="head-over-16k",
+    ),
+    pytest.param(
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (64 * 1024) + b"\r\n\r\n",
+        431,
+        id="head-over-64k",
+    ),
+    pytest.param(
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+        + b"".join(b"X-H%d: v\r\n" % i for i in range(MAX_HEADERS + 50))
+        + b"\r\n",
+        431,
+        id="too-many-headers",
+    ),
+    pytest.param(
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n',
+        400,
+        id="content-length-and-transfer-encoding",
+    ),
+    pytest.param(
+        b"GET /healthz HTTP/1.1 x\r\nHost: t\r\n\r\n", 400, id="request-line-with-a-fourth-part"
+    ),
+    pytest.param(
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400, id="header-without-colon"
+    ),
+    # bare LF line endings, which some parsers accept: the same rules
+    pytest.param(
+        b"POST /items HTTP/1.1\nHost: t\nContent-Type: application/json\n"
+        b"Content-Length: 4\nTransfer-Encoding: chunked\n\n"
+        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n',
+        400,
+        id="content-length-and-transfer-encoding-lf",
+    ),
+    pytest.param(
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nBad Name: v\r\n\r\n", 400, id="space-in-header-name"
+    ),
+]
+
+
+@ALL
+@pytest.mark.parametrize(("head", "status"), BAD_HEADS)
+def test_bad_heads_are_refused_in_json(service: Service, head: bytes, status: int) -> None:
+    # the server's own refusals too: the contract's shape, never its plain text
+    assert_error(service.send(head), status, closed=True)
+
+
+@ALL
+@pytest.mark.parametrize(("head", "status"), BAD_HEADS)
+def test_pipelined_heads_meet_the_same_rules(service: Service, head: bytes, status: int) -> None:
+    # sent behind a good request on one connection, before its answer: the
+    # good one is answered first, then the bad one refused as if it came alone
+    with service.connect() as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(HEALTHZ + head)
+        answers = read_pipelined(sock, 10)
+    assert [a.status for a in answers][:1] == [200], [(a.status, a.body[:100]) for a in answers]
+    assert len(answers) == 2, [(a.status, a.body[:100]) for a in answers]
+    assert_error(answers[1], status, closed=True)
+
+
+@ALL
+def test_pipelined_good_requests_are_all_answered_in_order(service: Service) -> None:
+    with service.connect() as sock:
+        sock.sendall(HEALTHZ + b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" + HEALTHZ)
+        answers = read_pipelined(sock, IDLE_TIMEOUT + 3)
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert [a.json() for a in answers][::2] == [{"status": "ok"}] * 2
+    assert "version" in answers[1].json()
+
+
 # --- timeouts ------------------------------------------------------------------
 
 
@@ -539,6 +651,52 @@ def test_full_redis_refuses_writes_with_507(service: Service) -> None:
     finally:
         cli("config", "set", "maxmemory", configured)
     assert service.post(b'{"name": "room again"}').status == 201
+
+
+@REDIS
+def test_a_stored_item_the_service_cannot_serve_is_a_500(service: Service) -> None:
+    # A real server fault through the real database, no test hook in the app:
+    # another client (or corruption) leaves bytes that are not UTF-8 where the
+    # service keeps an item's name. Serving it would need mended text; the
+    # service answers 500 in the contract's shape, logs it at ERROR, and
+    # leaks nothing of the cause.
+    db = service.stack.container("db")
+    created = service.post(b'{"name": "soon not text"}')
+    assert created.status == 201
+    item_id = created.json()["id"]
+    command = 'REDISCLI_AUTH="$(cat /run/secrets/db_password)" redis-cli "$@"'
+    script = "return redis.call('SET', KEYS[1], string.char(0xff, 0xfe, 0x80))"
+    docker("exec", db, "sh", "-c", command, "cli", "eval", script, "1", f"items:{item_id}")
+    start = time.time() - 1
+    answer = service.get(f"/items/{item_id}")
+    assert_error(answer, 500)
+    assert answer.json() == {"error": "internal error"}
+    hostname = docker("inspect", "--format", "{{.Config.Hostname}}", service.stack.container("app"))
+    raw = answer.body.decode("utf-8", "replace").lower()
+    for leak in (
+        hostname.strip().lower(),
+        "traceback",
+        "items:",
+        "redis",
+        "utf",
+        ".py",
+        ".js",
+        ".go",
+    ):
+        assert leak not in raw, leak
+    time.sleep(0.5)
+    logs = docker(
+        "logs", "--since", str(int(start)), service.stack.container("app"), check=False
+    ).splitlines()
+    levels = [
+        str(json.loads(line).get("level", "")).lower() for line in logs if line.startswith("{")
+    ]
+    assert "error" in levels, logs[-5:]
+    # the fault stays with that item: the service and its connections carry on
+    again = service.post(b'{"name": "still fine"}')
+    assert again.status == 201
+    assert service.get(f"/items/{again.json()['id']}").json()["name"] == "still fine"
+    assert service.get("/readyz").status == 200
 
 
 @ALL
