@@ -19,54 +19,57 @@ import yaml
 
 from generator.render import create_service
 from generator.update import update_service
-from tests.conftest import MATRIX, MATRIX_IDS, ROOT, TEMPLATE_FILES, git, render
+from tests.conftest import MATRIX, MATRIX_IDS, ROOT, TEMPLATE_FILES, git
 
-# main's last commit with the one-folder template
+# main's last commit with the one-folder template, and the move's last commit
 BEFORE_MOVE = "1cfb18433a62c6cc69b38fe5003e6242a82f087c"
+AFTER_MOVE = "b3803038e0ac91d2f53ff42249e39a6a65b6c0c9"
 # what the move changes in a service: the ignore files (trimmed) and the version
 INTENDED = {".gitignore", ".dockerignore", ".copier-answers.yml"}
 
 
-def _commit_available() -> bool:
-    found = subprocess.run(
-        ["git", "cat-file", "-e", f"{BEFORE_MOVE}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
-    return found.returncode == 0
+def _commits_available() -> bool:
+    for commit in (BEFORE_MOVE, AFTER_MOVE):
+        found = subprocess.run(
+            ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+        )
+        if found.returncode != 0:
+            return False
+    return True
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A template repository: v1 is the commit before the move, v2 the working tree."""
-    if not _commit_available():
-        pytest.skip(f"this clone's history lacks {BEFORE_MOVE[:7]} (a shallow clone?)")
-    repo = tmp_path_factory.mktemp("move") / "keelson"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    # v1: the template files exactly as that commit had them
+def _checkout(repo: Path, commit: str) -> None:
+    """Make the template files of `repo` exactly those of keelson at `commit`."""
+    for name in TEMPLATE_FILES:
+        target = repo / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", BEFORE_MOVE, *TEMPLATE_FILES],
+        ["git", "archive", "--format=tar", commit, *TEMPLATE_FILES],
         cwd=ROOT, capture_output=True, check=True,
     ).stdout  # fmt: skip
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(repo, filter="data")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "before the move")
-    git(repo, "tag", "v1")
-    # v2: the working tree, packs and their links to the shared parts
-    for name in TEMPLATE_FILES:
-        source, target = ROOT / name, repo / name
-        if source.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-            ignore = shutil.ignore_patterns("__pycache__", "*.py[co]")
-            shutil.copytree(source, target, symlinks=True, ignore=ignore)
-        else:
-            shutil.copy2(source, target)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "language packs")
-    git(repo, "tag", "v2")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository: v1 is the commit before the move, v2 the move's last."""
+    if not _commits_available():
+        pytest.skip(f"this clone's history lacks {BEFORE_MOVE[:7]} or {AFTER_MOVE[:7]}")
+    repo = tmp_path_factory.mktemp("move") / "keelson"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for tag, commit in (("v1", BEFORE_MOVE), ("v2", AFTER_MOVE)):
+        _checkout(repo, commit)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"keelson at {commit[:7]}")
+        git(repo, "tag", tag)
     return repo
 
 
@@ -101,7 +104,10 @@ def test_service_from_before_the_move_updates_with_only_the_intended_change(
         k: v for k, v in before.items() if k != "_commit"
     }
     # the ignore files are now exactly what a new service of this language gets
-    fresh = render(tmp_path / "fresh", **combo)
+    fresh = tmp_path / "fresh"
+    create_service(
+        fresh, data=combo, defaults=True, template=str(template), vcs_ref="v2", trust=True
+    )
     for name in (".gitignore", ".dockerignore"):
         assert (service / name).read_text() == (fresh / name).read_text(), name
         # and they only lost other languages' lines (Go's gains its test binaries)
