@@ -28,6 +28,7 @@
 # KEELSON_KUBE_STATE, KEELSON_KUBE_PORT), plus
 #   KEELSON_COREDNS_VERSION   CoreDNS module version (default v1.15.0)
 #   KEELSON_KUBE_VOLUMES      how many local PersistentVolumes to offer (default 24)
+#   KEELSON_KUBE_REGISTRY_DIR the registry's storage, kept between runs (default: in the cache)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +42,8 @@ PAUSE=$CACHE_ROOT/$VERSION/pause/pause
 STATE=${KEELSON_KUBE_STATE:-/tmp/keelson-kube-$(id -u)}
 NODE=$STATE/node
 VOLUMES=${KEELSON_KUBE_VOLUMES:-24}
+# the registry's storage outlives the node: a second run pushes only the layers that changed
+REGISTRY_DIR=${KEELSON_KUBE_REGISTRY_DIR:-$CACHE_ROOT/registry}
 
 NODE_NAME=keelson-node
 # one node per machine: the bridge, the pod network and the iptables chains are machine-wide
@@ -188,7 +191,7 @@ up() {
   UP_SHELL=$BASHPID
   trap '[ "$BASHPID" = "$UP_SHELL" ] && { log "up failed: stopping what it started"; down_quiet; }' EXIT
   "$PLANE" up >/dev/null
-  mkdir -p "$NODE"/{logs,pids,cni/net.d,cni/ipam,volumes,registry,kubelet,containerd/root,containerd/state,runc}
+  mkdir -p "$NODE"/{logs,pids,cni/net.d,cni/ipam,volumes,kubelet,containerd/root,containerd/state,runc} "$REGISTRY_DIR"
   echo "$STATE" >"$OWNER"
   sysctl -n net.ipv4.conf.all.route_localnet >"$NODE/route_localnet"
   local pki=$STATE/pki
@@ -213,7 +216,7 @@ up() {
 version: 0.1
 log: {level: warn, accesslog: {disabled: true}}
 storage:
-  filesystem: {rootdirectory: $NODE/registry}
+  filesystem: {rootdirectory: $REGISTRY_DIR}
   delete: {enabled: true}
 http:
   addr: $registry
