@@ -391,7 +391,9 @@ def test_deleted_database_pod_turns_readyz_503_then_recovers_with_its_data(
     (after,) = _app_pods(cluster, run)
     assert after["metadata"]["name"] == app["metadata"]["name"]
     assert after["status"]["containerStatuses"][0]["restartCount"] == 0
-    rollout(client, run.deployment, timeout=120)
+    # the Service routes to the pod again once its readiness probe has seen the database
+    served = wait_for(lambda: request(run.url, "GET", "/readyz").status == 200, timeout=120)
+    assert served is not None, pod_states(client, namespace)
     read = request(run.url, "GET", f"/items/{item['id']}")
     assert read.status == 200, read.body
     assert read.body == item
