@@ -537,11 +537,3 @@ def test_verify_deploy_keep_leaves_the_prod_overlay_running(
     pods = cluster.json("get", "pods", "-n", kept[0])["items"]
     assert len(pods) == 3
     cluster.run("delete", "namespace", kept[0], "--wait=false", check=True)
-
-
-def test_verify_deploy_refuses_flags_without_deploy(
-    cluster: Cluster, running: dict[str, Running]
-) -> None:
-    result = _keelson(cluster, str(running["go-none"].project), "--kubernetes", "--keep")
-    assert result.returncode == 2
-    assert "--keep: only with --kubernetes --deploy" in result.stderr
