@@ -31,6 +31,7 @@ from generator.catalogue import (
 )
 from generator.errors import KeelsonError, UpdateConflictError, UsageError
 from generator.images import ensure_images, required_images
+from generator.kube_deploy import deploy_service
 from generator.kubernetes import verify_kubernetes
 from generator.render import Created, check_destination, create_service
 from generator.update import (
@@ -330,6 +331,25 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if args.quiet
         else (lambda msg: print(f"verify: {msg}", file=sys.stderr))
     )
+    deploy_only = [
+        flag for flag, given in (("--keep", args.keep), ("--registry", args.registry)) if given
+    ] + (["--overlay"] if args.overlay is not None else [])
+    if deploy_only and not args.deploy:
+        raise UsageError(f"{deploy_only[0]}: only with --kubernetes --deploy")
+    if args.deploy and not args.kubernetes:
+        raise UsageError("--deploy: only with --kubernetes")
+    if args.deploy:
+        deployed = deploy_service(
+            args.dir,
+            context=args.context,
+            overlay=args.overlay or "dev",
+            registry=args.registry,
+            keep=args.keep,
+            standins=args.standins,
+            log=log,
+        )
+        print(deployed.table())
+        return 0 if deployed.ok else 1
     if args.kubernetes:
         kube = verify_kubernetes(args.dir, context=args.context, log=log)
         print(kube.table())
@@ -373,6 +393,28 @@ def _add_verify(commands: Any) -> None:
     )
     verify.add_argument(
         "--context", metavar="NAME", help="kubeconfig context for --kubernetes (default: current)"
+    )
+    verify.add_argument(
+        "--deploy",
+        action="store_true",
+        help="with --kubernetes: build and push the image, deploy an overlay into a "
+        "throwaway namespace (Pod Security restricted), wait for the rollout, probe the "
+        "endpoints through a port-forward to the Service, then delete the namespace",
+    )
+    verify.add_argument(
+        "--overlay",
+        choices=["dev", "prod"],
+        default=None,
+        help="overlay for --deploy (default: dev, which brings its own database)",
+    )
+    verify.add_argument(
+        "--registry",
+        metavar="HOST[:PORT][/PATH]",
+        help="for --deploy: push the images there (the cluster pulls them from it); "
+        "not needed for kind, k3d and minikube contexts, which get the images loaded",
+    )
+    verify.add_argument(
+        "--keep", action="store_true", help="for --deploy: leave the namespace in place"
     )
     verify.set_defaults(handler=_cmd_verify)
 

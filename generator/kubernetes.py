@@ -106,12 +106,22 @@ class Kubectl:
 
     binary: str
     context: str | None = None
+    kubeconfig: str | None = None
+
+    def prefix(self) -> list[str]:
+        """Return the kubectl command with this client's kubeconfig and context."""
+        cmd = [self.binary]
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            cmd += ["--context", self.context]
+        return cmd
 
     def run(
         self, *args: str, stdin: str | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl and return the finished process (never raises on exit status)."""
-        cmd = [self.binary, *(["--context", self.context] if self.context else []), *args]
+        cmd = [*self.prefix(), *args]
         try:
             return subprocess.run(
                 cmd, input=stdin, capture_output=True, text=True, check=False, timeout=timeout

@@ -12,7 +12,8 @@
 # staging modules, so the binaries are built from the module (about 8 minutes cold on 2 cores) and
 # cached under a folder keyed by version; a warm `up` starts in seconds. etcd is Debian's
 # etcd-server, unpacked with `apt-get download` + `dpkg -x` so no system service is installed.
-# There is no kubelet: pods are created by the controllers but never run.
+# There is no kubelet here: pods are created by the controllers but never run; scripts/kube-node.sh
+# adds a node (kubelet, kube-proxy, containerd, CNI, CoreDNS, registry) where they do.
 #
 # Environment:
 #   KEELSON_KUBE_VERSION   Kubernetes version (default v1.34.2; 1.34 still runs a kubelet on cgroup v1)
@@ -28,7 +29,7 @@ ETCD_DIR=$CACHE_ROOT/etcd
 STATE=${KEELSON_KUBE_STATE:-/tmp/keelson-kube-$(id -u)}
 SERVICE_CIDR=10.96.0.0/16
 FIRST_SERVICE_IP=10.96.0.1
-COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 
 log() { printf 'kube-control-plane: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -114,17 +115,21 @@ build() {
     ldflags+=" -X $pkg.gitVersion=$VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*}"
     ldflags+=" -X $pkg.gitTreeState=clean"
   done
+  # only the components the cache lacks (a cache from before the node was added keeps its
+  # control-plane binaries)
+  local c pkgs=()
+  for c in "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || pkgs+=("./cmd/$c"); done
   mkdir -p "$BIN.partial"
   # the module downloads and compiler chatter go to a log, shown when the build fails
   local build_log=$CACHE_ROOT/build-$VERSION.log
   if ! GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" build -trimpath -ldflags "$ldflags" \
-    -o "$BIN.partial/" ./cmd/kube-apiserver ./cmd/kube-controller-manager \
-    ./cmd/kube-scheduler ./cmd/kubectl >"$build_log" 2>&1; then
+    -o "$BIN.partial/" "${pkgs[@]}" >"$build_log" 2>&1; then
     tail -n 30 "$build_log" >&2
     die "go build failed; full log: $build_log"
   fi
-  rm -rf "$BIN"
-  mv "$BIN.partial" "$BIN"
+  mkdir -p "$BIN"
+  mv "$BIN.partial"/* "$BIN/"
+  rmdir "$BIN.partial"
   cd /
   log "built $VERSION in $(($(date +%s) - started)) s into $BIN"
   echo "$BIN"
@@ -156,6 +161,8 @@ extendedKeyUsage=serverAuth"
     sign admin "/O=system:masters/CN=keelson-admin" "extendedKeyUsage=clientAuth"
     sign controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
     sign scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
+    # what the apiserver shows a kubelet (logs, exec, port-forward) when scripts/kube-node.sh runs one
+    sign kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     chmod 600 ./*.key
@@ -250,6 +257,9 @@ up() {
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc \
+    --kubelet-client-certificate "$pki/kubelet-client.crt" \
+    --kubelet-client-key "$pki/kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP \
     --allow-privileged=false \
     --profiling=false --endpoint-reconciler-type none
   wait_for kube-apiserver 60 "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" get --raw /readyz
@@ -293,6 +303,10 @@ alive() { # which of ${pids[@]} still run, in $ALIVE
 }
 
 down_quiet() {
+  # a node started on this plane by scripts/kube-node.sh goes first (its pods, bridge, chains)
+  if [ -d "$STATE/node" ]; then
+    "$(dirname "${BASH_SOURCE[0]}")/kube-node.sh" down-node || true
+  fi
   [ -d "$STATE/pids" ] || { rm -rf "$STATE"; return 0; }
   local name pid i pids=()
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do

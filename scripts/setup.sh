@@ -4,8 +4,9 @@
 #   - debootstrap, for the local base-image stand-ins when no registry is reachable,
 #   - .venv with keelson and its test tools, .tools/checkov (its pins clash with pytest's),
 #   - Compose v2 as the `docker compose` plugin,
-#   - the Kubernetes control plane of the `kubernetes` tier, built from source once per
-#     version and cached (scripts/kube-control-plane.sh build; about 8 minutes cold).
+#   - the Kubernetes control plane and node of the `kubernetes` tiers, built from source once
+#     per version and cached (scripts/kube-node.sh build; about 8 minutes cold), with the
+#     node's Debian packages (containerd, runc, containernetworking-plugins, docker-registry).
 # Installing system packages needs root; without root, an engine must already answer.
 set -euo pipefail
 
@@ -77,11 +78,25 @@ log "compose: $(docker compose version --short 2>/dev/null || echo missing)"
 # --- Kubernetes control plane (the `kubernetes` test tier) --------------------
 # cached under ~/.cache/keelson/kubernetes/<version>, so only a fresh machine pays the
 # build; outside CI a machine that cannot build it skips that tier instead of failing
-if ! kube_bin=$(scripts/kube-control-plane.sh build); then
-  if [ "${CI:-}" = "true" ]; then
-    log "could not build the Kubernetes control plane"; exit 1
+# the node of the pods tier: Debian's containerd, runc, CNI plugins and registry; gcc for pause.c
+if [ "$(id -u)" -eq 0 ]; then
+  for tool in containerd runc docker-registry gcc; do
+    command -v "$tool" >/dev/null 2>&1 || missing_node=1
+  done
+  [ -x /usr/lib/cni/bridge ] || missing_node=1
+  if [ -n "${missing_node:-}" ]; then
+    log "installing the node's packages (containerd, runc, CNI plugins, docker-registry, gcc)"
+    apt_install containerd runc containernetworking-plugins docker-registry gcc libc6-dev \
+      iproute2 iptables
   fi
-  log "no Kubernetes control plane: the kubernetes test tier will be skipped"
+fi
+# kube-node.sh build builds the control plane too (kube-control-plane.sh build), then CoreDNS
+# and pause; all cached by version
+if ! kube_bin=$(scripts/kube-node.sh build); then
+  if [ "${CI:-}" = "true" ]; then
+    log "could not build the Kubernetes control plane and node"; exit 1
+  fi
+  log "no Kubernetes cluster: the kubernetes test tiers will be skipped"
 else
   log "kubernetes: $kube_bin"
 fi

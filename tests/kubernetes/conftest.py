@@ -186,3 +186,84 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         subprocess.run(
             [str(SCRIPT), "down"], capture_output=True, check=False, env=env, timeout=120
         )
+
+
+# --- the pods tier: a cluster with a real node ------------------------------------------------
+
+NODE_SCRIPT = ROOT / "scripts" / "kube-node.sh"
+
+
+@dataclass
+class Cluster:
+    """A running single-node cluster (scripts/kube-node.sh) and its local registry."""
+
+    state: Path
+    kubeconfig: Path
+    kubectl: str
+    registry: str
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.kubectl, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self.env(),
+            timeout=timeout,
+        )
+        if check:
+            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json", check=True).stdout)
+
+    @property
+    def containerd(self) -> str:
+        """The node's containerd socket (for `ctr`)."""
+        return str(self.state / "node" / "containerd.sock")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Start the control plane and a node once for the session; stop both in teardown."""
+    if os.geteuid() != 0:
+        _unavailable("the node (kubelet, containerd, bridge, iptables) needs root")
+    state = tmp_path_factory.mktemp("node") / "state"
+    env = {**os.environ, "KEELSON_KUBE_STATE": str(state)}
+    try:
+        up = subprocess.run(
+            [str(NODE_SCRIPT), "up"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=3600,
+        )
+        if up.returncode != 0:
+            tail = " | ".join(up.stderr.strip().splitlines()[-4:])
+            _unavailable(f"the single-node cluster did not start ({NODE_SCRIPT.name} up): {tail}")
+        print(up.stderr.strip().splitlines()[-1])
+        exports = _exports(up.stdout)
+        yield Cluster(
+            state=state,
+            kubeconfig=Path(exports["KUBECONFIG"]),
+            kubectl=str(Path(exports["PATH"].split(":")[0]) / "kubectl"),
+            registry=exports["KEELSON_KUBE_REGISTRY"],
+        )
+    finally:
+        subprocess.run(
+            [str(NODE_SCRIPT), "down"], capture_output=True, check=False, env=env, timeout=300
+        )

@@ -1,0 +1,71 @@
+"""The pieces of `verify --kubernetes --deploy` that need no cluster (fast tier)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+from generator.kube_deploy import containers_images, overlay_for, split_image
+from generator.kubernetes import Kubectl, build_overlay, kubectl_command
+from tests.conftest import Render
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("postgres:17", ("postgres", "17")),
+        ("127.0.0.1:5000/team/orders:dev", ("127.0.0.1:5000/team/orders", "dev")),
+        ("127.0.0.1:5000/team/orders", ("127.0.0.1:5000/team/orders", "latest")),
+        ("redis", ("redis", "latest")),
+    ],
+)
+def test_split_image_keeps_a_registry_port_in_the_name(ref: str, expected: tuple[str, str]) -> None:
+    assert split_image(ref) == expected
+
+
+def test_overlay_for_sets_namespace_images_and_config(rendered: Render, tmp_path: Path) -> None:
+    project = rendered(language="go", database="postgresql")
+    kubectl = Kubectl(kubectl_command())
+    before = containers_images(build_overlay(kubectl, project / "k8s" / "overlays" / "prod"))
+    (app_image,) = before.values()
+    folder = overlay_for(
+        project,
+        "k8s/overlays/prod",
+        "somewhere",
+        {split_image(app_image)[0]: "127.0.0.1:5000/keelson/go-postgresql:rollout"},
+        tmp_path,
+        config={"DB_HOST": "10.244.0.1", "DB_PORT": "15432"},
+    )
+    docs = build_overlay(kubectl, folder)
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {
+        "somewhere"
+    }
+    assert list(containers_images(docs).values()) == [
+        "127.0.0.1:5000/keelson/go-postgresql:rollout"
+    ]
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert config["data"]["DB_HOST"] == "10.244.0.1"
+    assert config["data"]["DB_PORT"] == "15432"
+    # the version the service reports still comes from its own newTag, not the pushed tag
+    assert config["data"]["APP_VERSION"] == "0.1.0"
+    # the service's own tree is untouched
+    assert not (project / "k8s" / "overlays" / "keelson-deploy").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kubernetes", "--keep"], "--keep: only with --kubernetes --deploy"),
+        (["--kubernetes", "--registry", "r.example.com"], "--registry: only with"),
+        (["--overlay", "prod"], "--overlay: only with --kubernetes --deploy"),
+        (["--deploy"], "--deploy: only with --kubernetes"),
+    ],
+)
+def test_deploy_flags_need_deploy(
+    rendered: Render, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    project = rendered(language="go", database="none")
+    assert main(["verify", str(project), *args]) == 2
+    assert message in capsys.readouterr().err
