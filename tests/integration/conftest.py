@@ -25,6 +25,7 @@ def combo_id(combo: dict[str, str]) -> str:
     return f"{combo['language']}-{combo['database']}"
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -33,6 +34,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # under CI a missing engine must fail the run, never skip it
             if ENGINE_PROBLEM and not os.environ.get("CI"):
                 item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
+    # One stack per combination: the rules parametrized over subsets of the matrix
+    # (WITH_DB, REDIS...) give the same combination other parameter indices, which
+    # pytest's own grouping tells apart, so it would boot a stack many times over.
+    # Run every test of a combination together (stable: their order is kept).
+    order = {combo_id(combo): n for n, combo in enumerate(MATRIX)}
+
+    def stack_of(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        combo = callspec.params.get("stack") if callspec else None
+        return -1 if combo is None else order[combo_id(combo)]
+
+    items[:] = sorted(items, key=stack_of)
 
 
 @pytest.fixture(scope="session")
