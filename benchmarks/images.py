@@ -37,9 +37,8 @@ from generator.images import (  # noqa: E402
     ensure_images,
     required_images,
 )
-from generator.template import TemplateSpec  # noqa: E402
 from generator.verify import Stack, docker, image_size, request, wait_for  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.conftest import MATRIX, combo_id, render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 DEPENDENCY_DIRS = {"node": "/app/node_modules", "python": "/opt/venv", "go": ""}
@@ -89,7 +88,7 @@ def ready_after_database(stack: Stack) -> float | None:
 
 
 def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
-    name = f"{combo['language']}-{combo['database']}"
+    name = combo_id(combo)
     project = render(workdir / name, **combo)
     ensure_images(required_images(project), log=lambda _m: None)
     tag = f"keelson-bench/{name}:latest"
@@ -137,11 +136,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated combinations")
     args = parser.parse_args()
     wanted = {w for w in args.only.split(",") if w}
-    matrix = [
-        c
-        for c in TemplateSpec.load(ROOT).matrix("language", "database")
-        if not wanted or f"{c['language']}-{c['database']}" in wanted
-    ]
+    matrix = [c for c in MATRIX if not wanted or combo_id(c) in wanted]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for combo in matrix:

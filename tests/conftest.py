@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -29,9 +29,24 @@ for _var, _value in {
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = TemplateSpec.load(ROOT)
+
+
+def combo_id(answers: Mapping[str, object]) -> str:
+    """The one name of a set of answers, for test ids, golden folders and benchmark rows.
+
+    `language-database`, then `key=value` for each further answer in key order, e.g.
+    `python-none-ingress_host=api.example.com`.
+    """
+    head = [str(answers[key]) for key in ("language", "database") if key in answers]
+    rest = [
+        f"{key}={answers[key]}" for key in sorted(answers) if key not in {"language", "database"}
+    ]
+    return "-".join(head + rest) or "defaults"
+
+
 # the matrix comes from copier.yml itself, so it cannot drift from the template
 MATRIX = list(SPEC.matrix("language", "database"))
-MATRIX_IDS = [f"{c['language']}-{c['database']}" for c in MATRIX]
+MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 Render = Callable[..., Path]
 TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][

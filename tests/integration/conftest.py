@@ -16,13 +16,9 @@ from pytest_docker.plugin import get_docker_services
 
 from generator.images import engine_problem
 from generator.verify import Stack, compose_command
-from tests.conftest import MATRIX, render
+from tests.conftest import MATRIX, combo_id, render
 
 ENGINE_PROBLEM = engine_problem()
-
-
-def combo_id(combo: dict[str, str]) -> str:
-    return f"{combo['language']}-{combo['database']}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
