@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import pty
 import select
@@ -12,11 +14,20 @@ import time
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+import kubernetes_validate.utils
 import pytest
+import yaml
 
 from generator.render import new_service
 from generator.template import TemplateSpec
+
+# kubernetes-validate reads its schema files, a multi-megabyte definitions file among
+# them, for every object it checks; they never change during a run, so read each once
+kubernetes_validate.utils.schema_contents = functools.cache(  # type: ignore[assignment]
+    kubernetes_validate.utils.schema_contents
+)
 
 # copier commits inside its scratch clones; a fresh CI machine has no git identity
 for _var, _value in {
@@ -49,6 +60,10 @@ MATRIX = list(SPEC.matrix("language", "database"))
 MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 Render = Callable[..., Path]
+Manifests = list[dict[str, Any]]
+Kustomized = Callable[[Path, str], Manifests]
+# libyaml when PyYAML has it: the suite parses a few thousand manifests
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
     "template-files"
 ]
@@ -128,6 +143,36 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/setup.sh")
     return found
+
+
+def kustomize(root: Path, overlay: str) -> Manifests:
+    """Build `root/overlay` with the project's kubectl; fail the test with kubectl's error."""
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(root / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.load_all(result.stdout, Loader=FAST_LOADER) if doc]
+
+
+@pytest.fixture(scope="session")
+def kustomized() -> Kustomized:
+    """`kubectl kustomize` once per rendered folder and overlay for the whole run.
+
+    The session's rendered folders never change, so their builds are cached; each call
+    hands out a deep copy, which the test may edit.
+    """
+    cache: dict[tuple[Path, str], Manifests] = {}
+
+    def get(root: Path, overlay: str) -> Manifests:
+        key = (root.resolve(), overlay)
+        if key not in cache:
+            cache[key] = kustomize(root, overlay)
+        return copy.deepcopy(cache[key])
+
+    return get
 
 
 class Terminal:
