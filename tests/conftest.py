@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 import os
 import pty
 import select
@@ -13,6 +14,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
+from generator.cli import main
 from generator.render import new_service
 from generator.template import TemplateSpec
 
@@ -130,6 +133,47 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
         return cache[key]
 
     return get
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one `keelson` command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Keelson = Callable[..., Ran]
+
+
+@pytest.fixture
+def keelson(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Keelson:
+    """Run `keelson ARGS` in this process, through `generator.cli.main` as the console script.
+
+    The working folder, extra environment variables and stdin (never a terminal) hold for
+    that one command. Output is captured at the file descriptors, so anything a child
+    process (git, a copier task) prints counts too. One test in test_cli.py runs the real
+    console script in a process of its own.
+    """
+
+    def run(
+        *args: str | Path, cwd: Path = ROOT, env: Mapping[str, str] | None = None, stdin: str = ""
+    ) -> Ran:
+        capfd.readouterr()  # what the test printed before is not the command's
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd)
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            patch.setattr(sys, "stdin", io.StringIO(stdin))
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as exit:  # argparse: --help, --version and usage errors
+                code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+        out, err = capfd.readouterr()
+        return Ran(code, out, err)
+
+    return run
 
 
 def tool(name: str) -> str:
