@@ -42,6 +42,8 @@ for _var, _value in {
     os.environ.setdefault(_var, _value)
 
 ROOT = Path(__file__).resolve().parent.parent
+# the golden renders are services, with tests of their own: not this suite's
+collect_ignore = ["golden"]
 SPEC = TemplateSpec.load(ROOT)
 
 
