@@ -4,7 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-.venv/bin/ruff check generator tests benchmarks
-.venv/bin/ruff format --check generator tests benchmarks
-.venv/bin/mypy
+scripts/lint.sh
 exec .venv/bin/pytest "$@"

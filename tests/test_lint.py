@@ -18,9 +18,9 @@ from tests.conftest import (
     Kustomized,
     Render,
     combo_id,
-    kustomize,  # noqa: F401 - tests/kubernetes imports it from here
     tool,
 )
+from tests.conftest import kustomize as kustomize  # noqa: PLC0414 - tests/kubernetes imports it here
 
 OVERLAYS = ["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"]
 CHECKOV_VIEWS = ["k8s/checkov/dev", "k8s/checkov/prod"]

@@ -16,7 +16,8 @@ from pytest_docker.plugin import get_docker_services
 
 from generator.images import engine_problem
 from generator.verify import Stack, compose_command
-from tests.conftest import MATRIX, combo_id, render
+from tests.conftest import MATRIX, render
+from tests.conftest import combo_id as combo_id  # noqa: PLC0414 - the tiers import it here
 
 ENGINE_PROBLEM = engine_problem()
 
