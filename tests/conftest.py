@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import functools
+import hashlib
 import io
 import os
 import pty
@@ -13,7 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,17 +124,45 @@ def render(dest: Path, **answers: object) -> Path:
     )
 
 
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this run that every pytest-xdist worker shares (the session's own without)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) across processes."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """Render a combination once per session and hand out the same folder."""
+    """Render a combination once per run and hand out the same folder.
+
+    The folders are shared by the pytest-xdist workers of the run (the first one to ask
+    renders, under a lock), so a test must never change what it gets: copy it first.
+    """
     cache: dict[tuple[tuple[str, object], ...], Path] = {}
+    shared = shared_tmp(tmp_path_factory) / "rendered"
 
     def get(**answers: object) -> Path:
         key = tuple(sorted(answers.items()))
         if key not in cache:
             name = "-".join(str(v) for _, v in key) or "defaults"
-            dest = tmp_path_factory.mktemp("render") / f"svc-{name}"[:40].rstrip("-.")
-            cache[key] = render(dest, **answers)
+            folder = shared / hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / f"svc-{name}"[:40].rstrip("-.")
+            with locked(folder / ".lock"):
+                if not (folder / ".rendered").exists():
+                    render(dest, **answers)
+                    (folder / ".rendered").touch()
+            cache[key] = dest
         return cache[key]
 
     return get

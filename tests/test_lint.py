@@ -18,6 +18,8 @@ from tests.conftest import (
     Kustomized,
     Render,
     combo_id,
+    locked,
+    shared_tmp,
     tool,
 )
 from tests.conftest import kustomize as kustomize  # noqa: PLC0414 - tests/kubernetes imports it here
@@ -159,24 +161,11 @@ class CheckovResult:
     passed: int = 0
 
 
-def _case_of(check: dict[str, Any]) -> str:
-    """The combination a checkov result is about: its folder in the scanned tree."""
-    return str(check["file_path"]).strip("/").split("/")[0]
-
-
-@pytest.fixture(scope="session")
-def checkov(
-    rendered: Render, kustomized: Kustomized, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, CheckovResult]:
-    """Checkov's verdict on every combination, from ONE run over a folder per combination.
-
-    Checkov takes seconds to start; scanning the combinations side by side gives each
-    one the same checks as a run of its own (its findings are told apart by folder).
-    """
-    scratch = tmp_path_factory.mktemp("checkov")
+def _scan(rendered: Render, kustomized: Kustomized, scratch: Path) -> str:
+    """Checkov's JSON report on a folder per combination: its Dockerfile and lint views."""
     for answers in CHECKOV_CASES:
         root, folder = rendered(**answers), scratch / combo_id(answers)
-        folder.mkdir()
+        folder.mkdir(parents=True)
         (folder / "Dockerfile").write_text((root / "Dockerfile").read_text())
         # the lint views: the applied overlays plus the accepted findings of k8s/checkov/skips
         for overlay in CHECKOV_VIEWS:
@@ -195,10 +184,33 @@ def checkov(
         "--compact",
     )
     assert result.returncode in {0, 1}, result.stderr[-3000:]
-    reports = json.loads(result.stdout)
+    return result.stdout
+
+
+def _case_of(check: dict[str, Any]) -> str:
+    """The combination a checkov result is about: its folder in the scanned tree."""
+    return str(check["file_path"]).strip("/").split("/")[0]
+
+
+@pytest.fixture(scope="session")
+def checkov(
+    rendered: Render, kustomized: Kustomized, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, CheckovResult]:
+    """Checkov's verdict on every combination, from ONE run over a folder per combination.
+
+    Checkov takes seconds to start; scanning the combinations side by side gives each
+    one the same checks as a run of its own (its findings are told apart by folder).
+    """
+    shared = shared_tmp(tmp_path_factory) / "checkov"
+    shared.mkdir(exist_ok=True)
+    report = shared / "report.json"
+    with locked(shared / ".lock"):  # the first pytest-xdist worker to ask scans for all
+        if not report.exists():
+            report.write_text(_scan(rendered, kustomized, shared / "scan"))
+    reports = json.loads(report.read_text())
     verdicts = {combo_id(answers): CheckovResult() for answers in CHECKOV_CASES}
-    for report in reports if isinstance(reports, list) else [reports]:
-        results = report.get("results", {})
+    for framework in reports if isinstance(reports, list) else [reports]:
+        results = framework.get("results", {})
         for check in results.get("failed_checks", []):
             verdicts[_case_of(check)].failed.append(
                 f"{check['check_id']} {check['resource']} {check['file_path']}"
