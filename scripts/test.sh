@@ -11,6 +11,6 @@ fi
 # the fast tier on 4 pytest-xdist workers (much of it waits on git, pip, npm and go, not
 # the CPU); then the engine tiers in one process, as they keep one stack at a time
 status=0
-.venv/bin/pytest -m "not docker and not kubernetes" -n 4 || status=$?
+.venv/bin/pytest -m "not docker and not kubernetes" -n 4 --dist worksteal || status=$?
 .venv/bin/pytest -m "docker or kubernetes" || status=$?
 exit "$status"
