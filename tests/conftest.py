@@ -222,8 +222,7 @@ def tool(name: str) -> str:
     return found
 
 
-def kustomize(root: Path, overlay: str) -> Manifests:
-    """Build `root/overlay` with the project's kubectl; fail the test with kubectl's error."""
+def _kustomize_text(root: Path, overlay: str) -> str:
     result = subprocess.run(
         [tool("kubectl"), "kustomize", str(root / overlay)],
         capture_output=True,
@@ -231,22 +230,37 @@ def kustomize(root: Path, overlay: str) -> Manifests:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.load_all(result.stdout, Loader=FAST_LOADER) if doc]
+    return result.stdout
+
+
+def _manifests(text: str) -> Manifests:
+    return [doc for doc in yaml.load_all(text, Loader=FAST_LOADER) if doc]
+
+
+def kustomize(root: Path, overlay: str) -> Manifests:
+    """Build `root/overlay` with the project's kubectl; fail the test with kubectl's error."""
+    return _manifests(_kustomize_text(root, overlay))
 
 
 @pytest.fixture(scope="session")
-def kustomized() -> Kustomized:
+def kustomized(tmp_path_factory: pytest.TempPathFactory) -> Kustomized:
     """`kubectl kustomize` once per rendered folder and overlay for the whole run.
 
-    The session's rendered folders never change, so their builds are cached; each call
-    hands out a deep copy, which the test may edit.
+    The run's rendered folders never change, so their builds are cached (on disk, for
+    every pytest-xdist worker); each call hands out a fresh copy, which the test may edit.
     """
     cache: dict[tuple[Path, str], Manifests] = {}
+    shared = shared_tmp(tmp_path_factory) / "kustomized"
+    shared.mkdir(exist_ok=True)
 
     def get(root: Path, overlay: str) -> Manifests:
         key = (root.resolve(), overlay)
         if key not in cache:
-            cache[key] = kustomize(root, overlay)
+            stored = shared / (hashlib.sha256(repr(key).encode()).hexdigest()[:16] + ".yaml")
+            with locked(stored.with_suffix(".lock")):
+                if not stored.exists():
+                    stored.write_text(_kustomize_text(root, overlay))
+            cache[key] = _manifests(stored.read_text())
         return copy.deepcopy(cache[key])
 
     return get
