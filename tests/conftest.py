@@ -31,7 +31,7 @@ from generator.template import TemplateSpec
 
 # kubernetes-validate reads its schema files, a multi-megabyte definitions file among
 # them, for every object it checks; they never change during a run, so read each once
-kubernetes_validate.utils.schema_contents = functools.cache(  # type: ignore[assignment]
+kubernetes_validate.utils.schema_contents = functools.cache(
     kubernetes_validate.utils.schema_contents
 )
 
