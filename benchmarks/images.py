@@ -34,7 +34,7 @@ from generator.docker import build, docker  # noqa: E402
 from generator.images import dockerfile_bases  # noqa: E402
 from generator.template import TemplateSpec  # noqa: E402
 from generator.verify import Stack, image_size, request, wait_for  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.conftest import MATRIX, combo_id, render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 # each language's facts (source file to edit, dependency folder) come from its pack
@@ -71,7 +71,7 @@ def ready_after_database(stack: Stack) -> float | None:
 
 
 def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
-    name = f"{combo['language']}-{combo['database']}"
+    name = combo_id(combo)
     project = render(workdir / name, **combo)
     ensure_images(required_images(project), log=lambda _m: None)
     tag = f"keelson-bench/{name}:latest"
@@ -120,11 +120,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated combinations")
     args = parser.parse_args()
     wanted = {w for w in args.only.split(",") if w}
-    matrix = [
-        c
-        for c in TemplateSpec.load(ROOT).matrix("language", "database")
-        if not wanted or f"{c['language']}-{c['database']}" in wanted
-    ]
+    matrix = [c for c in MATRIX if not wanted or combo_id(c) in wanted]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for combo in matrix:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from generator import ensure_images, required_images  # noqa: E402
 from generator.docker import docker  # noqa: E402
 from generator.verify import Stack, request, wait_for  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.conftest import combo_id, render  # noqa: E402
 
 Step = Callable[[http.client.HTTPConnection], int]
 
@@ -141,7 +141,7 @@ def _bytes(text: str) -> int:
 
 def measure(language: str, database: str, total: int, concurrency: int, tmp: Path) -> list[str]:
     combo = {"language": language, "database": database}
-    project = render(tmp / f"{language}-{database}", **combo)
+    project = render(tmp / combo_id(combo), **combo)
     ensure_images(required_images(project), policy="auto", log=lambda _m: None)
     stack = Stack(project)
     stack.build()

@@ -19,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.template import TemplateSpec  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.conftest import MATRIX, combo_id, render  # noqa: E402
 
 
 def render_once(dest: Path, combo: dict[str, str]) -> float:
@@ -33,14 +32,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    matrix = list(TemplateSpec.load(ROOT).matrix("language", "database"))
     timings: dict[str, list[float]] = {}
     totals: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.repeat):
             start = time.perf_counter()
-            for combo in matrix:
-                name = f"{combo['language']}-{combo['database']}"
+            for combo in MATRIX:
+                name = combo_id(combo)
                 dest = Path(tmp) / f"{name}-{run}"
                 timings.setdefault(name, []).append(render_once(dest, combo))
             totals.append(time.perf_counter() - start)
@@ -50,7 +48,7 @@ def main() -> None:
             f"{name:<20} {statistics.median(values):>9.3f} {min(values):>7.3f} {max(values):>7.3f}"
         )
     print(
-        f"{'all ' + str(len(matrix)):<20} {statistics.median(totals):>9.3f} "
+        f"{'all ' + str(len(MATRIX)):<20} {statistics.median(totals):>9.3f} "
         f"{min(totals):>7.3f} {max(totals):>7.3f}"
     )
     slowest = max(statistics.median(v) for v in timings.values())

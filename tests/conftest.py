@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import fcntl
+import functools
+import hashlib
+import io
 import os
 import pty
 import select
@@ -10,13 +16,24 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import kubernetes_validate.utils
 import pytest
+import yaml
 
+from generator.cli import main
 from generator.render import new_service
 from generator.template import TemplateSpec
+
+# kubernetes-validate reads its schema files, a multi-megabyte definitions file among
+# them, for every object it checks; they never change during a run, so read each once
+kubernetes_validate.utils.schema_contents = functools.cache(
+    kubernetes_validate.utils.schema_contents
+)
 
 # copier commits inside its scratch clones; a fresh CI machine has no git identity
 for _var, _value in {
@@ -28,12 +45,33 @@ for _var, _value in {
     os.environ.setdefault(_var, _value)
 
 ROOT = Path(__file__).resolve().parent.parent
+# the golden renders are services, with tests of their own: not this suite's
+collect_ignore = ["golden"]
 SPEC = TemplateSpec.load(ROOT)
+
+
+def combo_id(answers: Mapping[str, object]) -> str:
+    """The one name of a set of answers, for test ids, golden folders and benchmark rows.
+
+    `language-database`, then `key=value` for each further answer in key order, e.g.
+    `python-none-ingress_host=api.example.com`.
+    """
+    head = [str(answers[key]) for key in ("language", "database") if key in answers]
+    rest = [
+        f"{key}={answers[key]}" for key in sorted(answers) if key not in {"language", "database"}
+    ]
+    return "-".join(head + rest) or "defaults"
+
+
 # the matrix comes from copier.yml itself, so it cannot drift from the template
 MATRIX = list(SPEC.matrix("language", "database"))
-MATRIX_IDS = [f"{c['language']}-{c['database']}" for c in MATRIX]
+MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 Render = Callable[..., Path]
+Manifests = list[dict[str, Any]]
+Kustomized = Callable[[Path, str], Manifests]
+# libyaml when PyYAML has it: the suite parses a few thousand manifests
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
     "template-files"
 ]
@@ -87,20 +125,89 @@ def render(dest: Path, **answers: object) -> Path:
     )
 
 
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this run that every pytest-xdist worker shares (the session's own without)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) across processes."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """Render a combination once per session and hand out the same folder."""
+    """Render a combination once per run and hand out the same folder.
+
+    The folders are shared by the pytest-xdist workers of the run (the first one to ask
+    renders, under a lock), so a test must never change what it gets: copy it first.
+    """
     cache: dict[tuple[tuple[str, object], ...], Path] = {}
+    shared = shared_tmp(tmp_path_factory) / "rendered"
 
     def get(**answers: object) -> Path:
         key = tuple(sorted(answers.items()))
         if key not in cache:
             name = "-".join(str(v) for _, v in key) or "defaults"
-            dest = tmp_path_factory.mktemp("render") / f"svc-{name}"[:40].rstrip("-.")
-            cache[key] = render(dest, **answers)
+            folder = shared / hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / f"svc-{name}"[:40].rstrip("-.")
+            with locked(folder / ".lock"):
+                if not (folder / ".rendered").exists():
+                    render(dest, **answers)
+                    (folder / ".rendered").touch()
+            cache[key] = dest
         return cache[key]
 
     return get
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one `keelson` command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Keelson = Callable[..., Ran]
+
+
+@pytest.fixture
+def keelson(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Keelson:
+    """Run `keelson ARGS` in this process, through `generator.cli.main` as the console script.
+
+    The working folder, extra environment variables and stdin (never a terminal) hold for
+    that one command. Output is captured at the file descriptors, so anything a child
+    process (git, a copier task) prints counts too. One test in test_cli.py runs the real
+    console script in a process of its own.
+    """
+
+    def run(
+        *args: str | Path, cwd: Path = ROOT, env: Mapping[str, str] | None = None, stdin: str = ""
+    ) -> Ran:
+        capfd.readouterr()  # what the test printed before is not the command's
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd)
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            patch.setattr(sys, "stdin", io.StringIO(stdin))
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as exit:  # argparse: --help, --version and usage errors
+                code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+        out, err = capfd.readouterr()
+        return Ran(code, out, err)
+
+    return run
 
 
 def tool(name: str) -> str:
@@ -114,6 +221,50 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run scripts/setup.sh")
     return found
+
+
+def _kustomize_text(root: Path, overlay: str) -> str:
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(root / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _manifests(text: str) -> Manifests:
+    return [doc for doc in yaml.load_all(text, Loader=FAST_LOADER) if doc]
+
+
+def kustomize(root: Path, overlay: str) -> Manifests:
+    """Build `root/overlay` with the project's kubectl; fail the test with kubectl's error."""
+    return _manifests(_kustomize_text(root, overlay))
+
+
+@pytest.fixture(scope="session")
+def kustomized(tmp_path_factory: pytest.TempPathFactory) -> Kustomized:
+    """`kubectl kustomize` once per rendered folder and overlay for the whole run.
+
+    The run's rendered folders never change, so their builds are cached (on disk, for
+    every pytest-xdist worker); each call hands out a fresh copy, which the test may edit.
+    """
+    cache: dict[tuple[Path, str], Manifests] = {}
+    shared = shared_tmp(tmp_path_factory) / "kustomized"
+    shared.mkdir(exist_ok=True)
+
+    def get(root: Path, overlay: str) -> Manifests:
+        key = (root.resolve(), overlay)
+        if key not in cache:
+            stored = shared / (hashlib.sha256(repr(key).encode()).hexdigest()[:16] + ".yaml")
+            with locked(stored.with_suffix(".lock")):
+                if not stored.exists():
+                    stored.write_text(_kustomize_text(root, overlay))
+            cache[key] = _manifests(stored.read_text())
+        return copy.deepcopy(cache[key])
+
+    return get
 
 
 class Terminal:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -30,7 +27,7 @@ from generator.catalogue import (
     parse_catalogue,
 )
 from generator.errors import CatalogueError
-from tests.conftest import ROOT, Terminal, copy_template, git
+from tests.conftest import ROOT, Keelson, Terminal, copy_template, git
 
 OTHER_COPIER_YML = """\
 _templates_suffix: .jinja
@@ -54,20 +51,6 @@ def release(repo: Path, tag: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"release {tag}")
     git(repo, "tag", tag)
-
-
-def keelson(
-    *args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
 
 
 @dataclass(frozen=True)
@@ -275,7 +258,7 @@ def test_valid_catalogue_keeps_answers_and_resolves_local_paths(tmp_path: Path) 
         catalogue.preset("apii")
 
 
-def test_example_catalogue_is_valid_and_listed() -> None:
+def test_example_catalogue_is_valid_and_listed(keelson: Keelson) -> None:
     listed = keelson("catalogue", "list", "--catalogue", "catalogue.example.yml")
     assert listed.returncode == 0, listed.stderr
     rows = listed.stdout.splitlines()
@@ -331,7 +314,9 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert find_catalogue("mine.yml", env) == "mine.yml"
 
 
-def test_cli_finds_catalogue_from_env_and_config_dir(templates: Templates, tmp_path: Path) -> None:
+def test_cli_finds_catalogue_from_env_and_config_dir(
+    keelson: Keelson, templates: Templates, tmp_path: Path
+) -> None:
     team = tmp_path / "team"
     team.mkdir()
     catalogue = write_catalogue(team, templates)
@@ -371,7 +356,7 @@ def test_cli_finds_catalogue_from_env_and_config_dir(templates: Templates, tmp_p
 
 
 def test_preset_of_another_template_renders_at_pinned_ref(
-    templates: Templates, tmp_path: Path
+    keelson: Keelson, templates: Templates, tmp_path: Path
 ) -> None:
     catalogue = write_catalogue(tmp_path, templates)
     dest = tmp_path / "out" / "greeter"
@@ -402,7 +387,7 @@ def test_preset_of_another_template_renders_at_pinned_ref(
     assert (overridden / "README.md").read_text() == "HEY x3\n"
 
 
-def test_preset_of_keelson_template(templates: Templates, tmp_path: Path) -> None:
+def test_preset_of_keelson_template(keelson: Keelson, templates: Templates, tmp_path: Path) -> None:
     catalogue = write_catalogue(tmp_path, templates)
     dest = tmp_path / "orders"
     result = keelson(
@@ -502,7 +487,7 @@ BAD_PRESETS = [
 
 @pytest.mark.parametrize("case", BAD_PRESETS, ids=[c.id for c in BAD_PRESETS])
 def test_bad_preset_is_one_line_exit_2_and_writes_nothing(
-    templates: Templates, tmp_path: Path, case: BadPreset
+    keelson: Keelson, templates: Templates, tmp_path: Path, case: BadPreset
 ) -> None:
     team = tmp_path / "team"
     team.mkdir()
@@ -522,7 +507,9 @@ def test_bad_preset_is_one_line_exit_2_and_writes_nothing(
     assert list(out.iterdir()) == []
 
 
-def test_missing_local_template_names_its_line(templates: Templates, tmp_path: Path) -> None:
+def test_missing_local_template_names_its_line(
+    keelson: Keelson, templates: Templates, tmp_path: Path
+) -> None:
     catalogue = write_catalogue(tmp_path, templates)
     catalogue.write_text(catalogue.read_text().replace(str(templates.keelson), "/nonexistent/tpl"))
     result = keelson(
@@ -536,7 +523,7 @@ def test_missing_local_template_names_its_line(templates: Templates, tmp_path: P
     assert not (tmp_path / "svc").exists()
 
 
-def test_malformed_catalogue_fails_every_command(tmp_path: Path) -> None:
+def test_malformed_catalogue_fails_every_command(keelson: Keelson, tmp_path: Path) -> None:
     catalogue = tmp_path / "catalogue.yml"
     catalogue.write_text("version: 1\ntemplates:\n  t: {url: x, ref: y\npresets: []\n")
     for args in (("catalogue", "list"), ("new", "--preset", "a", "--defaults", "svc")):
@@ -562,7 +549,7 @@ def test_choose_preset_offers_every_preset_and_none(templates: Templates, tmp_pa
 
 
 def test_bare_new_without_terminal_still_asks_for_defaults(
-    templates: Templates, tmp_path: Path
+    keelson: Keelson, templates: Templates, tmp_path: Path
 ) -> None:
     catalogue = write_catalogue(tmp_path, templates)
     out = tmp_path / "out"

@@ -1,4 +1,8 @@
-"""The `keelson` CLI and copier itself reject bad answers the same way, writing nothing."""
+"""The `keelson` CLI and copier itself reject bad answers the same way, writing nothing.
+
+The commands run in-process through `generator.cli.main` (the `keelson` fixture); the
+last test runs the installed console script in a process of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SPEC
+from generator import __version__
+from tests.conftest import ROOT, SPEC, Keelson, Ran, tool
 
 
-def keelson(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        check=False,
-        cwd=ROOT,
-    )
-
-
-def new(dest: Path, *data: str) -> subprocess.CompletedProcess[str]:
+def new(keelson: Keelson, dest: Path, *data: str) -> Ran:
     # the suite renders the working tree of the template, edits included
     args = ["new", str(dest), "--defaults", "--vcs-ref", "HEAD", "--allow-dirty"]
     for pair in data:
@@ -71,11 +66,11 @@ PREREQUISITE = {
     ("pair", "field", "allowed"), BAD_ANSWERS, ids=[b[0][:24] for b in BAD_ANSWERS]
 )
 def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
-    tmp_path: Path, pair: str, field: str, allowed: str
+    keelson: Keelson, tmp_path: Path, pair: str, field: str, allowed: str
 ) -> None:
     dest = tmp_path / "svc"
     extra = PREREQUISITE.get(field, [])
-    result = new(dest, *extra, pair)
+    result = new(keelson, dest, *extra, pair)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -85,57 +80,57 @@ def test_bad_answer_is_one_line_exit_2_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_version_not_offered_for_chosen_database(tmp_path: Path) -> None:
-    result = new(tmp_path / "svc", "database=postgresql", "postgresql_version=9")
+def test_version_not_offered_for_chosen_database(keelson: Keelson, tmp_path: Path) -> None:
+    result = new(keelson, tmp_path / "svc", "database=postgresql", "postgresql_version=9")
     assert result.returncode == 2
     assert "invalid postgresql_version: '9' is not one of: 17, 16" in result.stderr
     assert not (tmp_path / "svc").exists()
 
 
-def test_unknown_question_is_rejected(tmp_path: Path) -> None:
-    result = new(tmp_path / "svc", "langauge=go")
+def test_unknown_question_is_rejected(keelson: Keelson, tmp_path: Path) -> None:
+    result = new(keelson, tmp_path / "svc", "langauge=go")
     assert result.returncode == 2
     assert "unknown question 'langauge'" in result.stderr
     assert "language" in result.stderr.split("asks:")[1]
     assert not (tmp_path / "svc").exists()
 
 
-def test_missing_parents_are_not_left_behind(tmp_path: Path) -> None:
-    result = new(tmp_path / "a" / "b" / "svc", "port=1")
+def test_missing_parents_are_not_left_behind(keelson: Keelson, tmp_path: Path) -> None:
+    result = new(keelson, tmp_path / "a" / "b" / "svc", "port=1")
     assert result.returncode == 2
     assert list(tmp_path.iterdir()) == []
 
 
-def test_non_empty_destination_is_never_overwritten(tmp_path: Path) -> None:
+def test_non_empty_destination_is_never_overwritten(keelson: Keelson, tmp_path: Path) -> None:
     dest = tmp_path / "svc"
     dest.mkdir()
     (dest / "mine.txt").write_text("keep me")
-    result = new(dest)
+    result = new(keelson, dest)
     assert result.returncode == 2
     assert "is not empty" in result.stderr
     assert sorted(p.name for p in dest.iterdir()) == ["mine.txt"]
     assert (dest / "mine.txt").read_text() == "keep me"
 
 
-def test_empty_destination_is_used(tmp_path: Path) -> None:
+def test_empty_destination_is_used(keelson: Keelson, tmp_path: Path) -> None:
     dest = tmp_path / "svc"
     dest.mkdir()
-    result = new(dest, "project_name=orders")
+    result = new(keelson, dest, "project_name=orders")
     assert result.returncode == 0, result.stderr
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "orders"
 
 
-def test_project_name_defaults_to_folder_name(tmp_path: Path) -> None:
+def test_project_name_defaults_to_folder_name(keelson: Keelson, tmp_path: Path) -> None:
     dest = tmp_path / "Billing_API"
-    result = new(dest)
+    result = new(keelson, dest)
     assert result.returncode == 0, result.stderr
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "billing-api"
     assert answers["namespace"] == "billing-api"
 
 
-def test_no_terminal_and_no_defaults_says_what_to_do(tmp_path: Path) -> None:
+def test_no_terminal_and_no_defaults_says_what_to_do(keelson: Keelson, tmp_path: Path) -> None:
     result = keelson(
         "new", str(tmp_path / "svc"), "--allow-dirty", "--data", "language=go", stdin=""
     )
@@ -144,7 +139,7 @@ def test_no_terminal_and_no_defaults_says_what_to_do(tmp_path: Path) -> None:
     assert not (tmp_path / "svc").exists()
 
 
-def test_data_file_and_data_flag(tmp_path: Path) -> None:
+def test_data_file_and_data_flag(keelson: Keelson, tmp_path: Path) -> None:
     answers_file = tmp_path / "answers.yml"
     answers_file.write_text("language: go\nport: 9090\n")
     dest = tmp_path / "svc"
@@ -165,13 +160,13 @@ def test_data_file_and_data_flag(tmp_path: Path) -> None:
     assert (answers["language"], answers["port"]) == ("go", 9191)
 
 
-def test_malformed_data_pair(tmp_path: Path) -> None:
+def test_malformed_data_pair(keelson: Keelson, tmp_path: Path) -> None:
     result = keelson("new", str(tmp_path / "svc"), "--defaults", "--data", "port")
     assert result.returncode == 2
     assert "--data expects KEY=VALUE" in result.stderr
 
 
-def test_version_and_help() -> None:
+def test_version_and_help(keelson: Keelson) -> None:
     version = keelson("--version")
     assert version.returncode == 0
     assert version.stdout.startswith("keelson ")
@@ -184,25 +179,29 @@ def test_version_and_help() -> None:
 
 @pytest.mark.parametrize("pair", ["port=80", "language=java", "project_name=Bad_Name"])
 def test_copier_itself_applies_the_same_validation(tmp_path: Path, pair: str) -> None:
+    # copier.yml's own validators: a team that runs plain copier gets the same refusal
     dest = tmp_path / "svc"
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "copier"),
-            "copy",
-            "--trust",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--data",
-            pair,
-            str(ROOT),
-            str(dest),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode != 0
-    field = pair.split("=", maxsplit=1)[0]
-    assert f"'{field}'" in result.stderr
+    field, value = pair.split("=", maxsplit=1)
+    with pytest.raises(ValueError, match=f"'{field}'"):
+        copier.run_copy(
+            str(ROOT), dest, data={field: value}, defaults=True, vcs_ref="HEAD", unsafe=True,
+            quiet=True,
+        )  # fmt: skip
     assert not dest.exists()
+
+
+def test_console_script_runs_the_cli_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """The one test through real processes: the installed `keelson` and `python -m generator`."""
+    for command in ([tool("keelson")], [sys.executable, "-m", "generator"]):
+        version = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, check=False, cwd=tmp_path
+        )
+        assert (version.returncode, version.stdout) == (0, f"keelson {__version__}\n")
+    # a failure's exit code and its one line reach the shell
+    refused = subprocess.run(
+        [tool("keelson"), "new", str(tmp_path / "svc"), "--defaults", "--data", "port"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr == "keelson: --data expects KEY=VALUE, got 'port'\n"
+    assert list(tmp_path.iterdir()) == []

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import MATRIX, MATRIX_IDS, Render
-from tests.test_lint import kustomize
+from tests.conftest import MATRIX, MATRIX_IDS, Kustomized, Render
 
 APPLIED = ["k8s/overlays/dev", "k8s/overlays/prod"]
 # the replica range each overlay promises, owned by the HorizontalPodAutoscaler
@@ -32,9 +31,9 @@ def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[
 @combos
 @pytest.mark.parametrize("overlay", APPLIED)
 def test_hpa_alone_owns_the_replica_count(
-    rendered: Render, combo: dict[str, str], overlay: str
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str], overlay: str
 ) -> None:
-    docs = kustomize(rendered(**combo), overlay)
+    docs = kustomized(rendered(**combo), overlay)
     deployment = one(docs, "Deployment")
     hpa = one(docs, "HorizontalPodAutoscaler")
     ref = hpa["spec"]["scaleTargetRef"]
@@ -45,18 +44,20 @@ def test_hpa_alone_owns_the_replica_count(
 
 
 @combos
-def test_pdb_lets_a_drain_evict_unready_pods(rendered: Render, combo: dict[str, str]) -> None:
+def test_pdb_lets_a_drain_evict_unready_pods(
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
+) -> None:
     for overlay in APPLIED:
-        pdb = one(kustomize(rendered(**combo), overlay), "PodDisruptionBudget")
+        pdb = one(kustomized(rendered(**combo), overlay), "PodDisruptionBudget")
         assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
 
 @combos
 def test_rollout_waits_for_endpoint_removal_without_a_shell(
-    rendered: Render, combo: dict[str, str]
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
 ) -> None:
     for overlay in APPLIED:
-        pod = one(kustomize(rendered(**combo), overlay), "Deployment")["spec"]["template"]["spec"]
+        pod = one(kustomized(rendered(**combo), overlay), "Deployment")["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         pre_stop = container["lifecycle"]["preStop"]
         # the native action: distroless images have no `sh -c sleep`
@@ -68,21 +69,23 @@ def test_rollout_waits_for_endpoint_removal_without_a_shell(
 
 @combos
 def test_every_applied_object_carries_the_common_labels(
-    rendered: Render, combo: dict[str, str]
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
 ) -> None:
     root = rendered(**combo)
     project = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_name"]
     for overlay in APPLIED:
-        for doc in kustomize(root, overlay):
+        for doc in kustomized(root, overlay):
             labels = doc["metadata"].get("labels", {})
             name = f"{overlay}: {doc['kind']}/{doc['metadata']['name']}"
             assert labels.get("app.kubernetes.io/part-of") == project, name
             assert labels.get("app.kubernetes.io/managed-by") == "kustomize", name
 
 
-def test_ingress_names_its_class_and_the_readme_its_tls_secret(rendered: Render) -> None:
+def test_ingress_names_its_class_and_the_readme_its_tls_secret(
+    rendered: Render, kustomized: Kustomized
+) -> None:
     default = rendered(language="go", database="none", ingress_host="api.example.com")
-    ingress = one(kustomize(default, "k8s/overlays/prod"), "Ingress")
+    ingress = one(kustomized(default, "k8s/overlays/prod"), "Ingress")
     assert ingress["spec"]["ingressClassName"] == "nginx"
     project = ingress["metadata"]["name"]
     assert ingress["spec"]["tls"][0]["secretName"] == f"{project}-tls"
@@ -92,7 +95,7 @@ def test_ingress_names_its_class_and_the_readme_its_tls_secret(rendered: Render)
     chosen = rendered(
         language="go", database="none", ingress_host="api.example.com", ingress_class="traefik"
     )
-    ingress = one(kustomize(chosen, "k8s/overlays/dev"), "Ingress")
+    ingress = one(kustomized(chosen, "k8s/overlays/dev"), "Ingress")
     assert ingress["spec"]["ingressClassName"] == "traefik"
 
 
@@ -101,13 +104,15 @@ def _claim(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(claim["spec"])
 
 
-def test_dev_database_volume_names_a_storage_class_when_asked(rendered: Render) -> None:
+def test_dev_database_volume_names_a_storage_class_when_asked(
+    rendered: Render, kustomized: Kustomized
+) -> None:
     default = rendered(language="python", database="postgresql")
-    assert "storageClassName" not in _claim(kustomize(default, "k8s/overlays/dev"))
+    assert "storageClassName" not in _claim(kustomized(default, "k8s/overlays/dev"))
     readme = (default / "README.md").read_text()
     assert "needs a default StorageClass" in readme
     chosen = rendered(language="python", database="postgresql", storage_class="local-path")
-    assert _claim(kustomize(chosen, "k8s/overlays/dev"))["storageClassName"] == "local-path"
+    assert _claim(kustomized(chosen, "k8s/overlays/dev"))["storageClassName"] == "local-path"
     assert "StorageClass `local-path`" in (chosen / "README.md").read_text()
 
 
@@ -123,11 +128,11 @@ def _without_checkov(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @combos
 def test_checkov_reasons_stay_in_the_repo_not_on_live_objects(
-    rendered: Render, combo: dict[str, str]
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
 ) -> None:
     root = rendered(**combo)
     for overlay in APPLIED:
-        applied = kustomize(root, overlay)
+        applied = kustomized(root, overlay)
         carried = [
             f"{d['kind']}/{d['metadata']['name']}"
             for d in applied
@@ -135,7 +140,7 @@ def test_checkov_reasons_stay_in_the_repo_not_on_live_objects(
         ]
         assert carried == [], f"{overlay} applies checkov annotations on {carried}"
         # checkov scans exactly the applied objects, plus the annotated reasons
-        view = kustomize(root, overlay.replace("overlays", "checkov"))
+        view = kustomized(root, overlay.replace("overlays", "checkov"))
         assert any(
             k.startswith("checkov.io/skip")
             for d in view

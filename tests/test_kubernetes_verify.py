@@ -20,8 +20,7 @@ from generator.kubernetes import (
     verify_kubernetes,
     warnings_of,
 )
-from tests.conftest import Render
-from tests.test_lint import kustomize
+from tests.conftest import Kustomized, Render
 
 
 def test_selects_follows_label_selector_semantics() -> None:
@@ -38,14 +37,16 @@ def test_selects_follows_label_selector_semantics() -> None:
 
 
 @pytest.mark.parametrize("overlay", ["k8s/overlays/dev", "k8s/overlays/prod"])
-def test_generated_overlays_have_no_selector_findings(rendered: Render, overlay: str) -> None:
-    docs = kustomize(rendered(language="node", database="mariadb"), overlay)
+def test_generated_overlays_have_no_selector_findings(
+    rendered: Render, kustomized: Kustomized, overlay: str
+) -> None:
+    docs = kustomized(rendered(language="node", database="mariadb"), overlay)
     assert selector_findings(docs, overlay) == []
 
 
-def test_each_mistyped_reference_is_a_finding(rendered: Render) -> None:
+def test_each_mistyped_reference_is_a_finding(rendered: Render, kustomized: Kustomized) -> None:
     docs = copy.deepcopy(
-        kustomize(rendered(language="node", database="mariadb"), "k8s/overlays/dev")
+        kustomized(rendered(language="node", database="mariadb"), "k8s/overlays/dev")
     )
     kinds = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     app, db = "svc-mariadb-node", "svc-mariadb-node-db"
@@ -65,8 +66,10 @@ def test_each_mistyped_reference_is_a_finding(rendered: Render) -> None:
     }
 
 
-def test_probe_pod_is_what_the_statefulset_controller_would_create(rendered: Render) -> None:
-    docs = kustomize(rendered(language="node", database="mariadb"), "k8s/overlays/dev")
+def test_probe_pod_is_what_the_statefulset_controller_would_create(
+    rendered: Render, kustomized: Kustomized
+) -> None:
+    docs = kustomized(rendered(language="node", database="mariadb"), "k8s/overlays/dev")
     (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
     pod = probe_pod(sts, "ns1")
     assert pod["metadata"]["namespace"] == "ns1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import MATRIX, MATRIX_IDS, Render, tool
+from tests.conftest import (
+    MATRIX,
+    MATRIX_IDS,
+    Kustomized,
+    Render,
+    combo_id,
+    locked,
+    shared_tmp,
+    tool,
+)
+from tests.conftest import kustomize as kustomize  # noqa: PLC0414 - tests/kubernetes imports it here
 
 OVERLAYS = ["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"]
 CHECKOV_VIEWS = ["k8s/checkov/dev", "k8s/checkov/prod"]
@@ -20,12 +31,6 @@ combos = pytest.mark.parametrize("combo", MATRIX, ids=MATRIX_IDS)
 
 def run(*cmd: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
-
-
-def kustomize(root: Path, overlay: str) -> list[dict[str, Any]]:
-    result = run(tool("kubectl"), "kustomize", str(root / overlay))
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 @combos
@@ -39,13 +44,27 @@ def test_hadolint_has_zero_findings(rendered: Render, combo: dict[str, str]) -> 
 
 @combos
 def test_kustomize_builds_and_strict_schema_accepts(
-    rendered: Render, combo: dict[str, str]
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
 ) -> None:
     root = rendered(**combo)
     version = kubernetes_validate.latest_version()
     for overlay in OVERLAYS:
-        for doc in kustomize(root, overlay):
+        for doc in kustomized(root, overlay):
             kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_strict_schema_rejects_a_mistyped_field(rendered: Render, kustomized: Kustomized) -> None:
+    # the check above must be able to fail: a typo Kubernetes would reject is caught
+    (deployment,) = [
+        d
+        for d in kustomized(rendered(**MATRIX[0]), "k8s/overlays/prod")
+        if d["kind"] == "Deployment"
+    ]
+    version = kubernetes_validate.latest_version()
+    kubernetes_validate.validate(deployment, version, strict=True)
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError, match="imagePullPolicyy"):
+        kubernetes_validate.validate(deployment, version, strict=True)
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -67,11 +86,11 @@ def _selected(selector: dict[str, str], workloads: dict[str, dict[str, str]]) ->
 @combos
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_selector_matches_the_pods_it_is_for(
-    rendered: Render, combo: dict[str, str], overlay: str
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str], overlay: str
 ) -> None:
     root = rendered(**combo)
     project = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_name"]
-    docs = kustomize(root, overlay)
+    docs = kustomized(root, overlay)
     workloads = _workloads(docs)
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for doc in docs:
@@ -109,8 +128,10 @@ def test_every_selector_matches_the_pods_it_is_for(
 
 
 @combos
-def test_deployment_meets_restricted_pod_security(rendered: Render, combo: dict[str, str]) -> None:
-    docs = kustomize(rendered(**combo), "k8s/overlays/prod")
+def test_deployment_meets_restricted_pod_security(
+    rendered: Render, kustomized: Kustomized, combo: dict[str, str]
+) -> None:
+    docs = kustomized(rendered(**combo), "k8s/overlays/prod")
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -127,13 +148,29 @@ def test_deployment_meets_restricted_pod_security(rendered: Render, combo: dict[
     assert container["image"].endswith(":0.1.0")
 
 
-def checkov_failures(root: Path, scratch: Path) -> tuple[list[str], int]:
-    """Run checkov on the Dockerfile and both overlays' lint views; return failures and passes."""
-    (scratch / "Dockerfile").write_text((root / "Dockerfile").read_text())
-    # the lint views: the applied overlays plus the accepted findings of k8s/checkov/skips
-    for overlay in CHECKOV_VIEWS:
-        name = overlay.replace("/", "-") + ".yaml"
-        (scratch / name).write_text(yaml.safe_dump_all(kustomize(root, overlay)))
+# the ingress variant adds an Ingress to every overlay; the rest is the matrix
+INGRESS = {"language": "python", "database": "redis", "ingress_host": "api.example.com"}
+CHECKOV_CASES = [*MATRIX, INGRESS]
+
+
+@dataclass
+class CheckovResult:
+    """What checkov said about one combination's Dockerfile and lint views."""
+
+    failed: list[str] = field(default_factory=list)
+    passed: int = 0
+
+
+def _scan(rendered: Render, kustomized: Kustomized, scratch: Path) -> str:
+    """Checkov's JSON report on a folder per combination: its Dockerfile and lint views."""
+    for answers in CHECKOV_CASES:
+        root, folder = rendered(**answers), scratch / combo_id(answers)
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text((root / "Dockerfile").read_text())
+        # the lint views: the applied overlays plus the accepted findings of k8s/checkov/skips
+        for overlay in CHECKOV_VIEWS:
+            name = overlay.replace("/", "-") + ".yaml"
+            (folder / name).write_text(yaml.safe_dump_all(kustomized(root, overlay)))
     result = run(
         tool("checkov"),
         "--directory",
@@ -144,35 +181,61 @@ def checkov_failures(root: Path, scratch: Path) -> tuple[list[str], int]:
         "--skip-download",
         "--output",
         "json",
-        "--quiet",
         "--compact",
     )
-    reports = json.loads(result.stdout or "[]")
-    reports = [
-        r for r in (reports if isinstance(reports, list) else [reports]) if isinstance(r, dict)
-    ]
-    failed = [
-        f"{check['check_id']} {check['resource']} {check['file_path']}"
-        for report in reports
-        for check in report.get("results", {}).get("failed_checks", [])
-    ]
-    return failed, sum(r.get("summary", {}).get("passed", 0) for r in reports)
+    assert result.returncode in {0, 1}, result.stderr[-3000:]
+    return result.stdout
+
+
+def _case_of(check: dict[str, Any]) -> str:
+    """The combination a checkov result is about: its folder in the scanned tree."""
+    return str(check["file_path"]).strip("/").split("/")[0]
+
+
+@pytest.fixture(scope="session")
+def checkov(
+    rendered: Render, kustomized: Kustomized, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, CheckovResult]:
+    """Checkov's verdict on every combination, from ONE run over a folder per combination.
+
+    Checkov takes seconds to start; scanning the combinations side by side gives each
+    one the same checks as a run of its own (its findings are told apart by folder).
+    """
+    shared = shared_tmp(tmp_path_factory) / "checkov"
+    shared.mkdir(exist_ok=True)
+    report = shared / "report.json"
+    with locked(shared / ".lock"):  # the first pytest-xdist worker to ask scans for all
+        if not report.exists():
+            report.write_text(_scan(rendered, kustomized, shared / "scan"))
+    reports = json.loads(report.read_text())
+    verdicts = {combo_id(answers): CheckovResult() for answers in CHECKOV_CASES}
+    for framework in reports if isinstance(reports, list) else [reports]:
+        results = framework.get("results", {})
+        for check in results.get("failed_checks", []):
+            verdicts[_case_of(check)].failed.append(
+                f"{check['check_id']} {check['resource']} {check['file_path']}"
+            )
+        for check in results.get("passed_checks", []):
+            verdicts[_case_of(check)].passed += 1
+    return verdicts
 
 
 @combos
 def test_checkov_dockerfile_and_kubernetes_pass(
-    rendered: Render, combo: dict[str, str], tmp_path: Path
+    checkov: dict[str, CheckovResult], combo: dict[str, str]
 ) -> None:
-    failed, passed = checkov_failures(rendered(**combo), tmp_path)
-    assert failed == [], "\n".join(failed)
-    assert passed > 50
+    verdict = checkov[combo_id(combo)]
+    assert verdict.failed == [], "\n".join(verdict.failed)
+    assert verdict.passed > 50
 
 
-def test_ingress_variant_is_valid_routed_and_clean(rendered: Render, tmp_path: Path) -> None:
-    root = rendered(language="python", database="redis", ingress_host="api.example.com")
+def test_ingress_variant_is_valid_routed_and_clean(
+    rendered: Render, kustomized: Kustomized, checkov: dict[str, CheckovResult]
+) -> None:
+    root = rendered(**INGRESS)
     version = kubernetes_validate.latest_version()
     for overlay in OVERLAYS:
-        docs = kustomize(root, overlay)
+        docs = kustomized(root, overlay)
         for doc in docs:
             kubernetes_validate.validate(doc, version, strict=True)
         (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
@@ -181,8 +244,9 @@ def test_ingress_variant_is_valid_routed_and_clean(rendered: Render, tmp_path: P
             d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == backend["name"]
         ]
         assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
-    failed, _ = checkov_failures(root, tmp_path)
-    assert failed == [], "\n".join(failed)
+    verdict = checkov[combo_id(INGRESS)]
+    assert verdict.failed == [], "\n".join(verdict.failed)
+    assert verdict.passed > 50
 
 
 @combos

@@ -13,34 +13,17 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, Terminal, copy_template, git, tool
+from tests.conftest import Keelson, Ran, Terminal, copy_template, git, tool
 
 SCREEN_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def keelson(
-    *args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *map(str, args)],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-
-
-def one_line(result: subprocess.CompletedProcess[str]) -> str:
+def one_line(result: Ran) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -71,7 +54,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_checkout_service_records_its_origin_and_a_real_commit(
-    template: Path, tmp_path: Path
+    keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
     made = keelson("new", tmp_path / "svc", "--defaults", "--template", template, "--trust")
     assert made.returncode == 0, made.stderr
@@ -86,7 +69,9 @@ def test_a_checkout_service_records_its_origin_and_a_real_commit(
     assert git(tmp_path / "svc", "rev-list", "--count", "HEAD").strip() == "1"
 
 
-def test_dirty_template_checkout_is_refused(template: Path, tmp_path: Path) -> None:
+def test_dirty_template_checkout_is_refused(
+    keelson: Keelson, template: Path, tmp_path: Path
+) -> None:
     scratch = template / "templates" / "scratch.txt.jinja"
     scratch.write_text("work in progress\n")
     try:
@@ -106,7 +91,7 @@ def test_dirty_template_checkout_is_refused(template: Path, tmp_path: Path) -> N
 
 
 def test_a_release_tag_the_clone_lacks_is_named_with_the_way_out(
-    template: Path, tmp_path: Path
+    keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
     refused = keelson("new", tmp_path / "svc", "--defaults", "--template", template,
                       "--trust", "--vcs-ref", "v0.1.0")  # fmt: skip
@@ -117,14 +102,16 @@ def test_a_release_tag_the_clone_lacks_is_named_with_the_way_out(
     assert not (tmp_path / "svc").exists()
 
 
-def test_destination_inside_the_template_checkout_is_refused(template: Path) -> None:
+def test_destination_inside_the_template_checkout_is_refused(
+    keelson: Keelson, template: Path
+) -> None:
     refused = keelson("new", "my-service", "--defaults", "--template", template, cwd=template)
     assert refused.returncode == 2
     assert "inside the template checkout" in one_line(refused)
     assert git(template, "status", "--porcelain") == ""
 
 
-def test_unreachable_recorded_template_says_how_to_fix_it(tmp_path: Path) -> None:
+def test_unreachable_recorded_template_says_how_to_fix_it(keelson: Keelson, tmp_path: Path) -> None:
     service = tmp_path / "svc"
     service.mkdir()
     (service / ".copier-answers.yml").write_text(
@@ -138,7 +125,9 @@ def test_unreachable_recorded_template_says_how_to_fix_it(tmp_path: Path) -> Non
 # --- the destination ---------------------------------------------------------
 
 
-def test_a_folder_with_only_starter_files_takes_the_service(tmp_path: Path) -> None:
+def test_a_folder_with_only_starter_files_takes_the_service(
+    keelson: Keelson, tmp_path: Path
+) -> None:
     dest = tmp_path / "orders"
     dest.mkdir()
     git(dest, "init", "-q", "-b", "main")
@@ -155,6 +144,7 @@ def test_a_folder_with_only_starter_files_takes_the_service(tmp_path: Path) -> N
 
 
 def test_a_service_inside_another_repository_is_left_for_its_owner_to_commit(
+    keelson: Keelson,
     tmp_path: Path,
 ) -> None:
     git(tmp_path, "init", "-q", "-b", "main")
@@ -164,7 +154,7 @@ def test_a_service_inside_another_repository_is_left_for_its_owner_to_commit(
     assert "commit the service there" in made.stderr
 
 
-def test_no_git_leaves_git_alone(tmp_path: Path) -> None:
+def test_no_git_leaves_git_alone(keelson: Keelson, tmp_path: Path) -> None:
     made = keelson("new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git")
     assert made.returncode == 0, made.stderr
     assert not (tmp_path / "svc" / ".git").exists()
@@ -179,7 +169,7 @@ def test_no_git_leaves_git_alone(tmp_path: Path) -> None:
     ],
 )
 def test_system_errors_are_one_line_exit_2_and_write_nothing(
-    tmp_path: Path, setup: str, fragment: str
+    keelson: Keelson, tmp_path: Path, setup: str, fragment: str
 ) -> None:
     args: list[str | Path] = ["--defaults", "--allow-dirty"]
     if setup == "file-parent":
@@ -216,7 +206,9 @@ def test_an_unforeseen_failure_is_one_line_exit_2(
     assert err == "keelson: unexpected error (RuntimeError): disk full; nothing was written\n"
 
 
-def test_a_data_file_answering_everything_needs_no_terminal(tmp_path: Path) -> None:
+def test_a_data_file_answering_everything_needs_no_terminal(
+    keelson: Keelson, tmp_path: Path
+) -> None:
     data = tmp_path / "answers.yml"
     data.write_text(
         "project_name: billing\ndescription: Billing API\nlanguage: go\ngo_version: '1.27'\n"
@@ -234,7 +226,9 @@ def test_a_data_file_answering_everything_needs_no_terminal(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("where", ["path", "dot"])
-def test_success_is_quiet_uncoloured_and_says_the_next_steps(tmp_path: Path, where: str) -> None:
+def test_success_is_quiet_uncoloured_and_says_the_next_steps(
+    keelson: Keelson, tmp_path: Path, where: str
+) -> None:
     if where == "path":
         made = keelson("new", "svc", "--defaults", "--data", "database=redis", "--allow-dirty",
                        cwd=tmp_path)  # fmt: skip
@@ -256,7 +250,7 @@ def test_success_is_quiet_uncoloured_and_says_the_next_steps(tmp_path: Path, whe
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
-def test_database_password_files_are_private(tmp_path: Path) -> None:
+def test_database_password_files_are_private(keelson: Keelson, tmp_path: Path) -> None:
     made = keelson("new", tmp_path / "svc", "--defaults", "--data", "database=postgresql",
                    "--allow-dirty")  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -345,7 +339,7 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("how", ["flag", "environment", "config"])
 def test_one_trust_rule_for_every_way_of_naming_a_template(
-    stranger: Path, tmp_path: Path, how: str
+    keelson: Keelson, stranger: Path, tmp_path: Path, how: str
 ) -> None:
     home = tmp_path / "home"
     (home / "keelson").mkdir(parents=True)
@@ -383,7 +377,9 @@ def test_trust_question_answered_no_writes_nothing(stranger: Path, tmp_path: Pat
 # --- check -------------------------------------------------------------------
 
 
-def test_check_fails_while_conflict_markers_remain(template: Path, tmp_path: Path) -> None:
+def test_check_fails_while_conflict_markers_remain(
+    keelson: Keelson, template: Path, tmp_path: Path
+) -> None:
     service = tmp_path / "svc"
     made = keelson("new", service, "--defaults", "--template", template, "--trust")
     assert made.returncode == 0, made.stderr
@@ -398,7 +394,9 @@ def test_check_fails_while_conflict_markers_remain(template: Path, tmp_path: Pat
     assert "conflict markers" in conflicted.stdout and "compose.yaml" in conflicted.stdout
 
 
-def test_check_cannot_tell_a_commit_the_template_lacks(template: Path, tmp_path: Path) -> None:
+def test_check_cannot_tell_a_commit_the_template_lacks(
+    keelson: Keelson, template: Path, tmp_path: Path
+) -> None:
     service = tmp_path / "svc"
     made = keelson("new", service, "--defaults", "--template", template, "--trust")
     assert made.returncode == 0, made.stderr
@@ -421,7 +419,9 @@ ACCEPTED = {
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=list(ACCEPTED))
-def test_answers_yaml_would_mistype_come_out_as_strings(tmp_path: Path, case: str) -> None:
+def test_answers_yaml_would_mistype_come_out_as_strings(
+    keelson: Keelson, tmp_path: Path, case: str
+) -> None:
     data = ACCEPTED[case]
     args: list[str | Path] = ["new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git"]
     for key, value in data.items():
@@ -452,7 +452,9 @@ def test_answers_yaml_would_mistype_come_out_as_strings(tmp_path: Path, case: st
         assert vetted.returncode == 0, vetted.stderr
 
 
-def test_catalogue_preset_and_update_name_trust_up_front(stranger: Path, tmp_path: Path) -> None:
+def test_catalogue_preset_and_update_name_trust_up_front(
+    keelson: Keelson, stranger: Path, tmp_path: Path
+) -> None:
     catalogue = tmp_path / "catalogue.yml"
     catalogue.write_text(
         json.dumps(
@@ -471,7 +473,9 @@ def test_catalogue_preset_and_update_name_trust_up_front(stranger: Path, tmp_pat
 
 
 @pytest.mark.parametrize("repository", ["registry.example.com/shop/svc", "localhost:5000/svc"])
-def test_the_service_version_has_one_home(tmp_path: Path, repository: str) -> None:
+def test_the_service_version_has_one_home(
+    keelson: Keelson, tmp_path: Path, repository: str
+) -> None:
     """Bumping `newTag` alone moves the image, APP_VERSION and the version labels."""
     made = keelson("new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git",
                    "--data", "database=postgresql",

@@ -17,8 +17,6 @@ updated with the real copier, with no network.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import yaml
 from generator.errors import UsageError
 from generator.render import new_service
 from generator.update import changelog_between, check_service, find_conflicts, update_service
-from tests.conftest import ROOT, copy_template, git
+from tests.conftest import ROOT, Keelson, copy_template, git
 
 pytestmark = pytest.mark.slow
 
@@ -97,16 +95,6 @@ def release(repo: Path, tag: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"release {tag}")
     git(repo, "tag", tag)
-
-
-def keelson(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-    )
 
 
 @dataclass(frozen=True)
@@ -200,7 +188,9 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_update_keeps_edits_migrates_answers_and_check_follows(service: Path) -> None:
+def test_update_keeps_edits_migrates_answers_and_check_follows(
+    keelson: Keelson, service: Path
+) -> None:
     assert answers(service)["_commit"] == "v0.1.0"
     assert LABEL_V1 in (service / "Dockerfile").read_text()
     # the team's own edits: app code, an env var in compose, a patch in an overlay
@@ -269,7 +259,7 @@ def test_update_keeps_edits_migrates_answers_and_check_follows(service: Path) ->
     assert (again.old_version, again.new_version, again.changed) == ("v0.3.0", "v0.3.0", ())
 
 
-def test_same_line_edit_is_reported_as_conflict(service: Path) -> None:
+def test_same_line_edit_is_reported_as_conflict(keelson: Keelson, service: Path) -> None:
     edit(service / "Dockerfile", LABEL_V1, 'LABEL org.opencontainers.image.vendor="acme-shop"')
     commit(service, "our vendor")
     files_before = snapshot(service)
@@ -304,7 +294,9 @@ def test_same_line_edit_is_reported_as_conflict(service: Path) -> None:
     assert "commit or stash" in again.stderr
 
 
-def test_pretend_writes_nothing_then_update_two_releases_at_once(service: Path) -> None:
+def test_pretend_writes_nothing_then_update_two_releases_at_once(
+    keelson: Keelson, service: Path
+) -> None:
     files_before = snapshot(service)
     head = git(service, "rev-parse", "HEAD")
 
@@ -333,7 +325,9 @@ def test_pretend_writes_nothing_then_update_two_releases_at_once(service: Path) 
     assert check_service(service).up_to_date
 
 
-def test_update_refuses_what_it_cannot_do_safely(service: Path, tmp_path: Path) -> None:
+def test_update_refuses_what_it_cannot_do_safely(
+    keelson: Keelson, service: Path, tmp_path: Path
+) -> None:
     # uncommitted work
     (service / "compose.yaml").write_text("# half-done\n")
     dirty = keelson("update", str(service), "--trust")

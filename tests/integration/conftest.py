@@ -17,12 +17,9 @@ from pytest_docker.plugin import get_docker_services
 from generator.docker import compose_command, engine_problem
 from generator.verify import Stack
 from tests.conftest import MATRIX, render
+from tests.conftest import combo_id as combo_id  # noqa: PLC0414 - the tiers import it here
 
 ENGINE_PROBLEM = engine_problem()
-
-
-def combo_id(combo: dict[str, str]) -> str:
-    return f"{combo['language']}-{combo['database']}"
 
 
 @pytest.hookimpl(trylast=True)

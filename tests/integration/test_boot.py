@@ -25,8 +25,7 @@ from generator.verify import (
     round_trip,
     wait_for,
 )
-from tests.conftest import MATRIX
-from tests.integration.conftest import combo_id
+from tests.conftest import MATRIX, combo_id
 from tests.integration.loadgen import root_step, round_trip_step, run_load
 
 # one parametrization for every test, so that pytest groups the tests of a
