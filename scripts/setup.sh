@@ -91,8 +91,11 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
 fi
 # kube-node.sh build builds the control plane too (kube-control-plane.sh build), then CoreDNS
-# and pause; all cached by version
-if ! kube_bin=$(scripts/kube-node.sh build); then
+# and pause; all cached by version. scripts/test.sh builds them itself, beside the other
+# tiers (KEELSON_KUBE_BUILD=later).
+if [ "${KEELSON_KUBE_BUILD:-now}" = "later" ]; then
+  log "kubernetes: built later by the caller"
+elif ! kube_bin=$(scripts/kube-node.sh build); then
   if [ "${CI:-}" = "true" ]; then
     log "could not build the Kubernetes control plane and node"; exit 1
   fi
