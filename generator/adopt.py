@@ -49,7 +49,14 @@ from generator.template import TemplateSpec
 LANGUAGE_LABELS = {"node": "Node.js", "python": "Python", "go": "Go"}
 MARKERS = {
     "node": ("package.json",),
-    "python": ("pyproject.toml", "requirements.txt", "setup.py", "manage.py", "uv.lock"),
+    "python": (
+        "pyproject.toml",
+        "requirements.txt",
+        "setup.py",
+        "manage.py",
+        "uv.lock",
+        "poetry.lock",
+    ),
     "go": ("go.mod",),
 }
 # what `keelson adopt` writes; anything else in the project is never touched
@@ -515,12 +522,56 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _poetry(pyproject: Mapping[str, Any]) -> dict[str, Any]:
+    """Return pyproject.toml's [tool.poetry] table ({} when there is none)."""
+    tool = pyproject.get("tool") if isinstance(pyproject.get("tool"), dict) else {}
+    poetry = (tool or {}).get("poetry")
+    return poetry if isinstance(poetry, dict) else {}
+
+
+def _poetry_specifier(constraint: str) -> SpecifierSet | None:
+    """Turn one Poetry version constraint (^3.12, ~3.12, >=3.11,<4, 3.12.*) into PEP 440.
+
+    Returns None for `*` (any version). Raises InvalidSpecifier when it is neither.
+    """
+    clauses: list[str] = []
+    for word in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
+        if not word or word == "*":
+            continue
+        if match := re.fullmatch(r"([\^~])\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?", word):
+            caret = match[1] == "^"
+            parts = [int(p) for p in match.groups()[1:] if p is not None]
+            # ^3.12 -> <4; ^0.3 -> <0.4; ~3.12 -> <3.13; ~3 -> <4
+            bump = (
+                next((i for i, p in enumerate(parts) if p), len(parts) - 1)
+                if caret
+                else (min(1, len(parts) - 1))
+            )
+            upper = [*parts[:bump], parts[bump] + 1]
+            clauses += [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
+        elif re.fullmatch(r"\d+(\.\d+)*(\.\*)?", word):
+            clauses.append(f"=={word}")
+        else:
+            clauses.append(word)
+    return SpecifierSet(",".join(clauses)) if clauses else None
+
+
+def _poetry_python(constraint: str) -> Callable[[str], bool]:
+    """Whether a Poetry `python` constraint (alternatives split by ||) admits a release."""
+    alternatives = [_poetry_specifier(a) for a in re.split(r"\s*\|\|?\s*", constraint)]
+    return lambda c: any(a is None or a.contains(c + ".0") for a in alternatives)
+
+
 def _python_deps(root: Path, pyproject: Mapping[str, Any]) -> dict[str, str]:
     deps: dict[str, str] = {}
     project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
     for requirement in (project or {}).get("dependencies") or []:
         if match := _REQUIREMENT.match(str(requirement)):
             deps.setdefault(_normalise(match[1]), "pyproject.toml")
+    poetry_deps = _poetry(pyproject).get("dependencies")
+    for name in poetry_deps if isinstance(poetry_deps, dict) else {}:
+        if str(name).lower() != "python":
+            deps.setdefault(_normalise(str(name)), "pyproject.toml [tool.poetry.dependencies]")
     for file in sorted(root.glob("requirements*.txt")):
         if "dev" in file.name or "test" in file.name:
             continue
@@ -541,6 +592,14 @@ def _python_version(
     lock = _read_text(root / "uv.lock")
     if not requires and (match := re.search(r'^requires-python\s*=\s*"([^"]+)"', lock, re.M)):
         requires, where = match[1], "uv.lock requires-python"
+    poetry_deps = _poetry(pyproject).get("dependencies")
+    poetry_python = str((poetry_deps if isinstance(poetry_deps, dict) else {}).get("python") or "")
+    if not poetry_python and (
+        match := re.search(
+            r'^python-versions\s*=\s*"([^"]+)"', _read_text(root / "poetry.lock"), re.M
+        )
+    ):
+        poetry_python = match[1]
     pinned = _read_text(root / ".python-version").strip().splitlines()[:1]
     if pinned and (match := re.match(r"^(3\.\d+)", pinned[0])):
         wanted = match[1]
@@ -556,6 +615,20 @@ def _python_version(
                 f".python-version pins {wanted}; the runtime image has CPython {version} only"
             )
         detection.propose("python_version", version, f".python-version ({pinned[0]})")
+        return
+    if not requires and poetry_python.strip():
+        where = "pyproject.toml [tool.poetry.dependencies] python"
+        if poetry_deps is None or "python" not in (poetry_deps or {}):
+            where = "poetry.lock python-versions"
+        try:
+            admits = _poetry_python(poetry_python)
+        except InvalidSpecifier as error:
+            raise DetectionError(
+                f"{where} {poetry_python!r} is not a version constraint: pass "
+                "--data python_version=<version>"
+            ) from error
+        version = _pick_version(spec, "python_version", admits, where, repr(poetry_python))
+        detection.propose("python_version", version, f"{where} ({poetry_python})")
         return
     if requires:
         try:
@@ -668,33 +741,32 @@ def _python_start(
     )
 
 
-def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
+def _python_installer(detection: Detection, project: bool, poetry: bool) -> None:
+    """Propose how the dependencies install: uv.lock, poetry.lock, requirements.txt, pyproject."""
     root = detection.root
-    pyproject: dict[str, Any] = {}
-    if (root / "pyproject.toml").is_file():
-        try:
-            pyproject = tomllib.loads(_read_text(root / "pyproject.toml"))
-        except tomllib.TOMLDecodeError as error:
-            raise DetectionError(f"{root / 'pyproject.toml'}: invalid TOML ({error})") from error
-    project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
-    if name := slug(str((project or {}).get("name") or "")):
-        detection.propose("project_name", name, "pyproject.toml name")
-    if description := str((project or {}).get("description") or "").strip():
-        detection.propose("description", " ".join(description.split())[:200], "pyproject.toml")
-    if "python_version" not in detection.answers:
-        _python_version(root, pyproject, spec, detection)
     if (root / "uv.lock").is_file():
         detection.propose("package_manager", "uv", "uv.lock")
         detection.propose("lockfile", True, "uv.lock")
+    elif (root / "poetry.lock").is_file():
+        if not (root / "pyproject.toml").is_file():
+            raise DetectionError(
+                f"{root} holds poetry.lock but no pyproject.toml: Poetry needs both; add it "
+                "and adopt again"
+            )
+        detection.propose("package_manager", "poetry", "poetry.lock")
+        detection.propose("lockfile", True, "poetry.lock")
     elif (root / "requirements.txt").is_file():
         detection.propose("package_manager", "pip", "requirements.txt")
         detection.propose("lockfile", True, "requirements.txt")
-    elif (root / "poetry.lock").is_file() or (root / "Pipfile").is_file():
-        lock = "poetry.lock" if (root / "poetry.lock").is_file() else "Pipfile"
+    elif poetry:
         raise DetectionError(
-            f"{root} installs with {lock}, which keelson adopt does not read yet: export a "
-            "requirements.txt (`poetry export -o requirements.txt`, `pipenv requirements > "
-            "requirements.txt`) and adopt again"
+            f"{root} is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry "
+            "lock`, commit poetry.lock and adopt again (the image installs what it pins)"
+        )
+    elif (root / "Pipfile").is_file():
+        raise DetectionError(
+            f"{root} installs with Pipfile, which keelson adopt does not read yet: export a "
+            "requirements.txt (`pipenv requirements > requirements.txt`) and adopt again"
         )
     elif project:
         detection.propose("package_manager", "pip", "pyproject.toml (no lockfile)")
@@ -705,14 +777,44 @@ def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
         )
     else:
         raise DetectionError(
-            f"{root} has no requirements.txt, uv.lock or pyproject.toml [project] to install "
-            "from: add one and adopt again"
+            f"{root} has no requirements.txt, uv.lock, poetry.lock or pyproject.toml [project] "
+            "to install from: add one and adopt again"
         )
-    installable = bool(project) and isinstance(pyproject.get("build-system"), dict)
+
+
+def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
+    root = detection.root
+    pyproject: dict[str, Any] = {}
+    if (root / "pyproject.toml").is_file():
+        try:
+            pyproject = tomllib.loads(_read_text(root / "pyproject.toml"))
+        except tomllib.TOMLDecodeError as error:
+            raise DetectionError(f"{root / 'pyproject.toml'}: invalid TOML ({error})") from error
+    project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
+    poetry = _poetry(pyproject)
+    if name := slug(str((project or {}).get("name") or poetry.get("name") or "")):
+        detection.propose("project_name", name, "pyproject.toml name")
+    description = str((project or {}).get("description") or poetry.get("description") or "")
+    if description := description.strip():
+        detection.propose("description", " ".join(description.split())[:200], "pyproject.toml")
+    if "python_version" not in detection.answers:
+        _python_version(root, pyproject, spec, detection)
+    _python_installer(detection, bool(project), bool(poetry))
+    # a Poetry project is a package unless [tool.poetry] package-mode = false
+    package = bool(project) or bool(poetry.get("name"))
+    installable = (
+        package
+        and poetry.get("package-mode", True) is not False
+        and isinstance(pyproject.get("build-system"), dict)
+    )
     detection.propose(
         "install_project",
         installable,
-        "pyproject.toml [project] and [build-system]" if installable else "not a package",
+        "pyproject.toml [project] and [build-system]"
+        if installable
+        else "[tool.poetry] package-mode = false"
+        if package and poetry.get("package-mode") is False
+        else "not a package",
     )
     src = root / "src"
     layout = "src" if src.is_dir() and any(src.glob("*/__init__.py")) else "."

@@ -55,6 +55,19 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
             "project_name": "guestbook",
         },
     ),
+    "flask-poetry": (
+        "bookmarks",
+        {
+            "language": "python", "python_version": "3.13", "package_manager": "poetry",
+            "lockfile": True, "python_path": ".", "install_project": False,
+            "start_command": [
+                "-m", "gunicorn", "--bind", "0.0.0.0:5000", "--graceful-timeout", "4",
+                "--access-logfile", "-", "bookmarks.web:app",
+            ],
+            "port": 5000, "database": "redis", "health_path": "/ping",
+            "project_name": "bookmarks",
+        },
+    ),
     "django": (
         "mysite",
         {
