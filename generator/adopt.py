@@ -594,12 +594,13 @@ def _python_version(
         requires, where = match[1], "uv.lock requires-python"
     poetry_deps = _poetry(pyproject).get("dependencies")
     poetry_python = str((poetry_deps if isinstance(poetry_deps, dict) else {}).get("python") or "")
-    if not poetry_python and (
-        match := re.search(
-            r'^python-versions\s*=\s*"([^"]+)"', _read_text(root / "poetry.lock"), re.M
-        )
-    ):
-        poetry_python = match[1]
+    if not poetry_python and (root / "poetry.lock").is_file():
+        try:
+            metadata = tomllib.loads(_read_text(root / "poetry.lock")).get("metadata")
+        except tomllib.TOMLDecodeError:
+            metadata = None
+        if isinstance(metadata, dict):
+            poetry_python = str(metadata.get("python-versions") or "")
     pinned = _read_text(root / ".python-version").strip().splitlines()[:1]
     if pinned and (match := re.match(r"^(3\.\d+)", pinned[0])):
         wanted = match[1]

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator.adopt import DetectionError, _node_allows, detect
+from generator.adopt import DetectionError, _node_allows, _poetry_python, detect
 from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
@@ -320,6 +320,95 @@ def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
     assert _node_allows(text, major) is allowed
 
 
+@pytest.mark.parametrize(
+    ("constraint", "release", "allowed"),
+    [
+        ("^3.12", "3.13", True), ("^3.12", "3.11", False), ("^3.12", "4.0", False),
+        ("~3.12", "3.13", False), ("~3.13", "3.13", True), (">=3.10,<3.13", "3.13", False),
+        (">=3.10 <3.14", "3.13", True), ("3.13.*", "3.13", True), ("*", "3.13", True),
+        ("~3.11 || ^3.13", "3.13", True), ("~3.11 | ~3.12", "3.13", False), ("^3", "3.13", True),
+    ],
+)  # fmt: skip
+def test_poetry_python_constraints(constraint: str, release: str, allowed: bool) -> None:
+    assert _poetry_python(constraint)(release) is allowed
+
+
+def test_the_poetry_fixture_installs_only_locked_main_dependencies(
+    adopted: dict[str, Path],
+) -> None:
+    text = (adopted["flask-poetry"] / "Dockerfile").read_text()
+    deps, runtime = text.split("\nFROM ")[1], text.rsplit("\nFROM ", 1)[1]
+    assert "source=poetry.lock,target=/src/poetry.lock" in deps
+    assert "pip install --target /opt/poetry poetry==2.5.1" in deps  # pinned, from PyPI
+    assert "poetry export --directory /src --only main" in deps  # no dev group
+    assert "pip install --require-hashes --no-deps" in deps
+    assert "poetry" not in runtime.lower()  # never in the runtime image
+    assert "COPY --from=deps /opt/app/packages /opt/app/packages" in runtime
+
+
+POETRY_PACKAGE = """\
+[tool.poetry]
+name = "Billing_Service"
+version = "0.1.0"
+description = "Bills."
+packages = [{include = "billing"}]
+
+[tool.poetry.dependencies]
+python = ">=3.11,<3.14"
+fastapi = "^0.115"
+uvicorn = {version = "^0.34", extras = ["standard"]}
+asyncpg = "^0.30"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+POETRY_APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
+
+
+def test_a_poetry_package_is_detected_and_installed_as_one(tmp_path: Path) -> None:
+    project = tmp_path / "billing"
+    (project / "billing").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(POETRY_PACKAGE)
+    (project / "poetry.lock").write_text('[metadata]\nlock-version = "2.1"\n')
+    (project / "billing/__init__.py").write_text("")
+    (project / "billing/api.py").write_text(POETRY_APP)
+    detection = detect(project, {}, SPEC)
+    answers = detection.answers
+    assert (answers["package_manager"], answers["lockfile"], answers["install_project"]) == (
+        "poetry", True, True,
+    )  # fmt: skip
+    assert answers["python_version"] == "3.13"
+    assert detection.evidence["python_version"] == (
+        "pyproject.toml [tool.poetry.dependencies] python (>=3.11,<3.14)"
+    )
+    assert answers["project_name"] == "billing-service"
+    assert answers["database"] == "postgresql"  # asyncpg, from [tool.poetry.dependencies]
+    assert answers["start_command"][:3] == ["-m", "uvicorn", "billing.api:app"]
+
+
+def test_poetry_python_falls_back_to_the_lock_and_must_fit(tmp_path: Path) -> None:
+    project = copy_fixture("flask-poetry", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('python = "^3.12"\n', ""))
+    detection = detect(project, {}, SPEC)
+    assert detection.evidence["python_version"] == "poetry.lock python-versions (^3.12)"
+    lock = project / "poetry.lock"
+    lock.write_text(
+        lock.read_text().replace('python-versions = "^3.12"', 'python-versions = "~3.11"')
+    )
+    assert "poetry.lock python-versions asks for '~3.11', and keelson offers 3.13" in _refused(
+        project
+    )
+
+
+def test_a_poetry_project_without_its_lock_is_refused(tmp_path: Path) -> None:
+    project = copy_fixture("flask-poetry", tmp_path)
+    (project / "poetry.lock").unlink()
+    message = _refused(project)
+    assert "is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry lock`" in message
+
+
 def test_detection_error_is_a_usage_error() -> None:
     assert DetectionError("x").exit_code == 2
 
@@ -368,8 +457,10 @@ def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
          ["yarn@1.22.22", "yarn run build", "COPY --from=build /app ./"]),
         ("fastapi-uv", ["uv.lock"], [],
          ["import tomllib", "FROM deps AS project", "COPY --from=project"]),
+        ("flask-poetry", [], ["install_project=true"],
+         ["python -m poetry export", "FROM deps AS project", "COPY --from=project"]),
     ],
-    ids=["node-yarn-build", "python-pyproject-only"],
+    ids=["node-yarn-build", "python-pyproject-only", "poetry-package"],
 )  # fmt: skip
 def test_other_install_variants_are_hadolint_clean(
     fixture: str, remove: list[str], data: list[str], wanted: list[str], tmp_path: Path
