@@ -331,6 +331,40 @@ def _node_package_manager(root: Path, pkg: Mapping[str, Any]) -> tuple[str, bool
     return (f"{pm}@{version}" if pm != "npm" else "npm"), has_lock, why
 
 
+# node options whose value is the next word (`-r dotenv/config`)
+_NODE_VALUE_FLAGS = {
+    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
+    "--env-file", "--env-file-if-exists", "--title", "--inspect-port", "--watch-path",
+    "--input-type", "--disable-warning",
+}  # fmt: skip
+# development-only options dropped from the image's command: no watcher, no debugger,
+# and the container's settings come from its environment (compose, k8s), not a .env file
+_NODE_DEV_FLAGS = ("--watch", "--watch-path", "--inspect", "--env-file")
+_NODE_RELOADERS = {"nodemon", "node-dev", "node-supervisor", "supervisor"}
+
+
+def _node_args(words: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Split node's words into the kept arguments, the entry file and the dropped dev flags."""
+    args: list[str] = []
+    dropped: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if not word.startswith("-") or word == "-":
+            return [*args, *words[index:]], word, dropped
+        flag = word.split("=", 1)[0]
+        takes_value = "=" not in word and flag in _NODE_VALUE_FLAGS
+        if takes_value and index + 2 >= len(words):
+            break  # a flag, its value and no file
+        value = [words[index + 1]] if takes_value else []
+        if flag.startswith(_NODE_DEV_FLAGS):
+            dropped += [word, *value]
+        else:
+            args += [word, *value]
+        index += 1 + len(value)
+    return args, None, dropped
+
+
 def _node_start(
     root: Path, pkg: Mapping[str, Any], build: bool
 ) -> tuple[list[str] | None, str, str | None]:
@@ -342,15 +376,26 @@ def _node_start(
             words = shlex.split(start)
         except ValueError:
             words = []
+        if words[:1] == ["cross-env"]:
+            words.pop(0)  # cross-env NODE_ENV=production node server.js
         while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
             words.pop(0)  # NODE_ENV=production node server.js
         if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
-            args = words[1:]
-            entry = next((a for a in args if not a.startswith("-")), None)
-            return args, f"package.json scripts.start ({start})", entry
+            args, entry, dropped = _node_args(words[1:])
+            if entry is not None:
+                why = f"package.json scripts.start ({start})"
+                if dropped:
+                    why += f", without {' '.join(dropped)}"
+                return args, why, entry
+        if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
+            raise DetectionError(
+                f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
+                "changes, a development tool the image does not ship: pass "
+                f"--data start_command='{words[1]}' to run it with node"
+            )
         raise DetectionError(
-            f"package.json scripts.start is {start!r}, not `node <file>` (the runtime image "
-            "has no shell and no npm): pass --data start_command='<file> [args]', the "
+            f"package.json scripts.start is {start!r}, not `node [flags] <file>` (the runtime "
+            "image has no shell and no npm): pass --data start_command='<file> [args]', the "
             "file node should run"
         )
     main = str(pkg.get("main") or "").strip()

@@ -209,7 +209,7 @@ def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
     ("files", "expected"),
     [
         ({"package.json": '{"name": "x", "scripts": {"start": "next start"}}'},
-         "scripts.start is 'next start', not `node <file>`"),
+         "scripts.start is 'next start', not `node [flags] <file>`"),
         ({"package.json": '{"name": "x"}'},
          "no `start` script and no `main`, and there is no server.js: pass "
          "--data start_command="),
@@ -407,6 +407,51 @@ def test_a_poetry_project_without_its_lock_is_refused(tmp_path: Path) -> None:
     (project / "poetry.lock").unlink()
     message = _refused(project)
     assert "is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry lock`" in message
+
+
+@pytest.mark.parametrize(
+    ("start", "command", "why"),
+    [
+        ("node --enable-source-maps dist/index.js", ["--enable-source-maps", "dist/index.js"],
+         ""),
+        ("cross-env NODE_ENV=production node -r dotenv/config --no-warnings server.js --quiet",
+         ["-r", "dotenv/config", "--no-warnings", "server.js", "--quiet"], ""),
+        ("node --env-file .env --import=./otel.mjs --watch src/main.mjs",
+         ["--import=./otel.mjs", "src/main.mjs"], ", without --env-file .env --watch"),
+        ("node --inspect=0.0.0.0:9229 --max-old-space-size=512 app.js",
+         ["--max-old-space-size=512", "app.js"], ", without --inspect=0.0.0.0:9229"),
+    ],
+    ids=["source-maps", "require-value", "dev-flags-dropped", "inspect-dropped"],
+)  # fmt: skip
+def test_node_flags_in_the_start_script_are_kept(
+    tmp_path: Path, start: str, command: list[str], why: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "package.json").write_text(json.dumps({"name": "svc", "scripts": {"start": start}}))
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["start_command"] == command
+    assert detection.evidence["start_command"] == f"package.json scripts.start ({start}){why}"
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("nodemon server.js", "nodemon restarts node on file changes, a development tool the "
+         "image does not ship: pass --data start_command='server.js' to run it with node"),
+        ("node --require", "not `node [flags] <file>`"),
+        ("node -r dotenv/config", "not `node [flags] <file>`"),
+        ("ts-node src/index.ts", "pass --data start_command='<file> [args]'"),
+    ],
+    ids=["nodemon", "flag-only", "flag-value-only", "ts-node"],
+)  # fmt: skip
+def test_start_scripts_node_cannot_run_name_the_answer(
+    tmp_path: Path, start: str, expected: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "package.json").write_text(json.dumps({"name": "svc", "scripts": {"start": start}}))
+    assert expected in _refused(project)
 
 
 def test_detection_error_is_a_usage_error() -> None:
