@@ -297,6 +297,34 @@ def _node_version(root: Path, pkg: Mapping[str, Any], spec: TemplateSpec) -> tup
     return default, "default (no engines.node, .nvmrc or .node-version)"
 
 
+def _yarn_berry_check(root: Path, version: str) -> None:
+    """Refuse the Yarn setups the image cannot install: Berry before 4, or a yarnPath release.
+
+    Yarn 4 installs with its own release from npm (@yarnpkg/cli-dist) in the build stage.
+    """
+    berry = "__metadata:" in _read_text(root / "yarn.lock")
+    if not berry and (not version or version.startswith("1.")):
+        return
+    if not version:
+        raise DetectionError(
+            f"{root} has a Yarn 2+ (Berry) yarn.lock but package.json names no packageManager: "
+            'add "packageManager": "yarn@4.<minor>.<patch>" or pass '
+            "--data package_manager=yarn@<version>"
+        )
+    # Yarn 4 has `workspaces focus` (a production-only install) built in
+    if int(version.partition(".")[0]) < 4:
+        raise DetectionError(
+            f"{root} uses Yarn {version}, and keelson adopt installs Yarn 1 or 4+: run "
+            "`yarn set version 4`, or pass --data package_manager=npm after `npm install` "
+            "made a package-lock.json"
+        )
+    if re.search(r"^yarnPath\s*:", _read_text(root / ".yarnrc.yml"), re.M):
+        raise DetectionError(
+            f"{root / '.yarnrc.yml'} sets yarnPath (a committed Yarn release), which the image "
+            "does not run: remove it (Yarn 4 is installed from npm at packageManager's version)"
+        )
+
+
 def _node_package_manager(root: Path, pkg: Mapping[str, Any]) -> tuple[str, bool, str]:
     locks = {
         "pnpm": "pnpm-lock.yaml",
@@ -317,14 +345,8 @@ def _node_package_manager(root: Path, pkg: Mapping[str, Any]) -> tuple[str, bool
     else:
         return "npm", False, "no lockfile (npm installs from package.json)"
     if pm == "yarn":
+        _yarn_berry_check(root, version)
         version = version or DEFAULT_YARN
-        lock = _read_text(root / "yarn.lock")
-        if not version.startswith("1.") or "__metadata:" in lock:
-            raise DetectionError(
-                f"{root} uses Yarn {version or '2+'} (Berry), which keelson adopt does not "
-                "install yet: pass --data package_manager=npm after `npm install` made a "
-                "package-lock.json"
-            )
     if pm == "pnpm":
         version = version or DEFAULT_PNPM
     has_lock = (root / locks[pm]).is_file()

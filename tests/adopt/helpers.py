@@ -35,6 +35,15 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
             "database": "none", "health_path": "", "project_name": "hello-worker",
         },
     ),
+    "yarn-berry": (
+        "status-page",
+        {
+            "language": "node", "node_version": "24", "package_manager": "yarn@4.18.1",
+            "lockfile": True, "build_script": False,
+            "start_command": ["--enable-source-maps", "server.mjs"], "port": 4000,
+            "database": "none", "health_path": "", "project_name": "status-page",
+        },
+    ),
     "fastapi-uv": (
         "inventory",
         {

@@ -454,6 +454,33 @@ def test_start_scripts_node_cannot_run_name_the_answer(
     assert expected in _refused(project)
 
 
+BERRY_LOCK = "__metadata:\n  version: 8\n  cacheKey: 10c0\n"
+
+
+@pytest.mark.parametrize(
+    ("manager", "yarnrc", "expected"),
+    [
+        (None, "", "has a Yarn 2+ (Berry) yarn.lock but package.json names no packageManager"),
+        ("yarn@3.8.7", "", "uses Yarn 3.8.7, and keelson adopt installs Yarn 1 or 4+"),
+        ("yarn@4.18.1", "yarnPath: .yarn/releases/yarn-4.18.1.cjs\n",
+         "sets yarnPath (a committed Yarn release), which the image does not run"),
+    ],
+    ids=["no-package-manager", "yarn-3", "yarn-path"],
+)  # fmt: skip
+def test_yarn_berry_setups_the_image_cannot_install_are_refused(
+    tmp_path: Path, manager: str | None, yarnrc: str, expected: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    pkg = {"name": "svc", "main": "i.js", **({"packageManager": manager} if manager else {})}
+    (project / "package.json").write_text(json.dumps(pkg))
+    (project / "i.js").write_text("")
+    (project / "yarn.lock").write_text(BERRY_LOCK)
+    if yarnrc:
+        (project / ".yarnrc.yml").write_text(yarnrc)
+    assert expected in _refused(project)
+
+
 def test_detection_error_is_a_usage_error() -> None:
     assert DetectionError("x").exit_code == 2
 
@@ -500,12 +527,15 @@ def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
     [
         ("node-main", [], ["package_manager=yarn@1.22.22", "build_script=true"],
          ["yarn@1.22.22", "yarn run build", "COPY --from=build /app ./"]),
+        ("yarn-berry", [], ["build_script=true"],
+         ["cli-dist/bin/yarn.js install\n", "cli-dist/bin/yarn.js run build",
+          "COPY --from=build /app ./"]),
         ("fastapi-uv", ["uv.lock"], [],
          ["import tomllib", "FROM deps AS project", "COPY --from=project"]),
         ("flask-poetry", [], ["install_project=true"],
          ["python -m poetry export", "FROM deps AS project", "COPY --from=project"]),
     ],
-    ids=["node-yarn-build", "python-pyproject-only", "poetry-package"],
+    ids=["node-yarn-build", "yarn-berry-build", "python-pyproject-only", "poetry-package"],
 )  # fmt: skip
 def test_other_install_variants_are_hadolint_clean(
     fixture: str, remove: list[str], data: list[str], wanted: list[str], tmp_path: Path

@@ -141,6 +141,12 @@ def test_adopted_project_builds_boots_and_stops(fixture: str, tmp_path: Path) ->
     assert result.code == 0, result.err
     for booted in boot(project, fixture):
         assert booted.answers["port"] == CORPUS[fixture][1]["port"]
+        if fixture == "yarn-berry":  # production dependencies only, in node_modules
+            for package, found in (("ms", 0), ("left-pad", 1)):
+                resolved = docker(
+                    "exec", booted.name, "/nodejs/bin/node", "-e", f"require.resolve('{package}')"
+                )
+                assert resolved.returncode == found, (package, resolved.stderr[-500:])
         check_running(booted)
 
 
