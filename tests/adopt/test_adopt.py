@@ -2,8 +2,10 @@
 
 The corpus under fixtures/ is shaped like real projects (not like keelson's own
 skeleton): an Express app with pnpm, a Node.js app with only a `main` and no
-lockfile, a FastAPI app in src/ layout with uv, a Flask app with requirements.txt
-and gunicorn, a Django app, a Go service with cmd/server and one at the module root.
+lockfile, a Node.js app on Yarn 4 (Berry) whose start script passes node flags, a
+FastAPI app in src/ layout with uv, a Flask app with requirements.txt and gunicorn, a
+Flask app managed by Poetry (poetry.lock), a Django app, a Go service with cmd/server
+and one at the module root.
 The build-and-boot side is in test_adopt_engine.py (marker docker).
 """
 
