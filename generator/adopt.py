@@ -49,7 +49,14 @@ from generator.template import TemplateSpec
 LANGUAGE_LABELS = {"node": "Node.js", "python": "Python", "go": "Go"}
 MARKERS = {
     "node": ("package.json",),
-    "python": ("pyproject.toml", "requirements.txt", "setup.py", "manage.py", "uv.lock"),
+    "python": (
+        "pyproject.toml",
+        "requirements.txt",
+        "setup.py",
+        "manage.py",
+        "uv.lock",
+        "poetry.lock",
+    ),
     "go": ("go.mod",),
 }
 # what `keelson adopt` writes; anything else in the project is never touched
@@ -290,6 +297,34 @@ def _node_version(root: Path, pkg: Mapping[str, Any], spec: TemplateSpec) -> tup
     return default, "default (no engines.node, .nvmrc or .node-version)"
 
 
+def _yarn_berry_check(root: Path, version: str) -> None:
+    """Refuse the Yarn setups the image cannot install: Berry before 4, or a yarnPath release.
+
+    Yarn 4 installs with its own release from npm (@yarnpkg/cli-dist) in the build stage.
+    """
+    berry = "__metadata:" in _read_text(root / "yarn.lock")
+    if not berry and (not version or version.startswith("1.")):
+        return
+    if not version:
+        raise DetectionError(
+            f"{root} has a Yarn 2+ (Berry) yarn.lock but package.json names no packageManager: "
+            'add "packageManager": "yarn@4.<minor>.<patch>" or pass '
+            "--data package_manager=yarn@<version>"
+        )
+    # Yarn 4 has `workspaces focus` (a production-only install) built in
+    if int(version.partition(".")[0]) < 4:
+        raise DetectionError(
+            f"{root} uses Yarn {version}, and keelson adopt installs Yarn 1 or 4+: run "
+            "`yarn set version 4`, or pass --data package_manager=npm after `npm install` "
+            "made a package-lock.json"
+        )
+    if re.search(r"^yarnPath\s*:", _read_text(root / ".yarnrc.yml"), re.M):
+        raise DetectionError(
+            f"{root / '.yarnrc.yml'} sets yarnPath (a committed Yarn release), which the image "
+            "does not run: remove it (Yarn 4 is installed from npm at packageManager's version)"
+        )
+
+
 def _node_package_manager(root: Path, pkg: Mapping[str, Any]) -> tuple[str, bool, str]:
     locks = {
         "pnpm": "pnpm-lock.yaml",
@@ -310,18 +345,46 @@ def _node_package_manager(root: Path, pkg: Mapping[str, Any]) -> tuple[str, bool
     else:
         return "npm", False, "no lockfile (npm installs from package.json)"
     if pm == "yarn":
+        _yarn_berry_check(root, version)
         version = version or DEFAULT_YARN
-        lock = _read_text(root / "yarn.lock")
-        if not version.startswith("1.") or "__metadata:" in lock:
-            raise DetectionError(
-                f"{root} uses Yarn {version or '2+'} (Berry), which keelson adopt does not "
-                "install yet: pass --data package_manager=npm after `npm install` made a "
-                "package-lock.json"
-            )
     if pm == "pnpm":
         version = version or DEFAULT_PNPM
     has_lock = (root / locks[pm]).is_file()
     return (f"{pm}@{version}" if pm != "npm" else "npm"), has_lock, why
+
+
+# node options whose value is the next word (`-r dotenv/config`)
+_NODE_VALUE_FLAGS = {
+    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
+    "--env-file", "--env-file-if-exists", "--title", "--inspect-port", "--watch-path",
+    "--input-type", "--disable-warning",
+}  # fmt: skip
+# development-only options dropped from the image's command: no watcher, no debugger,
+# and the container's settings come from its environment (compose, k8s), not a .env file
+_NODE_DEV_FLAGS = ("--watch", "--watch-path", "--inspect", "--env-file")
+_NODE_RELOADERS = {"nodemon", "node-dev", "node-supervisor", "supervisor"}
+
+
+def _node_args(words: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Split node's words into the kept arguments, the entry file and the dropped dev flags."""
+    args: list[str] = []
+    dropped: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if not word.startswith("-") or word == "-":
+            return [*args, *words[index:]], word, dropped
+        flag = word.split("=", 1)[0]
+        takes_value = "=" not in word and flag in _NODE_VALUE_FLAGS
+        if takes_value and index + 2 >= len(words):
+            break  # a flag, its value and no file
+        value = [words[index + 1]] if takes_value else []
+        if flag.startswith(_NODE_DEV_FLAGS):
+            dropped += [word, *value]
+        else:
+            args += [word, *value]
+        index += 1 + len(value)
+    return args, None, dropped
 
 
 def _node_start(
@@ -335,15 +398,26 @@ def _node_start(
             words = shlex.split(start)
         except ValueError:
             words = []
+        if words[:1] == ["cross-env"]:
+            words.pop(0)  # cross-env NODE_ENV=production node server.js
         while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
             words.pop(0)  # NODE_ENV=production node server.js
         if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
-            args = words[1:]
-            entry = next((a for a in args if not a.startswith("-")), None)
-            return args, f"package.json scripts.start ({start})", entry
+            args, entry, dropped = _node_args(words[1:])
+            if entry is not None:
+                why = f"package.json scripts.start ({start})"
+                if dropped:
+                    why += f", without {' '.join(dropped)}"
+                return args, why, entry
+        if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
+            raise DetectionError(
+                f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
+                "changes, a development tool the image does not ship: pass "
+                f"--data start_command='{words[1]}' to run it with node"
+            )
         raise DetectionError(
-            f"package.json scripts.start is {start!r}, not `node <file>` (the runtime image "
-            "has no shell and no npm): pass --data start_command='<file> [args]', the "
+            f"package.json scripts.start is {start!r}, not `node [flags] <file>` (the runtime "
+            "image has no shell and no npm): pass --data start_command='<file> [args]', the "
             "file node should run"
         )
     main = str(pkg.get("main") or "").strip()
@@ -515,12 +589,56 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _poetry(pyproject: Mapping[str, Any]) -> dict[str, Any]:
+    """Return pyproject.toml's [tool.poetry] table ({} when there is none)."""
+    tool = pyproject.get("tool") if isinstance(pyproject.get("tool"), dict) else {}
+    poetry = (tool or {}).get("poetry")
+    return poetry if isinstance(poetry, dict) else {}
+
+
+def _poetry_specifier(constraint: str) -> SpecifierSet | None:
+    """Turn one Poetry version constraint (^3.12, ~3.12, >=3.11,<4, 3.12.*) into PEP 440.
+
+    Returns None for `*` (any version). Raises InvalidSpecifier when it is neither.
+    """
+    clauses: list[str] = []
+    for word in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
+        if not word or word == "*":
+            continue
+        if match := re.fullmatch(r"([\^~])\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?", word):
+            caret = match[1] == "^"
+            parts = [int(p) for p in match.groups()[1:] if p is not None]
+            # ^3.12 -> <4; ^0.3 -> <0.4; ~3.12 -> <3.13; ~3 -> <4
+            bump = (
+                next((i for i, p in enumerate(parts) if p), len(parts) - 1)
+                if caret
+                else (min(1, len(parts) - 1))
+            )
+            upper = [*parts[:bump], parts[bump] + 1]
+            clauses += [f">={'.'.join(map(str, parts))}", f"<{'.'.join(map(str, upper))}"]
+        elif re.fullmatch(r"\d+(\.\d+)*(\.\*)?", word):
+            clauses.append(f"=={word}")
+        else:
+            clauses.append(word)
+    return SpecifierSet(",".join(clauses)) if clauses else None
+
+
+def _poetry_python(constraint: str) -> Callable[[str], bool]:
+    """Whether a Poetry `python` constraint (alternatives split by ||) admits a release."""
+    alternatives = [_poetry_specifier(a) for a in re.split(r"\s*\|\|?\s*", constraint)]
+    return lambda c: any(a is None or a.contains(c + ".0") for a in alternatives)
+
+
 def _python_deps(root: Path, pyproject: Mapping[str, Any]) -> dict[str, str]:
     deps: dict[str, str] = {}
     project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
     for requirement in (project or {}).get("dependencies") or []:
         if match := _REQUIREMENT.match(str(requirement)):
             deps.setdefault(_normalise(match[1]), "pyproject.toml")
+    poetry_deps = _poetry(pyproject).get("dependencies")
+    for name in poetry_deps if isinstance(poetry_deps, dict) else {}:
+        if str(name).lower() != "python":
+            deps.setdefault(_normalise(str(name)), "pyproject.toml [tool.poetry.dependencies]")
     for file in sorted(root.glob("requirements*.txt")):
         if "dev" in file.name or "test" in file.name:
             continue
@@ -541,6 +659,15 @@ def _python_version(
     lock = _read_text(root / "uv.lock")
     if not requires and (match := re.search(r'^requires-python\s*=\s*"([^"]+)"', lock, re.M)):
         requires, where = match[1], "uv.lock requires-python"
+    poetry_deps = _poetry(pyproject).get("dependencies")
+    poetry_python = str((poetry_deps if isinstance(poetry_deps, dict) else {}).get("python") or "")
+    if not poetry_python and (root / "poetry.lock").is_file():
+        try:
+            metadata = tomllib.loads(_read_text(root / "poetry.lock")).get("metadata")
+        except tomllib.TOMLDecodeError:
+            metadata = None
+        if isinstance(metadata, dict):
+            poetry_python = str(metadata.get("python-versions") or "")
     pinned = _read_text(root / ".python-version").strip().splitlines()[:1]
     if pinned and (match := re.match(r"^(3\.\d+)", pinned[0])):
         wanted = match[1]
@@ -556,6 +683,20 @@ def _python_version(
                 f".python-version pins {wanted}; the runtime image has CPython {version} only"
             )
         detection.propose("python_version", version, f".python-version ({pinned[0]})")
+        return
+    if not requires and poetry_python.strip():
+        where = "pyproject.toml [tool.poetry.dependencies] python"
+        if poetry_deps is None or "python" not in (poetry_deps or {}):
+            where = "poetry.lock python-versions"
+        try:
+            admits = _poetry_python(poetry_python)
+        except InvalidSpecifier as error:
+            raise DetectionError(
+                f"{where} {poetry_python!r} is not a version constraint: pass "
+                "--data python_version=<version>"
+            ) from error
+        version = _pick_version(spec, "python_version", admits, where, repr(poetry_python))
+        detection.propose("python_version", version, f"{where} ({poetry_python})")
         return
     if requires:
         try:
@@ -668,33 +809,32 @@ def _python_start(
     )
 
 
-def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
+def _python_installer(detection: Detection, project: bool, poetry: bool) -> None:
+    """Propose how the dependencies install: uv.lock, poetry.lock, requirements.txt, pyproject."""
     root = detection.root
-    pyproject: dict[str, Any] = {}
-    if (root / "pyproject.toml").is_file():
-        try:
-            pyproject = tomllib.loads(_read_text(root / "pyproject.toml"))
-        except tomllib.TOMLDecodeError as error:
-            raise DetectionError(f"{root / 'pyproject.toml'}: invalid TOML ({error})") from error
-    project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
-    if name := slug(str((project or {}).get("name") or "")):
-        detection.propose("project_name", name, "pyproject.toml name")
-    if description := str((project or {}).get("description") or "").strip():
-        detection.propose("description", " ".join(description.split())[:200], "pyproject.toml")
-    if "python_version" not in detection.answers:
-        _python_version(root, pyproject, spec, detection)
     if (root / "uv.lock").is_file():
         detection.propose("package_manager", "uv", "uv.lock")
         detection.propose("lockfile", True, "uv.lock")
+    elif (root / "poetry.lock").is_file():
+        if not (root / "pyproject.toml").is_file():
+            raise DetectionError(
+                f"{root} holds poetry.lock but no pyproject.toml: Poetry needs both; add it "
+                "and adopt again"
+            )
+        detection.propose("package_manager", "poetry", "poetry.lock")
+        detection.propose("lockfile", True, "poetry.lock")
     elif (root / "requirements.txt").is_file():
         detection.propose("package_manager", "pip", "requirements.txt")
         detection.propose("lockfile", True, "requirements.txt")
-    elif (root / "poetry.lock").is_file() or (root / "Pipfile").is_file():
-        lock = "poetry.lock" if (root / "poetry.lock").is_file() else "Pipfile"
+    elif poetry:
         raise DetectionError(
-            f"{root} installs with {lock}, which keelson adopt does not read yet: export a "
-            "requirements.txt (`poetry export -o requirements.txt`, `pipenv requirements > "
-            "requirements.txt`) and adopt again"
+            f"{root} is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry "
+            "lock`, commit poetry.lock and adopt again (the image installs what it pins)"
+        )
+    elif (root / "Pipfile").is_file():
+        raise DetectionError(
+            f"{root} installs with Pipfile, which keelson adopt does not read yet: export a "
+            "requirements.txt (`pipenv requirements > requirements.txt`) and adopt again"
         )
     elif project:
         detection.propose("package_manager", "pip", "pyproject.toml (no lockfile)")
@@ -705,14 +845,44 @@ def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
         )
     else:
         raise DetectionError(
-            f"{root} has no requirements.txt, uv.lock or pyproject.toml [project] to install "
-            "from: add one and adopt again"
+            f"{root} has no requirements.txt, uv.lock, poetry.lock or pyproject.toml [project] "
+            "to install from: add one and adopt again"
         )
-    installable = bool(project) and isinstance(pyproject.get("build-system"), dict)
+
+
+def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
+    root = detection.root
+    pyproject: dict[str, Any] = {}
+    if (root / "pyproject.toml").is_file():
+        try:
+            pyproject = tomllib.loads(_read_text(root / "pyproject.toml"))
+        except tomllib.TOMLDecodeError as error:
+            raise DetectionError(f"{root / 'pyproject.toml'}: invalid TOML ({error})") from error
+    project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
+    poetry = _poetry(pyproject)
+    if name := slug(str((project or {}).get("name") or poetry.get("name") or "")):
+        detection.propose("project_name", name, "pyproject.toml name")
+    description = str((project or {}).get("description") or poetry.get("description") or "")
+    if description := description.strip():
+        detection.propose("description", " ".join(description.split())[:200], "pyproject.toml")
+    if "python_version" not in detection.answers:
+        _python_version(root, pyproject, spec, detection)
+    _python_installer(detection, bool(project), bool(poetry))
+    # a Poetry project is a package unless [tool.poetry] package-mode = false
+    package = bool(project) or bool(poetry.get("name"))
+    installable = (
+        package
+        and poetry.get("package-mode", True) is not False
+        and isinstance(pyproject.get("build-system"), dict)
+    )
     detection.propose(
         "install_project",
         installable,
-        "pyproject.toml [project] and [build-system]" if installable else "not a package",
+        "pyproject.toml [project] and [build-system]"
+        if installable
+        else "[tool.poetry] package-mode = false"
+        if package and poetry.get("package-mode") is False
+        else "not a package",
     )
     src = root / "src"
     layout = "src" if src.is_dir() and any(src.glob("*/__init__.py")) else "."

@@ -35,6 +35,15 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
             "database": "none", "health_path": "", "project_name": "hello-worker",
         },
     ),
+    "yarn-berry": (
+        "status-page",
+        {
+            "language": "node", "node_version": "24", "package_manager": "yarn@4.18.1",
+            "lockfile": True, "build_script": False,
+            "start_command": ["--enable-source-maps", "server.mjs"], "port": 4000,
+            "database": "none", "health_path": "", "project_name": "status-page",
+        },
+    ),
     "fastapi-uv": (
         "inventory",
         {
@@ -53,6 +62,19 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
             "start_command": [*GUNICORN, "--access-logfile", "-", "app:app"],
             "port": 8000, "database": "mariadb", "health_path": "/healthz",
             "project_name": "guestbook",
+        },
+    ),
+    "flask-poetry": (
+        "bookmarks",
+        {
+            "language": "python", "python_version": "3.13", "package_manager": "poetry",
+            "lockfile": True, "python_path": ".", "install_project": False,
+            "start_command": [
+                "-m", "gunicorn", "--bind", "0.0.0.0:5000", "--graceful-timeout", "4",
+                "--access-logfile", "-", "bookmarks.web:app",
+            ],
+            "port": 5000, "database": "redis", "health_path": "/ping",
+            "project_name": "bookmarks",
         },
     ),
     "django": (

@@ -2,8 +2,10 @@
 
 The corpus under fixtures/ is shaped like real projects (not like keelson's own
 skeleton): an Express app with pnpm, a Node.js app with only a `main` and no
-lockfile, a FastAPI app in src/ layout with uv, a Flask app with requirements.txt
-and gunicorn, a Django app, a Go service with cmd/server and one at the module root.
+lockfile, a Node.js app on Yarn 4 (Berry) whose start script passes node flags, a
+FastAPI app in src/ layout with uv, a Flask app with requirements.txt and gunicorn, a
+Flask app managed by Poetry (poetry.lock), a Django app, a Go service with cmd/server
+and one at the module root.
 The build-and-boot side is in test_adopt_engine.py (marker docker).
 """
 
@@ -17,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator.adopt import DetectionError, _node_allows, detect
+from generator.adopt import DetectionError, _node_allows, _poetry_python, detect
 from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
@@ -209,7 +211,7 @@ def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
     ("files", "expected"),
     [
         ({"package.json": '{"name": "x", "scripts": {"start": "next start"}}'},
-         "scripts.start is 'next start', not `node <file>`"),
+         "scripts.start is 'next start', not `node [flags] <file>`"),
         ({"package.json": '{"name": "x"}'},
          "no `start` script and no `main`, and there is no server.js: pass "
          "--data start_command="),
@@ -320,6 +322,167 @@ def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
     assert _node_allows(text, major) is allowed
 
 
+@pytest.mark.parametrize(
+    ("constraint", "release", "allowed"),
+    [
+        ("^3.12", "3.13", True), ("^3.12", "3.11", False), ("^3.12", "4.0", False),
+        ("~3.12", "3.13", False), ("~3.13", "3.13", True), (">=3.10,<3.13", "3.13", False),
+        (">=3.10 <3.14", "3.13", True), ("3.13.*", "3.13", True), ("*", "3.13", True),
+        ("~3.11 || ^3.13", "3.13", True), ("~3.11 | ~3.12", "3.13", False), ("^3", "3.13", True),
+    ],
+)  # fmt: skip
+def test_poetry_python_constraints(constraint: str, release: str, allowed: bool) -> None:
+    assert _poetry_python(constraint)(release) is allowed
+
+
+def test_the_poetry_fixture_installs_only_locked_main_dependencies(
+    adopted: dict[str, Path],
+) -> None:
+    text = (adopted["flask-poetry"] / "Dockerfile").read_text()
+    deps, runtime = text.split("\nFROM ")[1], text.rsplit("\nFROM ", 1)[1]
+    assert "source=poetry.lock,target=/src/poetry.lock" in deps
+    assert "pip install --target /opt/poetry poetry==2.5.1" in deps  # pinned, from PyPI
+    assert "poetry export --directory /src --only main" in deps  # no dev group
+    assert "pip install --require-hashes --no-deps" in deps
+    assert "poetry" not in runtime.lower()  # never in the runtime image
+    assert "COPY --from=deps /opt/app/packages /opt/app/packages" in runtime
+
+
+POETRY_PACKAGE = """\
+[tool.poetry]
+name = "Billing_Service"
+version = "0.1.0"
+description = "Bills."
+packages = [{include = "billing"}]
+
+[tool.poetry.dependencies]
+python = ">=3.11,<3.14"
+fastapi = "^0.115"
+uvicorn = {version = "^0.34", extras = ["standard"]}
+asyncpg = "^0.30"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+POETRY_APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
+
+
+def test_a_poetry_package_is_detected_and_installed_as_one(tmp_path: Path) -> None:
+    project = tmp_path / "billing"
+    (project / "billing").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(POETRY_PACKAGE)
+    (project / "poetry.lock").write_text('[metadata]\nlock-version = "2.1"\n')
+    (project / "billing/__init__.py").write_text("")
+    (project / "billing/api.py").write_text(POETRY_APP)
+    detection = detect(project, {}, SPEC)
+    answers = detection.answers
+    assert (answers["package_manager"], answers["lockfile"], answers["install_project"]) == (
+        "poetry", True, True,
+    )  # fmt: skip
+    assert answers["python_version"] == "3.13"
+    assert detection.evidence["python_version"] == (
+        "pyproject.toml [tool.poetry.dependencies] python (>=3.11,<3.14)"
+    )
+    assert answers["project_name"] == "billing-service"
+    assert answers["database"] == "postgresql"  # asyncpg, from [tool.poetry.dependencies]
+    assert answers["start_command"][:3] == ["-m", "uvicorn", "billing.api:app"]
+
+
+def test_poetry_python_falls_back_to_the_lock_and_must_fit(tmp_path: Path) -> None:
+    project = copy_fixture("flask-poetry", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('python = "^3.12"\n', ""))
+    detection = detect(project, {}, SPEC)
+    assert detection.evidence["python_version"] == "poetry.lock python-versions (^3.12)"
+    lock = project / "poetry.lock"
+    lock.write_text(
+        lock.read_text().replace('python-versions = "^3.12"', 'python-versions = "~3.11"')
+    )
+    assert "poetry.lock python-versions asks for '~3.11', and keelson offers 3.13" in _refused(
+        project
+    )
+
+
+def test_a_poetry_project_without_its_lock_is_refused(tmp_path: Path) -> None:
+    project = copy_fixture("flask-poetry", tmp_path)
+    (project / "poetry.lock").unlink()
+    message = _refused(project)
+    assert "is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry lock`" in message
+
+
+@pytest.mark.parametrize(
+    ("start", "command", "why"),
+    [
+        ("node --enable-source-maps dist/index.js", ["--enable-source-maps", "dist/index.js"],
+         ""),
+        ("cross-env NODE_ENV=production node -r dotenv/config --no-warnings server.js --quiet",
+         ["-r", "dotenv/config", "--no-warnings", "server.js", "--quiet"], ""),
+        ("node --env-file .env --import=./otel.mjs --watch src/main.mjs",
+         ["--import=./otel.mjs", "src/main.mjs"], ", without --env-file .env --watch"),
+        ("node --inspect=0.0.0.0:9229 --max-old-space-size=512 app.js",
+         ["--max-old-space-size=512", "app.js"], ", without --inspect=0.0.0.0:9229"),
+    ],
+    ids=["source-maps", "require-value", "dev-flags-dropped", "inspect-dropped"],
+)  # fmt: skip
+def test_node_flags_in_the_start_script_are_kept(
+    tmp_path: Path, start: str, command: list[str], why: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "package.json").write_text(json.dumps({"name": "svc", "scripts": {"start": start}}))
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["start_command"] == command
+    assert detection.evidence["start_command"] == f"package.json scripts.start ({start}){why}"
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("nodemon server.js", "nodemon restarts node on file changes, a development tool the "
+         "image does not ship: pass --data start_command='server.js' to run it with node"),
+        ("node --require", "not `node [flags] <file>`"),
+        ("node -r dotenv/config", "not `node [flags] <file>`"),
+        ("ts-node src/index.ts", "pass --data start_command='<file> [args]'"),
+    ],
+    ids=["nodemon", "flag-only", "flag-value-only", "ts-node"],
+)  # fmt: skip
+def test_start_scripts_node_cannot_run_name_the_answer(
+    tmp_path: Path, start: str, expected: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    (project / "package.json").write_text(json.dumps({"name": "svc", "scripts": {"start": start}}))
+    assert expected in _refused(project)
+
+
+BERRY_LOCK = "__metadata:\n  version: 8\n  cacheKey: 10c0\n"
+
+
+@pytest.mark.parametrize(
+    ("manager", "yarnrc", "expected"),
+    [
+        (None, "", "has a Yarn 2+ (Berry) yarn.lock but package.json names no packageManager"),
+        ("yarn@3.8.7", "", "uses Yarn 3.8.7, and keelson adopt installs Yarn 1 or 4+"),
+        ("yarn@4.18.1", "yarnPath: .yarn/releases/yarn-4.18.1.cjs\n",
+         "sets yarnPath (a committed Yarn release), which the image does not run"),
+    ],
+    ids=["no-package-manager", "yarn-3", "yarn-path"],
+)  # fmt: skip
+def test_yarn_berry_setups_the_image_cannot_install_are_refused(
+    tmp_path: Path, manager: str | None, yarnrc: str, expected: str
+) -> None:
+    project = tmp_path / "svc"
+    project.mkdir()
+    pkg = {"name": "svc", "main": "i.js", **({"packageManager": manager} if manager else {})}
+    (project / "package.json").write_text(json.dumps(pkg))
+    (project / "i.js").write_text("")
+    (project / "yarn.lock").write_text(BERRY_LOCK)
+    if yarnrc:
+        (project / ".yarnrc.yml").write_text(yarnrc)
+    assert expected in _refused(project)
+
+
 def test_detection_error_is_a_usage_error() -> None:
     assert DetectionError("x").exit_code == 2
 
@@ -366,10 +529,15 @@ def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
     [
         ("node-main", [], ["package_manager=yarn@1.22.22", "build_script=true"],
          ["yarn@1.22.22", "yarn run build", "COPY --from=build /app ./"]),
+        ("yarn-berry", [], ["build_script=true"],
+         ["cli-dist/bin/yarn.js install\n", "cli-dist/bin/yarn.js run build",
+          "COPY --from=build /app ./"]),
         ("fastapi-uv", ["uv.lock"], [],
          ["import tomllib", "FROM deps AS project", "COPY --from=project"]),
+        ("flask-poetry", [], ["install_project=true"],
+         ["python -m poetry export", "FROM deps AS project", "COPY --from=project"]),
     ],
-    ids=["node-yarn-build", "python-pyproject-only"],
+    ids=["node-yarn-build", "yarn-berry-build", "python-pyproject-only", "poetry-package"],
 )  # fmt: skip
 def test_other_install_variants_are_hadolint_clean(
     fixture: str, remove: list[str], data: list[str], wanted: list[str], tmp_path: Path

@@ -10,6 +10,7 @@ stopped with SIGTERM.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,12 @@ def test_adopted_project_builds_boots_and_stops(fixture: str, tmp_path: Path) ->
     assert result.code == 0, result.err
     for booted in boot(project, fixture):
         assert booted.answers["port"] == CORPUS[fixture][1]["port"]
+        if fixture == "yarn-berry":  # production dependencies only, in node_modules
+            for package, found in (("ms", 0), ("left-pad", 1)):
+                resolved = docker(
+                    "exec", booted.name, "/nodejs/bin/node", "-e", f"require.resolve('{package}')"
+                )
+                assert resolved.returncode == found, (package, resolved.stderr[-500:])
         check_running(booted)
 
 
@@ -171,3 +178,24 @@ def test_a_published_project_from_pypi_is_adopted_built_and_booted(tmp_path: Pat
     for booted in boot(project, "httpbin"):
         check_running(booted)
         assert booted.path == ""  # no health endpoint: the TCP check
+
+
+def test_node_flags_of_the_start_script_reach_node(tmp_path: Path) -> None:
+    """`node --enable-source-maps index.js`: the flags run after the SIGTERM preload."""
+    project = copy_fixture("node-main", tmp_path)
+    manifest = project / "package.json"
+    pkg = json.loads(manifest.read_text())
+    pkg["scripts"] = {"start": "node --enable-source-maps --watch index.js"}
+    manifest.write_text(json.dumps(pkg))
+    result = adopt(project)
+    assert result.code == 0, result.err
+    for booted in boot(project, "node-flags"):
+        assert booted.answers["start_command"] == ["--enable-source-maps", "index.js"]
+        pid = docker("inspect", "--format", "{{.State.Pid}}", booted.name).stdout.strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[0] == b"/nodejs/bin/node" and argv[3:5] == [
+            b"--enable-source-maps",
+            b"index.js",
+        ]
+        assert b"--watch" not in argv  # a development flag, dropped
+        check_running(booted)
