@@ -37,7 +37,7 @@ from generator.kubernetes import (
     kubectl_command,
     warnings_of,
 )
-from generator.verify import Check, Report, Stack, _timed, request, round_trip
+from generator.verify import Check, Report, Stack, _timed, probe_endpoints
 
 Doc = dict[str, Any]
 LEVEL = "restricted"
@@ -463,19 +463,8 @@ def _deploy_and_probe(
         return
     port = int(target.service["spec"]["ports"][0]["port"])
     with port_forward(client, namespace, f"service/{target.app}", port) as url:
-
-        def probe(path: str) -> Callable[[], tuple[bool, str]]:
-            def run() -> tuple[bool, str]:
-                answer = request(url, "GET", path)
-                return answer.status == 200, f"{answer.status} {answer.body}"
-
-            return run
-
-        _timed(report, "GET / (via Service)", probe("/"))
-        _timed(report, "GET /healthz", probe("/healthz"))
-        _timed(report, "GET /readyz", probe("/readyz"))
-        if has_db:
-            _timed(report, "database round trip", lambda: round_trip(url))
+        paths = ["/", "/healthz", "/readyz"]
+        probe_endpoints(report, url, paths, has_db=has_db, where=" (via Service)")
     _timed(report, "runs as non-root", lambda: _pod_users(client, target))
 
 

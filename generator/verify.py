@@ -299,6 +299,30 @@ def _timed(report: Report, name: str, action: Callable[[], tuple[bool, str]]) ->
     return ok
 
 
+def probe_endpoints(
+    report: Report, url: str, paths: list[str], *, has_db: bool, where: str = ""
+) -> None:
+    """Check that each path answers 200, then the database round trip when there is one.
+
+    Args:
+        report: The report the checks are added to.
+        url: The service's base URL.
+        paths: The paths to GET, in order.
+        has_db: Whether the service has a database to write to and read back.
+        where: How the requests reach the service, added to the first check's name.
+
+    """
+    for n, path in enumerate(paths):
+
+        def run(path: str = path) -> tuple[bool, str]:
+            answer = request(url, "GET", path)
+            return answer.status == 200, f"{answer.status} {answer.body}"
+
+        _timed(report, f"GET {path}{where if n == 0 else ''}", run)
+    if has_db:
+        _timed(report, "database round trip", lambda: round_trip(url))
+
+
 def verify_service(
     project_dir: str | Path,
     *,
@@ -357,19 +381,7 @@ def verify_service(
             logs = stack.compose("logs", "--no-color", "--tail", "30", check=False).stdout
             report.checks[-1].detail += "\n" + tail(logs, 30)
             return report
-        url = stack.base_url
-
-        def probe(path: str) -> Callable[[], tuple[bool, str]]:
-            def run() -> tuple[bool, str]:
-                answer = request(url, "GET", path)
-                return answer.status == 200, f"{answer.status} {answer.body}"
-
-            return run
-
-        _timed(report, "GET /healthz", probe("/healthz"))
-        _timed(report, "GET /readyz", probe("/readyz"))
-        if has_db:
-            _timed(report, "database round trip", lambda: round_trip(url))
+        probe_endpoints(report, stack.base_url, ["/healthz", "/readyz"], has_db=has_db)
         app = stack.container("app")
 
         def non_root() -> tuple[bool, str]:
