@@ -22,16 +22,18 @@ from tests.conftest import combo_id as combo_id  # noqa: PLC0414 - the tiers imp
 ENGINE_PROBLEM = engine_problem()
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # marked as they are collected, so that `-m "not docker"` deselects them
+    if Path(__file__).parent in item.path.parents:
+        item.add_marker(pytest.mark.docker)
+        # under CI a missing engine must fail the run, never skip it
+        if ENGINE_PROBLEM and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.docker)
-            # under CI a missing engine must fail the run, never skip it
-            if ENGINE_PROBLEM and not os.environ.get("CI"):
-                item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
-    # One stack per combination: the rules parametrized over subsets of the matrix
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # after pytest's own reordering (and `-m` deselection). One stack per combination: the rules parametrized over subsets of the matrix
     # (WITH_DB, REDIS...) give the same combination other parameter indices, which
     # pytest's own grouping tells apart, so it would boot a stack many times over.
     # Run every test of a combination together (stable: their order is kept).
