@@ -33,10 +33,11 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # after pytest's own reordering (and `-m` deselection). One stack per combination: the rules parametrized over subsets of the matrix
-    # (WITH_DB, REDIS...) give the same combination other parameter indices, which
-    # pytest's own grouping tells apart, so it would boot a stack many times over.
-    # Run every test of a combination together (stable: their order is kept).
+    # Runs after pytest's own reordering and `-m` deselection. One stack per
+    # combination: the rules parametrized over subsets of the matrix (WITH_DB,
+    # REDIS...) give the same combination other parameter indices, which pytest's
+    # own grouping tells apart, so it would boot a stack many times over. Run every
+    # test of a combination together (stable: their order is kept).
     order = {combo_id(combo): n for n, combo in enumerate(MATRIX)}
 
     def stack_of(item: pytest.Item) -> int:
