@@ -191,23 +191,10 @@ current-context: keelson
 EOF
 }
 
-start() { # name command...
-  local name=$1; shift
-  "$@" >"$STATE/logs/$name.log" 2>&1 &
-  echo $! >"$STATE/pids/$name"
-}
-
-wait_for() { # what seconds command...
-  local what=$1 seconds=$2; shift 2
-  local i
-  for ((i = 0; i < seconds * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  log "$what did not become ready in ${seconds}s; last log lines:"
-  tail -n 20 "$STATE/logs/"*.log >&2 || true
-  return 1
-}
+# start and wait_for, with their logs and PIDs under $STATE
+RUN=$STATE
+# shellcheck source=scripts/kube-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
 
 running() {
   [ -f "$STATE/pids/kube-apiserver" ] && ours "$(cat "$STATE/pids/kube-apiserver")"

@@ -134,23 +134,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-start() { # name command...
-  local name=$1; shift
-  "$@" >"$NODE/logs/$name.log" 2>&1 &
-  echo $! >"$NODE/pids/$name"
-}
-
-wait_for() { # what seconds command...
-  local what=$1 seconds=$2; shift 2
-  local i
-  for ((i = 0; i < seconds * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  log "$what did not become ready in ${seconds}s; last log lines:"
-  tail -n 15 "$NODE/logs/"*.log >&2 || true
-  return 1
-}
+# start and wait_for, with their logs and PIDs under $NODE
+RUN=$NODE
+# shellcheck source=scripts/kube-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
 
 kubectl() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 
