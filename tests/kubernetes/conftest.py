@@ -34,18 +34,17 @@ VOLUMES = 16
 
 
 @dataclass
-class ControlPlane:
-    """A running control plane and the kubectl of the same version."""
+class Kubeconfig:
+    """A cluster this run reaches: its kubeconfig and the kubectl of the same version."""
 
     kubeconfig: Path
     kubectl: str
-    pod_ips: int = 0
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
     def run(
-        self, *args: str, stdin: str | None = None, check: bool = False
+        self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [self.kubectl, *args],
@@ -54,7 +53,7 @@ class ControlPlane:
             text=True,
             check=False,
             env=self.env(),
-            timeout=120,
+            timeout=timeout,
         )
         if check:
             assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
@@ -62,6 +61,13 @@ class ControlPlane:
 
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "-o", "json", check=True).stdout)
+
+
+@dataclass
+class ControlPlane(Kubeconfig):
+    """A running control plane and the kubectl of the same version."""
+
+    pod_ips: int = 0
 
     def apply(self, docs: list[dict[str, Any]]) -> None:
         self.run("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs), check=True)
@@ -194,35 +200,11 @@ NODE_SCRIPT = ROOT / "scripts" / "kube-node.sh"
 
 
 @dataclass
-class Cluster:
+class Cluster(Kubeconfig):
     """A running single-node cluster (scripts/kube-node.sh) and its local registry."""
 
     state: Path
-    kubeconfig: Path
-    kubectl: str
     registry: str
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-
-    def run(
-        self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [self.kubectl, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=self.env(),
-            timeout=timeout,
-        )
-        if check:
-            assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-o", "json", check=True).stdout)
 
     @property
     def containerd(self) -> str:
