@@ -8,7 +8,6 @@ rebuilt when their recipe changed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import re
 import shutil
@@ -17,7 +16,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -44,6 +43,7 @@ from generator.images.labels import (
 )
 from generator.images.recipes import Recipe, recipe_for, version_matches
 from generator.images.refs import parse_ref
+from generator.locks import locked
 
 __all__ = ["POLICIES", "PULL_TIMEOUT", "ImageResult", "ensure_images"]
 
@@ -81,15 +81,9 @@ class ImageResult:
     seconds: float
 
 
-@contextlib.contextmanager
-def _machine_lock() -> Iterator[None]:
+def _machine_lock() -> contextlib.AbstractContextManager[None]:
     """Serialise stand-in builds across processes (pytest workers, parallel CLIs)."""
-    with LOCK_FILE.open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locked(LOCK_FILE)
 
 
 def _copy_extra_cas(context: Path) -> int:
