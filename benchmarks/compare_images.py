@@ -27,10 +27,11 @@ requirements.txt` / `npm ci --omit=dev` on the official image). It prints one ta
   download is primed once beforehand so that the figure measures the rebuild, not
   the network;
 - start: from `docker run` to the first 200 from GET /healthz;
-  cold and dep are medians of --runs rounds, warm and start (under a second each,
-  where a single sample is mostly noise) of three times as many; keelson and reference
-  built one right after the other and their order swapped every round, so noise
-  from a shared machine hits both; every sample is printed below the table;
+  cold and dep are medians of --runs rounds; warm and start of three times as
+  many when every sample takes under 5 s (one such sample is mostly noise);
+  keelson and reference built one right after the other and their order swapped
+  every round, so noise from a shared machine hits both; every sample is printed
+  below the table;
 - idle mem: the container's memory 3 s after that (docker stats).
 Ratios are keelson / reference. Figures are printed, never asserted.
 """
@@ -83,8 +84,10 @@ PY_DEP = (
 NODE_DEP = "is-number@7.0.0"
 GO_DEP = "golang.org/x/sync@v0.12.0"
 GO_DEP_IMPORT = "golang.org/x/sync/errgroup"
-# warm rebuilds and starts take under a second: this many times --runs samples
+# a figure whose samples all take under QUICK_SECONDS (warm rebuilds and starts,
+# mostly) is mostly noise in one sample: QUICK_ROUNDS times --runs of them
 QUICK_ROUNDS = 3
+QUICK_SECONDS = 5.0
 
 
 def build(project: Path, tag: str, dockerfile: Path, args: dict[str, str], *extra: str) -> float:
@@ -494,11 +497,13 @@ def build_timings(
     warm: dict[str, list[float]] = {v.label: [] for v in variants}
     # edits unique to this run: an edit an earlier run built would be a cache hit
     run_id = uuid.uuid4().hex[:12]
-    for n in range(runs * QUICK_ROUNDS):
+    n = 0
+    while n < rounds(runs, warm):
         with (project / PACKS[language].edit_file).open("a") as source:
             source.write(f"{PACKS[language].line_comment} benchmark edit {run_id}-{n}\n")
         for v in interleaved(variants, n):
             warm[v.label].append(build(project, v.tag, v.dockerfile, v.args))
+        n += 1
     log(f"{language}: dependency change")
     dep: dict[str, list[float]] = {v.label: [] for v in variants}
     # each time from the original sources with a new nonce, so nothing is a cache
@@ -516,6 +521,15 @@ def build_timings(
         for key, samples in (("cold", cold), ("warm", warm), ("dep", dep)):
             v.figures[key] = statistics.median(samples[v.label])
             v.samples[key] = samples[v.label]
+
+
+def rounds(runs: int, samples: dict[str, list[float]]) -> int:
+    """How many rounds a figure takes: --runs, or QUICK_ROUNDS times that while
+    every sample so far (the first round decides) came in under QUICK_SECONDS."""
+    taken = [s for per_variant in samples.values() for s in per_variant]
+    if taken and max(taken) >= QUICK_SECONDS:
+        return runs
+    return runs * QUICK_ROUNDS
 
 
 def interleaved(variants: list[Variant], n: int) -> list[Variant]:
@@ -557,9 +571,11 @@ def measure(language: str, workdir: Path, runs: int, log: Callable[[str], None])
             v.figures["limit"] = least
         log(f"{language}: start and memory")
         starts: dict[str, list[float]] = {v.label: [] for v in variants}
-        for n in range(runs * QUICK_ROUNDS):
+        n = 0
+        while n < rounds(runs, starts):
             for v in interleaved(variants, n):
                 starts[v.label].append(start_to_healthy(v.tag, port))
+            n += 1
         for v in variants:
             v.figures["start"] = statistics.median(starts[v.label])
             v.samples["start"] = starts[v.label]
