@@ -414,9 +414,11 @@ def test_database_admits_only_the_app_and_the_block_is_its_policy(
         with _without(cluster, run, policy):
             opened = wait_for(lambda: outsider_to_db() == "open", timeout=POLICY_SYNC_BOUND)
         closed = wait_for(lambda: outsider_to_db() in BLOCKED, timeout=POLICY_SYNC_BOUND)
-        print(f"{cid}: without the policy open after {opened} s, blocked again after {closed} s")
         assert opened is not None, "the outsider stayed blocked without the database's policy"
         assert closed is not None, "the outsider still connects with the policy restored"
+        print(
+            f"{cid}: policy removed: open after {opened:.1f} s; back: blocked after {closed:.1f} s"
+        )
         ok, detail = round_trip(run.url)
         assert ok, detail
 
@@ -445,6 +447,7 @@ def test_app_egress_is_limited_to_dns_and_the_database(
         closed = wait_for(lambda: app_to_outsider() in BLOCKED, timeout=POLICY_SYNC_BOUND)
         assert opened is not None, "the app stayed blocked without its policy"
         assert closed is not None, "the app still connects with its policy restored"
+        print(f"app policy removed: open after {opened:.1f} s; back: blocked after {closed:.1f} s")
         # with its policy back the app still resolves and reaches its database
         ok, detail = round_trip(run.url)
         assert ok, detail
