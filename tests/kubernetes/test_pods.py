@@ -321,6 +321,8 @@ def _outsider(cluster: Cluster, run: Running, image: str) -> Iterator[Outsider]:
                 "name": "outsider",
                 "image": image,
                 "command": ["python3", "-c", LISTEN],
+                # Ready once it listens (a pod without a probe is Ready when it starts)
+                "readinessProbe": {"tcpSocket": {"port": OUTSIDER_PORT}, "periodSeconds": 1},
                 "securityContext": {
                     "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"]},
