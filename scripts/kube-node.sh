@@ -234,6 +234,9 @@ up() {
   sysctl -n net.ipv4.conf.all.route_localnet >"$NODE/route_localnet"
   # pods on the bridge talk to each other without routing: only with this on do their frames
   # cross iptables, where the NetworkPolicy rules are (down restores it)
+  # (a kernel with br_netfilter as a module has the switch only once it is loaded)
+  [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter 2>/dev/null ||
+    die "no net.bridge.bridge-nf-call-iptables: this kernel lacks br_netfilter"
   sysctl -n net.bridge.bridge-nf-call-iptables >"$NODE/bridge-nf-call-iptables"
   sysctl -qw net.bridge.bridge-nf-call-iptables=1
   local pki=$STATE/pki
