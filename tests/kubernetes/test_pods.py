@@ -2,13 +2,15 @@
 
 The cluster is scripts/kube-node.sh (control plane + kubelet, kube-proxy in iptables mode,
 its own containerd, Debian's runc and CNI plugins, CoreDNS, a pause image from pause.c, local
-PersistentVolumes, a registry on 127.0.0.1). For every language x database combination the
-image the boot tier built (rebuilt from BuildKit's cache, so normally a cache hit) and the dev
-database's image are pushed to that registry, and `overlays/dev`, with the kustomize images set
-to the registry, is applied into its own namespace enforcing Pod Security `restricted`. All 12
-are applied first and awaited together. Test traffic goes to 127.0.0.1 only: the app's Service
-is made a NodePort (its only change; same selector and ports), and kube-proxy serves NodePorts
-on loopback, so every request crosses the Service's iptables rules to a pod.
+PersistentVolumes, a registry on 127.0.0.1, kube-router enforcing NetworkPolicy). For every
+language x database combination the image the boot tier built (rebuilt from BuildKit's cache,
+so normally a cache hit) and the dev database's image are pushed to that registry, and
+`overlays/dev`, with the kustomize images set to the registry, is applied into its own
+namespace enforcing Pod Security `restricted`. All 12 are applied first and awaited together.
+Test traffic goes to 127.0.0.1 only (the policy tests also reach pods on the node's own
+bridge): the app's Service is made a NodePort (its only change; same selector and ports), and
+kube-proxy serves NodePorts on loopback, so every request crosses the Service's iptables rules
+to a pod.
 """
 
 from __future__ import annotations
