@@ -37,7 +37,9 @@ if ! engine_answers; then
   if ! engine_answers; then
     log "starting dockerd"
     mkdir -p /var/log
-    nohup dockerd >/var/log/keelson-dockerd.log 2>&1 &
+    # a session of its own: Ctrl-C in this terminal, or the end of the job that ran this
+    # script, must not take the engine down with it
+    setsid nohup dockerd >/var/log/keelson-dockerd.log 2>&1 &
     for _ in $(seq 1 60); do
       engine_answers && break
       sleep 1

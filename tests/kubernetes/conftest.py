@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.docker import run_docker
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "kube-control-plane.sh"
@@ -218,6 +219,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _untag(registry: str) -> None:
+    """Remove the engine's tags of images pushed to this run's registry (its port is new
+    every run, so they would pile up); the images keep their other names."""
+    listed = run_docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", check=False)
+    ours = [ref for ref in listed.stdout.split() if ref.startswith(f"{registry}/")]
+    if ours:
+        run_docker("image", "rm", *ours, check=False)
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Start the control plane and a node once for the session; stop both in teardown."""
@@ -239,12 +249,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             _unavailable(f"the single-node cluster did not start ({NODE_SCRIPT.name} up): {tail}")
         print(up.stderr.strip().splitlines()[-1])
         exports = _exports(up.stdout)
+        registry = exports["KEELSON_KUBE_REGISTRY"]
         yield Cluster(
             state=state,
             kubeconfig=Path(exports["KUBECONFIG"]),
             kubectl=str(Path(exports["PATH"].split(":")[0]) / "kubectl"),
-            registry=exports["KEELSON_KUBE_REGISTRY"],
+            registry=registry,
         )
+        _untag(registry)
     finally:
         subprocess.run(
             [str(NODE_SCRIPT), "down"], capture_output=True, check=False, env=env, timeout=300
