@@ -137,6 +137,31 @@ def overlay_for(
     return folder
 
 
+def pull_if_not_present(docs: Sequence[Doc]) -> list[Doc]:
+    """Return kustomize patches that make every workload container `IfNotPresent`.
+
+    They cover every container of every Deployment and StatefulSet in `docs`. For images
+    loaded into a kind, k3d or minikube node rather than pushed: the manifests say
+    `Always`, with which the kubelet asks the image's registry first and fails on a name
+    that was only ever loaded.
+    """
+    patches: list[Doc] = []
+    for doc in docs:
+        if doc.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        ops = [
+            {"op": "add", "path": f"/spec/template/spec/{field}/{i}/imagePullPolicy",
+             "value": "IfNotPresent"}
+            for field in ("initContainers", "containers")
+            for i, _container in enumerate(spec.get(field) or [])
+        ]  # fmt: skip
+        if ops:
+            target = {"kind": doc["kind"], "name": doc["metadata"]["name"]}
+            patches.append({"target": target, "patch": json.dumps(ops)})
+    return patches
+
+
 def containers_images(docs: Sequence[Doc]) -> dict[str, str]:
     """Kind/name/container -> image, for every workload container."""
     found = {}
@@ -384,7 +409,7 @@ def deploy_service(
         _deploy_and_probe(
             client, root, overlay, namespace, report,
             ship=lambda built: _ship(built, report.image, registry, loader, log),
-            work=work, timeout=timeout, has_db=database != "none",
+            work=work, timeout=timeout, has_db=database != "none", loaded=loader is not None,
         )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -431,6 +456,7 @@ def _deploy_and_probe(
     work: Path,
     timeout: float,
     has_db: bool,
+    loaded: bool,
 ) -> None:
     """Ship the images, apply, wait for the rollout and probe, adding rows to the report."""
     images: dict[str, str] = {}
@@ -442,7 +468,8 @@ def _deploy_and_probe(
 
     if not _timed(report, "push images", shipped):
         return
-    folder = overlay_for(root, f"k8s/overlays/{overlay}", namespace, images, work)
+    patches = pull_if_not_present(built) if loaded else []
+    folder = overlay_for(root, f"k8s/overlays/{overlay}", namespace, images, work, patches=patches)
     deployed: list[Deployment] = []
 
     def deploy() -> tuple[bool, str]:
@@ -510,6 +537,7 @@ __all__ = [
     "namespace_doc",
     "overlay_for",
     "port_forward",
+    "pull_if_not_present",
     "push",
     "rollout",
     "split_image",

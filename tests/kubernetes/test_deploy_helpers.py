@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.kube_deploy import containers_images, overlay_for, split_image
+from generator.kube_deploy import (
+    containers_images,
+    overlay_for,
+    pull_if_not_present,
+    split_image,
+)
 from generator.kubernetes import Kubectl, build_overlay, kubectl_command
 from tests.conftest import Render
 
@@ -52,6 +57,37 @@ def test_overlay_for_sets_namespace_images_and_config(rendered: Render, tmp_path
     assert config["data"]["APP_VERSION"] == "0.1.0"
     # the service's own tree is untouched
     assert not (project / "k8s" / "overlays" / "keelson-deploy").exists()
+
+
+def _pull_policies(docs: list[dict[str, object]]) -> dict[str, set[str]]:
+    policies: dict[str, set[str]] = {}
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            pod = doc["spec"]["template"]["spec"]  # type: ignore[index]
+            policies[doc["kind"]] = {c["imagePullPolicy"] for c in pod["containers"]}
+    return policies
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_loaded_images_are_not_pulled_again(rendered: Render, tmp_path: Path, overlay: str) -> None:
+    # images loaded into a kind/k3d/minikube node exist under names no registry serves;
+    # the manifests' `Always` would send the kubelet to that registry first
+    project = rendered(language="python", database="postgresql")
+    kubectl = Kubectl(kubectl_command())
+    built = build_overlay(kubectl, project / "k8s" / "overlays" / overlay)
+    expected_kinds = {"dev": {"Deployment", "StatefulSet"}, "prod": {"Deployment"}}[overlay]
+    assert set(_pull_policies(built)) == expected_kinds
+    assert all(p == {"Always"} for p in _pull_policies(built).values())
+    images = {split_image(ref)[0]: ref for ref in containers_images(built).values()}
+    plain = overlay_for(project, f"k8s/overlays/{overlay}", "here", images, tmp_path / "plain")
+    assert all(p == {"Always"} for p in _pull_policies(build_overlay(kubectl, plain)).values())
+    folder = overlay_for(
+        project, f"k8s/overlays/{overlay}", "here", images, tmp_path / "loaded",
+        patches=pull_if_not_present(built),
+    )  # fmt: skip
+    deployed = build_overlay(kubectl, folder)
+    assert _pull_policies(deployed) == {kind: {"IfNotPresent"} for kind in expected_kinds}
+    assert containers_images(deployed) == containers_images(built)
 
 
 @pytest.mark.parametrize(
