@@ -21,6 +21,7 @@ runs under copier's Python, where keelson itself may not be installed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -104,11 +105,30 @@ def _static_choices(details: Any) -> list[str]:
     return [str(v) for v in values]
 
 
-def retire_versions(answers: MutableMapping[str, Any], questions: Mapping[str, Any]) -> list[str]:
+# answers whose release line names the format of data on a volume that the next line
+# does not open: a move must not happen behind the user's back. PostgreSQL refuses a
+# data folder of another major release; MariaDB and Redis read their older files.
+# Once the data has moved, `KEELSON_DATA_MOVED=<answer>[,<answer>]` lets the update move it.
+DATA_FORMAT_VERSIONS = {
+    "postgresql_version": (
+        "PostgreSQL does not open a data folder of another major release: move the data to "
+        "{new} first (pg_dumpall and restore, or pg_upgrade), then update again with "
+        "KEELSON_DATA_MOVED=postgresql_version in the environment"
+    ),
+}
+DATA_MOVED_ENV = "KEELSON_DATA_MOVED"
+
+
+def retire_versions(
+    answers: MutableMapping[str, Any],
+    questions: Mapping[str, Any],
+) -> list[str]:
     """Move `*_version` answers that are no longer offered to the nearest newer one.
 
     The nearest newer release is the least upgrade that keeps the project working;
-    when the template only offers older releases, its default is used instead.
+    when the template only offers older releases, its default is used instead. An
+    answer in `DATA_FORMAT_VERSIONS` is not moved unless `$KEELSON_DATA_MOVED` names it:
+    the step stops instead, naming what to do, and nothing is written.
 
     Args:
         answers: The project's answers, changed in place.
@@ -116,6 +136,9 @@ def retire_versions(answers: MutableMapping[str, Any], questions: Mapping[str, A
 
     Returns:
         The names of the answers that changed.
+
+    Raises:
+        SystemExit: A data-format answer is no longer offered.
 
     """
     changed: list[str] = []
@@ -134,6 +157,13 @@ def retire_versions(answers: MutableMapping[str, Any], questions: Mapping[str, A
             replacement = str(default)
         else:
             replacement = offered[0]
+        moved = {item.strip() for item in os.environ.get(DATA_MOVED_ENV, "").split(",")}
+        if name in DATA_FORMAT_VERSIONS and name not in moved:
+            how = DATA_FORMAT_VERSIONS[name].format(new=replacement)
+            raise SystemExit(
+                f"keelson migration: {name} {current} is no longer offered; "
+                f"not moved to {replacement}: {how}"
+            )
         answers[name] = replacement
         _say(f"{name} {current} is no longer offered; moved to {replacement}")
         changed.append(name)

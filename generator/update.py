@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -210,6 +211,15 @@ def _run_copier_update(
         _run_copier_update(
             project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file, template=template
         )
+    except subprocess.CalledProcessError as error:  # copier's TaskError too
+        if "migrations.py" not in str(error.cmd):  # a task, after the update's changes
+            raise KeelsonError(" ".join(f"update failed: {error}".split())) from error
+        # a migration step that refuses prints its own reason on stderr before this;
+        # copier runs `before` migrations ahead of any change to the service
+        raise KeelsonError(
+            "update stopped by a migration step of the template (its reason is above); "
+            "the service is unchanged"
+        ) from error
     except UserMessageError as error:
         text = " ".join(str(error).split())
         if "downgrad" in text.lower():
