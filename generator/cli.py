@@ -164,16 +164,7 @@ def _add_new(commands: Any) -> None:
         action="store_true",
         help="use the default answer for every question not given with --data",
     )
-    new.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="answer a question (repeatable)",
-    )
-    new.add_argument(
-        "--data-file", type=Path, metavar="FILE", help="YAML file of answers; --data wins over it"
-    )
+    _add_data(new, "answer a question (repeatable)")
     new.add_argument(
         "--template", metavar="PATH|URL", help="template to render (default: the keelson template)"
     )
@@ -226,6 +217,13 @@ def _add_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_data(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE", help=help_text)
+    parser.add_argument(
+        "--data-file", type=Path, metavar="FILE", help="YAML file of answers; --data wins over it"
+    )
+
+
 def _cmd_update(args: argparse.Namespace) -> int:
     try:
         result = update_service(
@@ -234,6 +232,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
             pretend=args.pretend,
             trust=args.trust or None,
             quiet=not args.verbose,
+            data=parse_data(args.data, args.data_file),
         )
     except UpdateConflictError as error:
         if error.result.diff:
@@ -268,6 +267,7 @@ def _add_update(commands: Any) -> None:
         action="store_true",
         help="print the diff the update would make and write nothing",
     )
+    _add_data(update, "change an answer (repeatable); the files follow it")
     _add_trust(update)
     _add_verbosity(update)
     update.set_defaults(handler=_cmd_update)
@@ -508,15 +508,9 @@ def _add_adopt(commands: Any) -> None:
     adopt.add_argument(
         "--defaults", action="store_true", help="take the detected answers without asking"
     )
-    adopt.add_argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="give an answer instead of detecting it (repeatable), e.g. start_command='server.js'",
-    )
-    adopt.add_argument(
-        "--data-file", type=Path, metavar="FILE", help="YAML file of answers; --data wins over it"
+    _add_data(
+        adopt,
+        "give an answer instead of detecting it (repeatable), e.g. start_command='server.js'",
     )
     existing = adopt.add_mutually_exclusive_group()
     existing.add_argument(

@@ -16,9 +16,10 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import copier
 from copier.errors import UnsafeTemplateError, UserMessageError
@@ -181,6 +182,7 @@ def _run_copier_update(
     quiet: bool,
     answers_file: str,
     template: str = "",
+    data: Mapping[str, Any] | None = None,
 ) -> None:
     try:
         with hide_chatter(quiet):
@@ -188,6 +190,7 @@ def _run_copier_update(
                 project,
                 answers_file=answers_file,
                 vcs_ref=to,
+                data=dict(data or {}),
                 # the recorded answers answer every question and new questions take
                 # their defaults: an update never stops to ask. skip_answered stays
                 # False so that the answers a `before` migration rewrote are reloaded.
@@ -209,8 +212,9 @@ def _run_copier_update(
             ) from error
         ask_trust(template)
         _run_copier_update(
-            project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file, template=template
-        )
+            project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file,
+            template=template, data=data,
+        )  # fmt: skip
     except subprocess.CalledProcessError as error:  # copier's TaskError too
         if "migrations.py" not in str(error.cmd):  # a task, after the update's changes
             raise KeelsonError(" ".join(f"update failed: {error}".split())) from error
@@ -247,6 +251,7 @@ def update_service(
     trust: bool | None = None,
     quiet: bool = False,
     answers_file: str = ANSWERS_FILE,
+    data: Mapping[str, Any] | None = None,
 ) -> UpdateResult:
     """Bring a generated service up to a newer version of its template.
 
@@ -265,6 +270,9 @@ def update_service(
             keelson template itself.
         quiet: Do not print copier's progress.
         answers_file: Name of the service's answers file.
+        data: Answers to change (question name to value); the template re-renders
+            with them and the files follow, merged with the service's edits like any
+            other change. With no newer version, the service's own version re-renders.
 
     Returns:
         What changed; for a dry run, also the diff.
@@ -283,23 +291,27 @@ def update_service(
     if to is not None:
         check_ref(src, to, "--to")
     elif _is_current(src, old_version):
-        # nothing to pull; copier would re-render three copies to find that out
-        # (and call a service made from a commit after the newest tag a downgrade)
-        return UpdateResult(
-            path=project, old_version=old_version, new_version=old_version, pretend=pretend
-        )
+        if not data:
+            # nothing to pull; copier would re-render three copies to find that out
+            # (and call a service made from a commit after the newest tag a downgrade)
+            return UpdateResult(
+                path=project, old_version=old_version, new_version=old_version, pretend=pretend
+            )
+        to = old_version  # changed answers, same version
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive
     )
     if pretend:
         return _pretend(
-            project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file
-        )
+            project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file,
+            data=data,
+        )  # fmt: skip
     try:
         _run_copier_update(
-            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src
-        )
+            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src,
+            data=data,
+        )  # fmt: skip
     except KeelsonError as error:
         if not git("status", "--porcelain", "--", ".", cwd=project, check=True).stdout.strip():
             raise
@@ -340,6 +352,7 @@ def _pretend(
     to: str | None,
     unsafe: bool,
     answers_file: str,
+    data: Mapping[str, Any] | None = None,
 ) -> UpdateResult:
     # copier's own pretend mode does not show what an update would change (it
     # renders quietly and skips the merge); running the real update on a clone of
@@ -361,8 +374,9 @@ def _pretend(
         git("checkout", "--quiet", "HEAD", cwd=clone, check=True)
         copy = clone / relative
         _run_copier_update(
-            copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file, template=src
-        )
+            copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file, template=src,
+            data=data,
+        )  # fmt: skip
         conflicts = find_conflicts(copy)
         git("add", "--all", "--", ".", cwd=copy, check=True)
         listed = git("diff", "--cached", "--name-status", "--relative", cwd=copy, check=True).stdout
