@@ -119,6 +119,29 @@ def check_data_keys(spec: TemplateSpec, data: Mapping[str, Any]) -> None:
                 ) from None
 
 
+def check_applied(
+    spec: TemplateSpec, given: Mapping[str, Any], recorded: Mapping[str, Any]
+) -> None:
+    """Refuse an answer the template did not use: its question's `when` was false.
+
+    copier drops such an answer without a word (`ingress_class` without an
+    `ingress_host`, `storage_class` without a database); the user meant something by it.
+
+    Raises:
+        UsageError: A given answer is not among the recorded ones.
+
+    """
+    for name in given:
+        if name in recorded or name not in spec.questions:
+            continue
+        when = spec.questions[name].when
+        if when is False or str(when).strip().lower() == "false":
+            why = "the template works it out itself and never asks it"
+        else:
+            why = f"the template asks it only when {str(when).strip()} holds"
+        raise UsageError(f"--data {name}: not used with these answers ({why}); nothing written")
+
+
 # files a new repository often starts with: a destination holding only these is
 # still new (`keelson new` adds the service beside them and keeps them as they are)
 STARTER_FILES = re.compile(
@@ -304,6 +327,7 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             unsafe=unsafe,
             interactive=interactive,
             kept=kept,
+            spec=spec,
         )
     except BaseException as error:
         if created is not None:
@@ -381,6 +405,7 @@ def _render_staged(
     unsafe: bool,
     interactive: bool,
     kept: list[str],
+    spec: TemplateSpec | None = None,
 ) -> dict[str, Any]:
     # absolute: the parent of "." (the default destination) is "." itself
     parent = destination.absolute().parent
@@ -397,6 +422,8 @@ def _render_staged(
             interactive=interactive,
         )
         recorded = record_source(staged, source)
+        if spec is not None:
+            check_applied(spec, answers, recorded)
         for name in kept:
             # the user's starter files win over the template's (a README, say)
             shutil.rmtree(staged / name, ignore_errors=True)

@@ -53,6 +53,8 @@ class Question:
     choices: tuple[str, ...]
     default: Any
     help: str
+    when: Any = True
+    """The question's `when` as copier.yml writes it: a Jinja condition, or a bool."""
 
 
 def _choice_values(raw: Any) -> tuple[str, ...]:
@@ -126,6 +128,7 @@ class TemplateSpec:
                 choices=_choice_values(details.get("choices")),
                 default=details.get("default"),
                 help=str(details.get("help", "")),
+                when=details.get("when", True),
             )
         return cls(root=base, questions=questions, settings=settings)
 

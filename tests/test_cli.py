@@ -95,6 +95,38 @@ def test_unknown_question_is_rejected(keelson: Keelson, tmp_path: Path) -> None:
     assert not (tmp_path / "svc").exists()
 
 
+@pytest.mark.parametrize(
+    ("answers", "field", "why"),
+    [
+        (["ingress_class=traefik"], "ingress_class", "only when {{ ingress_host != '' }}"),
+        (["language=go", "python_version=3.13"], "python_version", "{{ language == 'python' }}"),
+        (["storage_class=fast-ssd"], "storage_class", "{{ database != 'none' }}"),
+        (["framework=stdlib", "language=go"], "framework", "never asks it"),
+    ],
+)
+def test_an_answer_the_template_does_not_use_is_refused(
+    keelson: Keelson, tmp_path: Path, answers: list[str], field: str, why: str
+) -> None:
+    # copier drops an answer whose question's `when` is false without a word
+    result = new(keelson, tmp_path / "svc", *answers)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"keelson: --data {field}: not used with these answers (")
+    assert why in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_answers_that_apply_are_taken(keelson: Keelson, tmp_path: Path) -> None:
+    result = new(
+        keelson, tmp_path / "svc", "database=redis", "storage_class=fast-ssd",
+        "ingress_host=api.example.com", "ingress_class=traefik",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "svc" / ".copier-answers.yml").read_text()
+    assert "storage_class: fast-ssd" in text and "ingress_class: traefik" in text
+
+
 def test_missing_parents_are_not_left_behind(keelson: Keelson, tmp_path: Path) -> None:
     result = new(keelson, tmp_path / "a" / "b" / "svc", "port=1")
     assert result.returncode == 2
