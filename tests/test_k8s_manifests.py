@@ -8,6 +8,7 @@ the live objects and a pinned image digest made every version label invalid.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -220,3 +221,43 @@ def test_digest_without_new_tag_stops_the_build_naming_the_index(
     )
     comment = (root / "k8s/base/kustomization.yaml").read_text()
     assert "keep newTag and add the digest beside it" in comment
+
+
+def _secret_volumes(docs: list[dict[str, Any]]) -> set[str]:
+    """The Secrets the workloads mount, by name."""
+    return {
+        volume["secret"]["secretName"]
+        for doc in docs
+        if doc["kind"] in {"Deployment", "StatefulSet"}
+        for volume in doc["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in volume
+    }
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mariadb", "redis"])
+def test_dev_generates_the_database_secret_and_prod_expects_its_own(
+    rendered: Render, kustomized: Kustomized, database: str
+) -> None:
+    root = rendered(language="go", database=database)
+    project = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_name"]
+    # dev: the Secret comes from the dev overlay's own git-ignored file, the password
+    # compose uses too, and both the app and the in-cluster database mount it
+    dev = kustomized(root, "k8s/overlays/dev")
+    (secret,) = [d for d in dev if d["kind"] == "Secret"]
+    assert secret["metadata"]["name"].startswith(f"{project}-db-")  # name + content hash
+    password = (root / "k8s/overlays/dev/secrets/db-password").read_bytes()
+    assert base64.b64decode(secret["data"]["db-password"]) == password
+    assert password == (root / ".secrets/db_password").read_bytes()
+    assert _secret_volumes(dev) == {secret["metadata"]["name"]}
+    # prod: nothing of dev's password reaches it; the Deployment mounts the Secret
+    # created in its namespace out of band, by its plain name
+    prod = kustomized(root, "k8s/overlays/prod")
+    assert [d["metadata"]["name"] for d in prod if d["kind"] == "Secret"] == []
+    assert _secret_volumes(prod) == {f"{project}-db"}
+    assert not (root / "k8s/base/secrets").exists()
+    assert "secretGenerator" not in (root / "k8s/base/kustomization.yaml").read_text()
+    readme = (root / "README.md").read_text()
+    assert (
+        f"kubectl -n {yaml.safe_load((root / '.copier-answers.yml').read_text())['namespace']}"
+        f" create secret generic {project}-db --from-file=db-password=" in readme
+    )
