@@ -61,7 +61,7 @@ MARKERS = {
 }
 # what `keelson adopt` writes; anything else in the project is never touched
 WRITES = ("Dockerfile", ".dockerignore", "compose.yaml", "k8s", "CONTAINER.md", ANSWERS_FILE)
-SECRET_DIRS = (".secrets/", "k8s/base/secrets/")
+SECRET_DIRS = (".secrets/", "k8s/overlays/dev/secrets/")
 OTHER_COMPOSE = ("compose.yml", "docker-compose.yml", "docker-compose.yaml")
 SKIP_DIRS = {
     ".git", ".hg", ".venv", "venv", "env", "node_modules", "vendor", "__pycache__", ".tox",

@@ -11,6 +11,7 @@ user runs against their cluster is what keelson's CI proves for every combinatio
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -176,6 +177,70 @@ def containers_images(docs: Sequence[Doc]) -> dict[str, str]:
     return found
 
 
+# --- the Secrets an overlay leaves to the cluster ---------------------------------------------
+
+# where a service keeps the dev database's password: the dev overlay's file, else compose's
+DEV_PASSWORD_FILES = ("k8s/overlays/dev/secrets/db-password", ".secrets/db_password")
+SecretFiles = Mapping[str, Mapping[str, Path]]
+
+
+def unmade_secrets(docs: Sequence[Doc]) -> list[str]:
+    """Names of the Secrets the workloads mount that the built objects do not hold."""
+    made = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    mounted = {
+        volume["secret"]["secretName"]
+        for doc in docs
+        if doc["kind"] in {"Deployment", "StatefulSet"}
+        for volume in doc["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in volume
+    }
+    return sorted(mounted - made)
+
+
+def stand_in_secrets(project: Path, docs: Sequence[Doc]) -> dict[str, dict[str, Path]]:
+    """Return the Secrets a throwaway namespace needs that the overlay expects to exist.
+
+    The prod overlay generates no database Secret: it mounts `<project>-db` (key
+    `db-password`), which the cluster's namespace holds, created out of band. A throwaway
+    namespace has none, so it gets one from the service's dev password, the file the dev
+    overlay and compose read (the database the deployment reaches must accept it). Other
+    Secrets the overlay leaves to the cluster are not made up: the rollout shows them.
+
+    Returns:
+        Secret name -> key -> the file its value comes from.
+
+    Raises:
+        UsageError: The database Secret is needed and the service has no password file.
+
+    """
+    wanted = f"{read_answers(project)['project_name']}-db"
+    if wanted not in unmade_secrets(docs):
+        return {}
+    for rel in DEV_PASSWORD_FILES:
+        if (project / rel).is_file():
+            return {wanted: {"db-password": project / rel}}
+    raise UsageError(
+        f"the overlay mounts the Secret {wanted} and {project} has no password to make it "
+        f"from: write one to {DEV_PASSWORD_FILES[0]} (the README says how)"
+    )
+
+
+def secret_doc(name: str, namespace: str, files: Mapping[str, Path]) -> Doc:
+    """Return a Secret with each file's bytes under its key, as `--from-file=key=path`."""
+    data = {key: base64.b64encode(path.read_bytes()).decode("ascii") for key, path in files.items()}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "keelson-verify"},
+        },
+        "type": "Opaque",
+        "data": data,
+    }
+
+
 # --- applying and waiting ---------------------------------------------------------------------
 
 
@@ -217,8 +282,13 @@ class Deployment:
         )
 
 
-def apply(kubectl: Kubectl, namespace: str, docs: Sequence[Doc]) -> Deployment:
-    """Create the namespace and apply the objects server-side.
+def apply(
+    kubectl: Kubectl, namespace: str, docs: Sequence[Doc], secrets: SecretFiles | None = None
+) -> Deployment:
+    """Create the namespace and `secrets`, then apply the objects server-side.
+
+    `secrets` are Secrets the objects mount but do not hold (`stand_in_secrets`); their
+    values go to kubectl on stdin, never on a command line.
 
     Raises:
         KubernetesError: The API server rejected something.
@@ -227,6 +297,10 @@ def apply(kubectl: Kubectl, namespace: str, docs: Sequence[Doc]) -> Deployment:
     created = kubectl.run("apply", "-f", "-", stdin=json.dumps(namespace_doc(namespace)))
     if created.returncode != 0:
         raise KubernetesError(f"namespace {namespace}: {_first_error(created.stderr)}")
+    for name, files in (secrets or {}).items():
+        made = kubectl.run("apply", "-f", "-", stdin=json.dumps(secret_doc(name, namespace, files)))
+        if made.returncode != 0:
+            raise KubernetesError(f"secret {name} in {namespace}: {_first_error(made.stderr)}")
     result = kubectl.run(
         "apply", "--server-side", "--field-manager=keelson-verify", "-f", "-",
         stdin=yaml.safe_dump_all(docs),
@@ -473,9 +547,14 @@ def _deploy_and_probe(
     deployed: list[Deployment] = []
 
     def deploy() -> tuple[bool, str]:
-        deployed.append(apply(client, namespace, build_overlay(client, folder)))
+        docs = build_overlay(client, folder)
+        secrets = stand_in_secrets(root, docs)
+        deployed.append(apply(client, namespace, docs, secrets))
         warned = deployed[0].warnings
         detail = f"namespace {namespace} (enforce={LEVEL})"
+        for name, files in secrets.items():
+            sources = ", ".join(str(path.relative_to(root)) for path in files.values())
+            detail += f"; Secret {name} from {sources}"
         return not warned, detail + (f"; warnings: {'; '.join(warned)}" if warned else "")
 
     if not _timed(report, "apply", deploy):
@@ -540,5 +619,8 @@ __all__ = [
     "pull_if_not_present",
     "push",
     "rollout",
+    "secret_doc",
     "split_image",
+    "stand_in_secrets",
+    "unmade_secrets",
 ]

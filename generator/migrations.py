@@ -12,6 +12,10 @@ project's answers file so that the new template version accepts them:
   newer release the template still offers, and says so. Left alone, copier drops
   an answer that is no longer valid without a word and takes the default, which
   is usually the newest line: a bigger jump than the service asked for.
+- `move-secret OLD NEW [--same-as FILE]`: a git-ignored secret file the template
+  reads moved (the dev database password, from `k8s/base/secrets/` to
+  `k8s/overlays/dev/secrets/`); the file moves with it, into a private folder that
+  ignores itself, so the value already in use is kept.
 
 Every step is idempotent and changes nothing when there is nothing to migrate. The
 script uses the standard library and PyYAML only (copier's own dependencies): it
@@ -170,6 +174,50 @@ def retire_versions(
     return changed
 
 
+def move_secret(old: Path, new: Path, same_as: Path | None = None) -> bool:
+    """Move a git-ignored secret file to where the new template reads it.
+
+    The new file's folder is made private (0700) and ignores itself (a `.gitignore`
+    of `*`), as generator/tasks.py makes it; the file keeps its mode. The old folder
+    goes when only its `.gitignore` is left. A file already at `new` is never
+    overwritten: both stay, and the step says so.
+
+    Args:
+        old: Where the old template version kept the file.
+        new: Where the new one reads it.
+        same_as: A file that normally holds the same value: when the moved one
+            differs, the step warns (it may hold a password meant for elsewhere).
+
+    Returns:
+        Whether the file moved.
+
+    """
+    if not old.is_file():
+        return False
+    if new.exists():
+        _say(f"{old} is left where it is: {new} exists already; delete the one you do not use")
+        return False
+    new.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new.parent.chmod(0o700)
+    ignore = new.parent / ".gitignore"
+    if not ignore.is_file():
+        ignore.write_text("*\n", encoding="utf-8")
+    os.replace(old, new)
+    leftover = {p.name for p in old.parent.iterdir()}
+    if leftover <= {".gitignore"}:
+        (old.parent / ".gitignore").unlink(missing_ok=True)
+        old.parent.rmdir()
+    _say(f"moved {old} -> {new}")
+    expected = same_as.read_bytes().strip() if same_as and same_as.is_file() else None
+    if expected is not None and expected != new.read_bytes().strip():
+        _say(
+            f"{new} holds another value than {same_as}: if it is a password for "
+            f"another environment (prod), make that environment's Secret from it, "
+            f"then copy {same_as} to {new}"
+        )
+    return True
+
+
 def read_answers(path: Path) -> tuple[list[str], dict[str, Any]]:
     """Read an answers file: its leading comment lines and its answers."""
     text = path.read_text(encoding="utf-8")
@@ -216,12 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     remap.add_argument("pairs", nargs="+", metavar="OLD=NEW")
     retired = steps.add_parser("retired-versions", help="move retired *_version answers")
     retired.add_argument("--template", type=Path, required=True, help="new template checkout")
+    moved = steps.add_parser("move-secret", help="a git-ignored secret file moved")
+    moved.add_argument("old", type=Path)
+    moved.add_argument("new", type=Path)
+    moved.add_argument("--same-as", type=Path, help="a file that normally holds the same value")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one migration step on the answers file; return the exit code."""
     args = build_parser().parse_args(argv)
+    if args.step == "move-secret":
+        # a file of the project, not an answer: it moves whatever the answers say
+        move_secret(args.old, args.new, args.same_as)
+        return 0
     path: Path = args.answers_file
     if not path.is_file():
         _say(f"no {path}; nothing to migrate")

@@ -4,8 +4,8 @@ It runs with copier's Python from the template checkout, so it imports nothing
 from keelson and only the standard library.
 
 `db-password` writes one random database password to the two git-ignored files
-that compose and the kustomize secretGenerator read (each folder ignoring
-itself with a `.gitignore` of `*`), once: an existing password is
+that compose and the dev overlay's kustomize secretGenerator read (each folder
+ignoring itself with a `.gitignore` of `*`), once: an existing password is
 kept, so `copier update` never changes it. Both folders are private to the owner
 (0700). The kustomize copy is 0600. The compose copy stays 0644 inside its private
 folder: compose bind-mounts a file secret as it is (it ignores uid and mode) and
@@ -20,7 +20,8 @@ from pathlib import Path
 
 TARGETS = {
     Path(".secrets/db_password"): 0o644,
-    Path("k8s/base/secrets/db-password"): 0o600,
+    # the dev cluster's only: prod's password never comes from a file of the service
+    Path("k8s/overlays/dev/secrets/db-password"): 0o600,
 }
 
 

@@ -43,7 +43,7 @@ def test_golden_folders_are_exactly_the_cases() -> None:
 def test_the_random_password_is_a_fixed_marker_in_both_places() -> None:
     case = combo_id(next(a for a in CASES if a["database"] == "postgresql"))
     files = stored(GOLDEN / case)
-    for name in (".secrets/db_password", "k8s/base/secrets/db-password"):
+    for name in (".secrets/db_password", "k8s/overlays/dev/secrets/db-password"):
         assert files[name][0].decode().strip() == PASSWORD_MARKER
     assert ".gitignore" not in files and ".gitignore.golden" in files
 

@@ -2,18 +2,24 @@
 
 Each test here failed before its fix: replicas fought the HPA, the PDB blocked node drains,
 rollouts dropped requests, the dev database lacked the common labels, the Ingress had no
-class, the PVC silently relied on a default StorageClass and checkov annotations reached
-the live objects.
+class, the PVC silently relied on a default StorageClass, checkov annotations reached
+the live objects and a pinned image digest made every version label invalid.
 """
 
 from __future__ import annotations
 
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import MATRIX, MATRIX_IDS, Kustomized, Render
+from tests.conftest import MATRIX, MATRIX_IDS, Kustomized, Render, kustomize, tool
 
 APPLIED = ["k8s/overlays/dev", "k8s/overlays/prod"]
 # the replica range each overlay promises, owned by the HorizontalPodAutoscaler
@@ -148,3 +154,110 @@ def test_checkov_reasons_stay_in_the_repo_not_on_live_objects(
         )
         assert yaml.safe_dump_all(_without_checkov(view)) == yaml.safe_dump_all(applied)
     # checkov itself passes on these views with zero findings: test_lint.py runs it
+
+
+# the API server's rule for a label value (k8s.io/apimachinery validation.IsValidLabelValue)
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def _label_values(doc: dict[str, Any]) -> dict[str, str]:
+    """Every label of an object and of its pod template, by where it is."""
+    name = f"{doc['kind']}/{doc['metadata']['name']}"
+    found = {f"{name} {k}": v for k, v in doc["metadata"].get("labels", {}).items()}
+    template = (doc.get("spec") or {}).get("template") or {}
+    for key, value in (template.get("metadata") or {}).get("labels", {}).items():
+        found[f"{name} template {key}"] = value
+    return found
+
+
+@pytest.mark.parametrize("repository", ["registry.example.com/team/svc", "127.0.0.1:5000/svc"])
+def test_pinned_digest_keeps_the_tag_as_the_version(
+    rendered: Render, tmp_path: Path, repository: str
+) -> None:
+    # what `kustomize edit set image svc=<repo>:<tag>@sha256:<d>` writes: newTag and digest
+    root = tmp_path / "svc"
+    shutil.copytree(
+        rendered(language="go", database="postgresql", image_repository=repository), root
+    )
+    base = root / "k8s" / "base" / "kustomization.yaml"
+    text = base.read_text()
+    tag = re.search(r'\n    newTag: "([^"]+)"\n', text)
+    assert tag is not None
+    base.write_text(text.replace(tag.group(0), f"{tag.group(0)}    digest: {DIGEST}\n"))
+    version = kubernetes_validate.latest_version()
+    for overlay in APPLIED:
+        docs = kustomize(root, overlay)
+        labels = {k: v for d in docs for k, v in _label_values(d).items()}
+        invalid = {k: v for k, v in labels.items() if len(v) > 63 or not LABEL_VALUE.fullmatch(v)}
+        assert invalid == {}, overlay
+        versions = {v for k, v in labels.items() if k.endswith(" app.kubernetes.io/version")}
+        assert versions == {tag.group(1)}, overlay
+        app = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        assert app["image"] == f"{repository}:{tag.group(1)}@{DIGEST}"
+        config = one(docs, "ConfigMap")
+        assert config["data"]["APP_VERSION"] == tag.group(1)
+        for doc in docs:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_digest_without_new_tag_stops_the_build_naming_the_index(
+    rendered: Render, tmp_path: Path
+) -> None:
+    # the version comes from newTag: a digest alone leaves none to copy, and kustomize
+    # must say so rather than label the objects with part of the digest
+    root = tmp_path / "svc"
+    shutil.copytree(rendered(language="go", database="none"), root)
+    base = root / "k8s" / "base" / "kustomization.yaml"
+    text = re.sub(r'\n    newTag: "[^"]+"\n', f"\n    digest: {DIGEST}\n", base.read_text())
+    base.write_text(text)
+    result = subprocess.run(
+        [tool("kubectl"), "kustomize", str(root / "k8s/overlays/prod")],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0 and result.stdout == ""
+    assert "options.index 1 is out of bounds for value registry.example.com/team/svc" in (
+        result.stderr
+    )
+    comment = (root / "k8s/base/kustomization.yaml").read_text()
+    assert "keep newTag and add the digest beside it" in comment
+
+
+def _secret_volumes(docs: list[dict[str, Any]]) -> set[str]:
+    """The Secrets the workloads mount, by name."""
+    return {
+        volume["secret"]["secretName"]
+        for doc in docs
+        if doc["kind"] in {"Deployment", "StatefulSet"}
+        for volume in doc["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in volume
+    }
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mariadb", "redis"])
+def test_dev_generates_the_database_secret_and_prod_expects_its_own(
+    rendered: Render, kustomized: Kustomized, database: str
+) -> None:
+    root = rendered(language="go", database=database)
+    project = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_name"]
+    # dev: the Secret comes from the dev overlay's own git-ignored file, the password
+    # compose uses too, and both the app and the in-cluster database mount it
+    dev = kustomized(root, "k8s/overlays/dev")
+    (secret,) = [d for d in dev if d["kind"] == "Secret"]
+    assert secret["metadata"]["name"].startswith(f"{project}-db-")  # name + content hash
+    password = (root / "k8s/overlays/dev/secrets/db-password").read_bytes()
+    assert base64.b64decode(secret["data"]["db-password"]) == password
+    assert password == (root / ".secrets/db_password").read_bytes()
+    assert _secret_volumes(dev) == {secret["metadata"]["name"]}
+    # prod: nothing of dev's password reaches it; the Deployment mounts the Secret
+    # created in its namespace out of band, by its plain name
+    prod = kustomized(root, "k8s/overlays/prod")
+    assert [d["metadata"]["name"] for d in prod if d["kind"] == "Secret"] == []
+    assert _secret_volumes(prod) == {f"{project}-db"}
+    assert not (root / "k8s/base/secrets").exists()
+    assert "secretGenerator" not in (root / "k8s/base/kustomization.yaml").read_text()
+    readme = (root / "README.md").read_text()
+    assert (
+        f"kubectl -n {yaml.safe_load((root / '.copier-answers.yml').read_text())['namespace']}"
+        f" create secret generic {project}-db --from-file=db-password=" in readme
+    )

@@ -259,13 +259,13 @@ def test_database_password_files_are_private(keelson: Keelson, tmp_path: Path) -
     def mode(rel: str) -> int:
         return stat.S_IMODE((service / rel).stat().st_mode)
 
-    assert mode(".secrets") == mode("k8s/base/secrets") == 0o700
-    assert mode("k8s/base/secrets/db-password") == 0o600
+    assert mode(".secrets") == mode("k8s/overlays/dev/secrets") == 0o700
+    assert mode("k8s/overlays/dev/secrets/db-password") == 0o600
     # compose bind-mounts this one as it is for the app's UID 10001: readable
     # inside its private folder, and nowhere else
     assert mode(".secrets/db_password") == 0o644
     password = (service / ".secrets/db_password").read_text()
-    assert password == (service / "k8s/base/secrets/db-password").read_text()
+    assert password == (service / "k8s/overlays/dev/secrets/db-password").read_text()
     assert password not in git(service, "show", "HEAD", "--stat")
     assert ".secrets" not in git(service, "ls-files")
 

@@ -39,7 +39,7 @@ DB_FILES = [
     "k8s/overlays/dev/database/service.yaml",
     "k8s/overlays/dev/database/networkpolicy.yaml",
     ".secrets/db_password",
-    "k8s/base/secrets/db-password",
+    "k8s/overlays/dev/secrets/db-password",
 ]
 
 
@@ -72,13 +72,13 @@ def test_database_password_is_random_and_shared(rendered: Render, tmp_path: Path
     second = rendered(language="node", database="postgresql")
     password = (first / ".secrets/db_password").read_text().strip()
     assert len(password) >= 24
-    assert (first / "k8s/base/secrets/db-password").read_text().strip() == password
+    assert (first / "k8s/overlays/dev/secrets/db-password").read_text().strip() == password
     assert (second / ".secrets/db_password").read_text().strip() != password
     assert "password" not in (first / "compose.yaml").read_text().lower().replace(
         "db_password", ""
     ).replace("password_file", "")
     ignored = (first / ".gitignore").read_text().splitlines()
-    assert ".secrets/" in ignored and "k8s/base/secrets/" in ignored
+    assert ".secrets/" in ignored and "k8s/overlays/dev/secrets/" in ignored
 
 
 NASTY = 'Say "hi": #1 \\ {{ not jinja }} ünïcødé ✓ 😀 - second part: {% raw %} $HOME'

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -536,3 +537,68 @@ def test_python_services_on_3_12_move_to_the_distroless_3_13(tmp_path: Path) -> 
         == 0
     )
     assert yaml.safe_load(file.read_text())["python_version"] == "3.13"
+
+
+def test_update_moves_the_dev_password_out_of_the_base(keelson: Keelson, service: Path) -> None:
+    # a service made before the dev overlay owned its Secret kept the password in
+    # k8s/base/secrets/ (git-ignored); the update moves it, value and mode kept
+    dev = service / "k8s/overlays/dev/secrets"
+    password = (dev / "db-password").read_text()
+    legacy = service / "k8s/base/secrets"
+    dev.rename(legacy)
+    assert git(service, "status", "--porcelain") == ""  # ignored, as it was
+
+    result = keelson("update", str(service), "--to", "v0.2.0", "--trust")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "keelson migration: moved k8s/base/secrets/db-password -> "
+        "k8s/overlays/dev/secrets/db-password" in result.stderr
+    )
+    assert "holds another value" not in result.stderr
+    assert (dev / "db-password").read_text() == password
+    assert stat.S_IMODE((dev / "db-password").stat().st_mode) == 0o600
+    assert stat.S_IMODE(dev.stat().st_mode) == 0o700
+    assert not legacy.exists()
+    assert password.strip() not in git(service, "ls-files", "-s")
+    assert "secrets" not in git(service, "status", "--porcelain", "--ignored=no")
+
+
+def test_move_secret_keeps_the_value_and_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from generator import migrations
+
+    monkeypatch.chdir(tmp_path)
+    old = Path("k8s/base/secrets/db-password")
+    new = Path("k8s/overlays/dev/secrets/db-password")
+    step = ["move-secret", str(old), str(new), "--same-as", ".secrets/db_password"]
+    old.parent.mkdir(parents=True)
+    (old.parent / ".gitignore").write_text("*\n")
+    old.write_text("dev-value\n")
+    old.chmod(0o600)
+    Path(".secrets").mkdir()
+    Path(".secrets/db_password").write_text("dev-value\n")
+    for _ in range(2):  # a second run changes nothing
+        assert migrations.main(step) == 0
+        assert new.read_text() == "dev-value\n"
+        assert stat.S_IMODE(new.stat().st_mode) == 0o600
+        assert stat.S_IMODE(new.parent.stat().st_mode) == 0o700
+        assert (new.parent / ".gitignore").read_text() == "*\n"
+        assert not old.parent.exists()
+    assert capsys.readouterr().err.count("moved k8s/base/secrets/db-password") == 1
+
+    # a value that is not compose's (the old README said to put prod's there): moved,
+    # and the developer is told
+    old.parent.mkdir()
+    new.unlink()
+    old.write_text("prod-value\n")
+    assert migrations.main(step) == 0
+    assert new.read_text() == "prod-value\n"
+    assert "holds another value than .secrets/db_password" in capsys.readouterr().err
+
+    # both there: neither is touched
+    old.parent.mkdir()
+    old.write_text("other\n")
+    assert migrations.main(step) == 0
+    assert (old.read_text(), new.read_text()) == ("other\n", "prod-value\n")
+    assert "is left where it is" in capsys.readouterr().err

@@ -73,7 +73,8 @@ def test_adopt_writes_only_the_container_files(
     if CORPUS[fixture][1]["database"] != "none":
         expected |= {".secrets"}  # the git-ignored local database password
         assert (project / ".secrets/.gitignore").read_text() == "*\n"
-        assert (project / "k8s/base/secrets/.gitignore").read_text() == "*\n"
+        assert (project / "k8s/overlays/dev/secrets/.gitignore").read_text() == "*\n"
+        assert not (project / "k8s/base/secrets").exists()
     assert added == expected
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["adopted"] is True

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import shutil
 from pathlib import Path
 
 import pytest
 
+from generator.answers import read_answers
 from generator.cli import main
+from generator.errors import UsageError
 from generator.kube_deploy import (
     containers_images,
     overlay_for,
     pull_if_not_present,
+    secret_doc,
     split_image,
+    stand_in_secrets,
 )
 from generator.kubernetes import Kubectl, build_overlay, kubectl_command
 from tests.conftest import Render
@@ -105,3 +111,37 @@ def test_deploy_flags_need_deploy(
     project = rendered(language="go", database="none")
     assert main(["verify", str(project), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_prod_gets_a_stand_in_database_secret_from_the_dev_password(
+    rendered: Render, tmp_path: Path
+) -> None:
+    # prod mounts <project>-db and generates none: a throwaway namespace needs one made
+    project = tmp_path / "svc"
+    shutil.copytree(rendered(language="go", database="postgresql"), project)
+    kubectl = Kubectl(kubectl_command())
+    dev_password = project / "k8s/overlays/dev/secrets/db-password"
+    prod = build_overlay(kubectl, project / "k8s" / "overlays" / "prod")
+    name = f"{read_answers(project)['project_name']}-db"
+    made = stand_in_secrets(project, prod)
+    assert made == {name: {"db-password": dev_password}}
+    doc = secret_doc(name, "somewhere", made[name])
+    assert doc["metadata"] == {
+        "name": name,
+        "namespace": "somewhere",
+        "labels": {"app.kubernetes.io/managed-by": "keelson-verify"},
+    }
+    # the bytes of the file, newline included, as the dev overlay's generator makes it
+    assert base64.b64decode(doc["data"]["db-password"]) == dev_password.read_bytes()
+    # dev makes its own; a service without a database mounts none
+    assert stand_in_secrets(project, build_overlay(kubectl, project / "k8s/overlays/dev")) == {}
+    none = rendered(language="go", database="none")
+    assert stand_in_secrets(none, build_overlay(kubectl, none / "k8s/overlays/prod")) == {}
+    # compose's copy when the dev overlay's is missing; neither: one line naming the file
+    dev_password.unlink()
+    assert stand_in_secrets(project, prod) == {
+        name: {"db-password": project / ".secrets/db_password"}
+    }
+    (project / ".secrets/db_password").unlink()
+    with pytest.raises(UsageError, match=r"write one to k8s/overlays/dev/secrets/db-password"):
+        stand_in_secrets(project, prod)

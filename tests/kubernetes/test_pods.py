@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.answers import read_answers
 from generator.images import ensure_images, required_images
 from generator.kube_deploy import (
     Deployment,
@@ -40,6 +41,7 @@ from generator.kube_deploy import (
     push,
     rollout,
     split_image,
+    stand_in_secrets,
 )
 from generator.kubernetes import Kubectl, KubernetesError, build_overlay
 from generator.verify import Stack, request, round_trip, wait_for
@@ -632,16 +634,17 @@ def external_database(
 ) -> Iterator[tuple[Running, int]]:
     """The service's own compose database, outside the cluster, published on the bridge's address.
 
-    It runs under Docker (not the node's containerd) with the password the manifests carry
-    (k8s/base/secrets/db-password); pods reach it through the manifests' configuration,
-    DB_HOST/DB_PORT pointing at the node bridge's address where Docker publishes it.
+    It runs under Docker (not the node's containerd) with the service's dev password
+    (k8s/overlays/dev/secrets/db-password), the one the prod namespace's stand-in Secret
+    gets; pods reach it through the manifests' configuration, DB_HOST/DB_PORT pointing at
+    the node bridge's address where Docker publishes it.
     """
     from generator.verify import free_port
 
     run = running[request.param]
     port = free_port()
     override = run.project / "compose.keelson-external.yaml"
-    secret = run.project / "k8s" / "base" / "secrets" / "db-password"
+    secret = run.project / "k8s" / "overlays" / "dev" / "secrets" / "db-password"
     override.write_text(
         "services:\n"
         f"  db:\n    ports: ['{GATEWAY}:{port}:{DB_PORTS[run.combo['database']]}']\n"
@@ -679,7 +682,12 @@ def test_prod_overlay_runs_against_an_external_database(
     )
     docs = build_overlay(client, folder)
     assert not [d for d in docs if d["kind"] == "StatefulSet"], "prod has no in-cluster database"
-    deployment = apply(client, namespace, docs)
+    # prod generates no Secret: the namespace must hold <project>-db before the apply,
+    # made here as `keelson verify --deploy --overlay prod` makes it
+    assert not [d for d in docs if d["kind"] == "Secret"], "prod carries no password"
+    secrets = stand_in_secrets(run.project, docs)
+    assert list(secrets) == [f"{read_answers(run.project)['project_name']}-db"]
+    deployment = apply(client, namespace, docs, secrets)
     assert deployment.warnings == []
     try:
         seconds = rollout(client, deployment, timeout=240)
