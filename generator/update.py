@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 from generator.answers import ANSWERS_FILE, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, show_at
-from generator.render import hide_chatter, translate_copier_error
+from generator.render import check_data_keys, hide_chatter, local_spec, translate_copier_error
 from generator.source import (
     TemplateSource,
     ask_trust,
@@ -290,6 +290,8 @@ def update_service(
     top = _check_repository(project)
     if to is not None:
         check_ref(src, to, "--to")
+    if data and (spec := local_spec(src, to)):
+        check_data_keys(spec, data)
     elif _is_current(src, old_version):
         if not data:
             # nothing to pull; copier would re-render three copies to find that out

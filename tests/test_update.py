@@ -437,10 +437,14 @@ def test_update_data_changes_an_answer_and_the_files_follow(
     commit(service, "edited")
     before = snapshot(service)
 
-    # an answer the template refuses: one line naming it, nothing changed
+    # an answer the template refuses, or a question it does not ask: one line naming
+    # it, nothing changed
     bad = keelson("update", str(service), "--trust", "--data", "database=oracle")
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "database" in bad.stderr
+    typo = keelson("update", str(service), "--trust", "--data", "storage_clas=fast-ssd")
+    assert typo.returncode == 2
+    assert typo.stderr.count("\n") == 1 and "unknown question 'storage_clas'" in typo.stderr
     assert snapshot(service) == before
 
     # a dry run shows the change and writes nothing
