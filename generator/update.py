@@ -290,8 +290,6 @@ def update_service(
     top = _check_repository(project)
     if to is not None:
         check_ref(src, to, "--to")
-    if data and (spec := local_spec(src, to)):
-        check_data_keys(spec, data)
     elif _is_current(src, old_version):
         if not data:
             # nothing to pull; copier would re-render three copies to find that out
@@ -300,6 +298,8 @@ def update_service(
                 path=project, old_version=old_version, new_version=old_version, pretend=pretend
             )
         to = old_version  # changed answers, same version
+    if data and (spec := local_spec(src, to)):
+        check_data_keys(spec, data)
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive

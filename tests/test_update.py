@@ -466,6 +466,16 @@ def test_update_data_changes_an_answer_and_the_files_follow(
     assert "storageClassName: fast-ssd" in statefulset.read_text()
     assert (service / "compose.yaml").read_text().endswith("# reviewed by the team\n")
     assert find_conflicts(service) == []
+    commit(service, "storage class")
+
+    # on the newest tag, --to a later commit of the template still updates to it
+    (repo / "templates/go/project/SECURITY.md.jinja").write_text("Report to the team.\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "unreleased: a security policy")
+    later = keelson("update", str(service), "--trust", "-q", "--to", "main")
+    assert later.returncode == 0, later.stderr
+    assert (service / "SECURITY.md").read_text() == "Report to the team.\n"
+    assert answers(service)["storage_class"] == "fast-ssd"
 
 
 def test_changelog_between_picks_the_missed_releases() -> None:
