@@ -123,10 +123,7 @@ DATA_FORMAT_VERSIONS = {
 DATA_MOVED_ENV = "KEELSON_DATA_MOVED"
 
 
-def retire_versions(
-    answers: MutableMapping[str, Any],
-    questions: Mapping[str, Any],
-) -> list[str]:
+def retire_versions(answers: MutableMapping[str, Any], questions: Mapping[str, Any]) -> list[str]:
     """Move `*_version` answers that are no longer offered to the nearest newer one.
 
     The nearest newer release is the least upgrade that keeps the project working;
@@ -146,6 +143,7 @@ def retire_versions(
 
     """
     changed: list[str] = []
+    moved = {item.strip() for item in os.environ.get(DATA_MOVED_ENV, "").split(",")}
     for name, details in questions.items():
         if name.startswith("_") or not name.endswith("_version") or name not in answers:
             continue
@@ -161,7 +159,6 @@ def retire_versions(
             replacement = str(default)
         else:
             replacement = offered[0]
-        moved = {item.strip() for item in os.environ.get(DATA_MOVED_ENV, "").split(",")}
         if name in DATA_FORMAT_VERSIONS and name not in moved:
             how = DATA_FORMAT_VERSIONS[name].format(new=replacement)
             raise SystemExit(

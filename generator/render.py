@@ -135,7 +135,7 @@ def check_applied(
         if name in recorded or name not in spec.questions:
             continue
         when = spec.questions[name].when
-        if when is False or str(when).strip().lower() == "false":
+        if str(when).strip().lower() == "false":
             why = "the template works it out itself and never asks it"
         else:
             why = f"the template asks it only when {str(when).strip()} holds"
