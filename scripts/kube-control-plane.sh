@@ -27,7 +27,6 @@ CACHE_ROOT=${KEELSON_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keelson/kuberne
 BIN=$CACHE_ROOT/$VERSION/bin
 ETCD_DIR=$CACHE_ROOT/etcd
 STATE=${KEELSON_KUBE_STATE:-/tmp/keelson-kube-$(id -u)}
-SERVICE_CIDR=10.96.0.0/16
 FIRST_SERVICE_IP=10.96.0.1
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 

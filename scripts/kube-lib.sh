@@ -1,6 +1,10 @@
 # Shared by scripts/kube-control-plane.sh and scripts/kube-node.sh (sourced, not run).
 # The caller defines log() and RUN, the folder whose logs/ and pids/ its processes use.
 
+# the cluster's Service addresses: the apiserver's --service-cluster-ip-range and what
+# kube-router is told, one range for both scripts
+SERVICE_CIDR=10.96.0.0/16
+
 start() { # name command...: run in the background, its output in logs/, its PID in pids/
   local name=$1; shift
   "$@" >"$RUN/logs/$name.log" 2>&1 &

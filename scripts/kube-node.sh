@@ -58,8 +58,6 @@ BRIDGE=keelson0
 POD_CIDR=10.244.0.0/24
 GATEWAY=10.244.0.1
 CLUSTER_CIDR=10.244.0.0/16
-# kube-control-plane.sh's --service-cluster-ip-range
-SERVICE_CIDR=10.96.0.0/16
 FORWARD_CHAIN=KEELSON-FORWARD
 OWNER=/run/keelson-kube-node.owner
 PAUSE_TAG=3.10
