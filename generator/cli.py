@@ -12,12 +12,13 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from signal import SIGINT
 from typing import Any
 
 import yaml
 from copier.errors import DirtyLocalWarning
 
-from generator import __version__
+from generator import __version__, transaction
 from generator.adopt import adopt_project
 from generator.catalogue import (
     Catalogue,
@@ -238,7 +239,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
         if error.result.diff:
             print(error.result.diff, end="")
         for path in error.result.conflicts:
-            print(f"conflict: {path}")
+            print(f"conflict: {path}{_why(path, error.result.dropped)}")
         raise
     if result.pretend:
         print(result.diff, end="")
@@ -246,6 +247,17 @@ def _cmd_update(args: argparse.Namespace) -> int:
         for line in summary(result):
             print(f"keelson: {line}", file=sys.stderr)
     return 0
+
+
+def _why(path: str, dropped: Sequence[str]) -> str:
+    """Why a file the update kept is a conflict, when it is not a matter of markers."""
+    if path not in dropped:
+        return ""
+    quoted = shlex.quote(path)
+    return (
+        ": the template no longer generates it and you changed it, so it was kept; "
+        f"`git add {quoted}` keeps it, `git rm {quoted}` drops it"
+    )
 
 
 def _add_update(commands: Any) -> None:
@@ -581,15 +593,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
+    with transaction.interruptible():
+        return _run(handler, args)
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command's handler; turn every way it can end into one line and an exit code."""
     try:
+        for line in _recover(args):
+            print(f"keelson: {line}", file=sys.stderr)
         return handler(args)
-    except KeelsonError as error:
-        print(f"keelson: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("keelson: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        caught = error.signum if isinstance(error, transaction.Interrupted) else SIGINT
+        return _interrupted(transaction.received() or caught)
     except Exception as error:
+        if (arrived := transaction.received()) is not None:
+            # a child process (git, a task) died of the same signal first
+            return _interrupted(arrived)
+        if isinstance(error, KeelsonError):
+            print(f"keelson: {error}", file=sys.stderr)
+            return error.exit_code
         # the last line of defence: one line, never a traceback
         detail = " ".join(str(error).split()) or "no detail"
         print(
@@ -597,6 +620,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _recover(args: argparse.Namespace) -> list[str]:
+    """Roll back what an interrupted keelson command left half-written in the command's folder."""
+    folder = getattr(args, "dir", None)
+    if folder is None and getattr(args, "command", None) == "new":
+        folder = args.dest or Path(".")
+    return transaction.recover(Path(folder)) if folder is not None else []
+
+
+def _interrupted(signum: int) -> int:
+    """Say truthfully what an interrupted command left behind; return 128 + the signal."""
+    done = transaction.written()
+    if done:
+        print(
+            f"keelson: interrupted after `{done[-1]}` had written its result "
+            "(`git status` shows it)",
+            file=sys.stderr,
+        )
+    else:
+        print("keelson: interrupted; nothing was written", file=sys.stderr)
+    return 128 + signum
 
 
 if __name__ == "__main__":  # pragma: no cover

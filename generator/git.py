@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from generator.errors import KeelsonError
@@ -36,6 +38,22 @@ def git(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProce
         detail = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
         raise KeelsonError(f"git {args[0]} failed in {cwd}: {detail}")
     return result
+
+
+def git_env(*args: str, cwd: Path, env: Mapping[str, str]) -> str:
+    """Run git with extra environment variables (`GIT_INDEX_FILE`); return what it printed.
+
+    Raises:
+        KeelsonError: git failed.
+
+    """
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **env},
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise KeelsonError(f"git {args[0]} failed in {cwd}: {' '.join(done.stderr.split())}")
+    return done.stdout
 
 
 def show_at(repo: Path, ref: str, *names: str) -> str | None:

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import copier
 import yaml
 from copier.errors import InteractiveSessionError, UnsafeTemplateError
 
+from generator import transaction
 from generator.answers import ANSWERS_FILE
 from generator.errors import (
     DestinationError,
@@ -33,7 +33,7 @@ from generator.errors import (
     TemplateError,
     UsageError,
 )
-from generator.git import git
+from generator.newtree import bring_in
 from generator.source import (
     BUNDLE,
     TemplateSource,
@@ -41,7 +41,6 @@ from generator.source import (
     canonical_url,
     check_ref,
     confirm_trust,
-    git_toplevel,
     is_remote,
     resolve,
 )
@@ -308,16 +307,18 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
     source, notes = _checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
     if spec := local_spec(source.location, vcs_ref):
         check_data_keys(spec, answers)
+    transaction.recover(destination)  # what an interrupted `keelson new` left there
     kept = check_destination(destination)
     unsafe = confirm_trust(source, trust, interactive=interactive)
     if interactive:
         wrap_validation_errors()
     # copier renders into a private folder named like the destination (the name
-    # feeds the default project_name), which is moved into place only once the
-    # whole service is written: a failure never leaves half a service behind.
+    # feeds the default project_name), beside it; the first commit is prepared there
+    # too, and everything moves in by one step (generator.newtree): whatever
+    # interrupts `keelson new`, the destination is either untouched or complete.
     created = _create_parents(destination)
     try:
-        recorded = _render_staged(
+        recorded, outcome = _render_staged(
             source,
             destination,
             answers,
@@ -328,9 +329,10 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             interactive=interactive,
             kept=kept,
             spec=spec,
+            commit=options.get("git", True),
         )
     except BaseException as error:
-        if created is not None:
+        if created is not None and not transaction.written():
             shutil.rmtree(created, ignore_errors=True)
         if isinstance(error, OSError):
             where = f" ({error.filename})" if error.filename else ""
@@ -343,8 +345,6 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             f"the service records the template as the local path {recorded.get('_src_path')}, "
             "which other machines cannot reach; give the template checkout an `origin` remote"
         )
-    git_it = options.get("git", True)
-    outcome = _first_commit(destination, recorded) if git_it else "git: skipped (--no-git)"
     return Created(
         path=destination,
         answers=recorded,
@@ -406,11 +406,12 @@ def _render_staged(
     interactive: bool,
     kept: list[str],
     spec: TemplateSpec | None = None,
-) -> dict[str, Any]:
+    commit: bool = True,
+) -> tuple[dict[str, Any], str]:
     # absolute: the parent of "." (the default destination) is "." itself
     parent = destination.absolute().parent
-    with tempfile.TemporaryDirectory(prefix=".keelson-", dir=parent) as tmp:
-        staged = Path(tmp) / destination.resolve().name
+    with transaction.scratch(), transaction.staging(parent) as stage:
+        staged = stage / destination.resolve().name
         _run_copy(
             source.location,
             staged,
@@ -428,14 +429,8 @@ def _render_staged(
             # the user's starter files win over the template's (a README, say)
             shutil.rmtree(staged / name, ignore_errors=True)
             (staged / name).unlink(missing_ok=True)
-        if destination.exists():
-            # filled in place rather than replaced, so that a shell sitting in it
-            # (`keelson new` into ".") sees the new files
-            for child in staged.iterdir():
-                shutil.move(str(child), str(destination / child.name))
-        else:
-            shutil.move(str(staged), str(destination))
-    return recorded
+        outcome = bring_in(staged, destination, recorded, kept=kept, commit=commit)
+    return recorded, outcome
 
 
 def wrap_validation_errors() -> None:
@@ -552,31 +547,3 @@ def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
     file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
     return dict(loaded) if isinstance(loaded, dict) else {}
-
-
-def _first_commit(destination: Path, recorded: Mapping[str, Any]) -> str:
-    """Make the service a git repository with a first commit; say what happened."""
-    where = destination.resolve()
-    try:
-        top = git_toplevel(where)
-    except KeelsonError:  # git is not installed
-        return "git: not installed; `keelson update` needs the service in a git repository"
-    if top is not None and top != where:
-        return (
-            f"git: inside the repository {top}; commit the service there "
-            "(`keelson update` needs it committed)"
-        )
-    if top is None and git("init", "--quiet", cwd=where).returncode != 0:
-        return "git: `git init` failed; run it, `git add -A` and commit yourself"
-    git("add", "--all", cwd=where)
-    version = recorded.get("_commit") or "its template"
-    made = git(
-        "commit", "--quiet", "-m", f"Generate the service with keelson ({version})", cwd=where
-    )
-    if made.returncode != 0:
-        reason = _one_line(made.stderr or made.stdout) or f"exit code {made.returncode}"
-        return (
-            f"git: initialised, but the first commit failed ({reason}); "
-            "run `git add -A && git commit` there"
-        )
-    return "git: committed"

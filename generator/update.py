@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,9 +26,10 @@ import copier
 from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
+from generator import transaction, workspace
 from generator.answers import ANSWERS_FILE, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
-from generator.git import git, show_at
+from generator.git import git, git_env, show_at
 from generator.render import check_data_keys, hide_chatter, local_spec, translate_copier_error
 from generator.source import (
     TemplateSource,
@@ -64,6 +66,8 @@ class UpdateResult:
             U unmerged), paths relative to the service.
         conflicts: Files holding conflict markers, relative to the service.
         diff: The unified diff of the update (dry runs only).
+        dropped: Files the template no longer generates that the team changed:
+            kept, and among the conflicts (git shows them as deleted by them).
 
     """
 
@@ -74,6 +78,7 @@ class UpdateResult:
     changed: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     diff: str = ""
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,9 @@ def _run_copier_update(
     answers_file: str,
     template: str = "",
     data: Mapping[str, Any] | None = None,
+    shown: Path | None = None,
 ) -> None:
+    """Run copier's update on `project` (a scratch clone); `shown` is the service as named."""
     try:
         with hide_chatter(quiet):
             copier.run_update(
@@ -208,12 +215,12 @@ def _run_copier_update(
         if unsafe or not sys.stdin.isatty():
             raise UsageError(
                 f"the template {template or 'of this service'} runs tasks or migrations; "
-                f"rerun `keelson update --trust {project}` if you trust it"
+                f"rerun `keelson update --trust {shown or project}` if you trust it"
             ) from error
         ask_trust(template)
         _run_copier_update(
             project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file,
-            template=template, data=data,
+            template=template, data=data, shown=shown,
         )  # fmt: skip
     except subprocess.CalledProcessError as error:  # copier's TaskError too
         if "migrations.py" not in str(error.cmd):  # a task, after the update's changes
@@ -258,14 +265,19 @@ def update_service(
     The version the service is on is the one its answers file records (`_commit`);
     the template is the one it records (`_src_path`). The template's changes since
     that version are merged with the service's own edits; where both changed the
-    same lines, the file keeps both between conflict markers.
+    same lines, the file keeps both between conflict markers. A file the template
+    no longer generates is removed only when the team never changed it; a changed
+    one is kept and reported as a conflict.
+
+    The update runs on a scratch clone of the service's repository; its result is
+    brought into the service in one step (`generator.transaction`), so an
+    interruption leaves the service either as it was or fully updated.
 
     Args:
         path: The service's folder; it must be in a git repository with no
             uncommitted changes.
         to: Template git ref to update to; its newest release tag by default.
-        pretend: Only work out what would change: the update runs on a throwaway
-            clone and nothing in `path` is written.
+        pretend: Only work out what would change; nothing in `path` is written.
         trust: Allow the template's tasks and migrations; by default only for the
             keelson template itself.
         quiet: Do not print copier's progress.
@@ -284,6 +296,7 @@ def update_service(
 
     """
     project = Path(path)
+    transaction.recover(project)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     old_version = str(answers.get("_commit") or "") or None
@@ -304,101 +317,142 @@ def update_service(
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive
     )
-    if pretend:
-        return _pretend(
-            project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file,
-            data=data,
-        )  # fmt: skip
-    try:
+    with transaction.scratch() as scratch:
+        work = workspace.clone(project, top, scratch)
         _run_copier_update(
-            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src,
-            data=data,
+            work.project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file,
+            template=src, data=data, shown=project,
         )  # fmt: skip
-    except KeelsonError as error:
-        if not git("status", "--porcelain", "--", ".", cwd=project, check=True).stdout.strip():
-            raise
-        raise KeelsonError(
-            f"{error} (`git status` shows what was half-applied; `git checkout -- . && "
-            "git clean -fd` in the service undoes it)",
-            exit_code=error.exit_code,
-        ) from error
-    new_version = read_answers(project, answers_file).get("_commit")
-    status = git(
-        "status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project, check=True
-    )
-    changed = []
-    for line in status.stdout.splitlines():
-        code, path = line[:2], line[3:]
-        # the paths git status prints are relative to the repository's top level
-        relative = os.path.relpath(top / path, project.resolve())
-        changed.append(f"{'A' if code == '??' else code.strip()[:1]} {relative}")
-    result = UpdateResult(
-        path=project,
+        dropped = _keep_edited_drops(work, answers, unsafe=unsafe, scratch=scratch)
+        result = _outcome(work, old_version, answers_file, pretend=pretend, dropped=dropped)
+        if not pretend:
+            found = workspace.changes(work)
+            index = workspace.index_swap(work, found, scratch)
+            transaction.commit(top, found, what="keelson update", index=index)
+    if result.conflicts:
+        raise UpdateConflictError(result)
+    return result
+
+
+def _outcome(
+    work: workspace.Clone,
+    old_version: str | None,
+    answers_file: str,
+    *,
+    pretend: bool,
+    dropped: list[str],
+) -> UpdateResult:
+    """Describe what the update in the clone changed, as the service will see it."""
+    copy = work.project
+    conflicts = find_conflicts(copy)
+    new_version = read_answers(copy, answers_file).get("_commit")
+    changed: list[str] = []
+    diff = ""
+    if pretend:
+        # a throwaway index: the clone's own keeps copier's conflict stages
+        env = {"GIT_INDEX_FILE": str(work.root.parent / "pretend-index")}
+        shutil.copy2(_git_dir(work.root) / "index", env["GIT_INDEX_FILE"])
+        git_env("add", "--all", "--", ".", cwd=copy, env=env)
+        listed = git_env("diff", "--cached", "--name-status", "--relative", cwd=copy, env=env)
+        diff = git_env("diff", "--cached", "--relative", cwd=copy, env=env)
+        changed = [
+            f"{code[:1]} {' -> '.join(paths)}"
+            for code, *paths in (line.split("\t") for line in listed.splitlines())
+        ]
+    else:
+        status = git(
+            "status", "--porcelain", "--untracked-files=all", "--", ".", cwd=copy, check=True
+        )
+        for line in status.stdout.splitlines():
+            code, name = line[:2], line[3:]
+            # the paths git status prints are relative to the repository's top level
+            relative = os.path.relpath(work.root / name, copy.resolve())
+            changed.append(f"{'A' if code == '??' else code.strip()[:1]} {relative}")
+    return UpdateResult(
+        path=work.service,
         old_version=old_version,
         new_version=str(new_version) if new_version else None,
-        pretend=False,
+        pretend=pretend,
         changed=tuple(changed),
-        conflicts=tuple(find_conflicts(project)),
+        conflicts=tuple(conflicts),
+        diff=diff,
+        dropped=tuple(dropped),
     )
-    if result.conflicts:
-        raise UpdateConflictError(result)
-    return result
 
 
-def _pretend(
-    project: Path,
-    top: Path,
-    src: str,
-    old_version: str | None,
-    *,
-    to: str | None,
-    unsafe: bool,
-    answers_file: str,
-    data: Mapping[str, Any] | None = None,
-) -> UpdateResult:
-    # copier's own pretend mode does not show what an update would change (it
-    # renders quietly and skips the merge); running the real update on a clone of
-    # the committed service shows the exact outcome, conflicts included, and leaves
-    # the service untouched by construction
-    relative = project.resolve().relative_to(top.resolve())
-    with tempfile.TemporaryDirectory(prefix="keelson-pretend-") as tmp:
-        clone = Path(tmp) / top.name
-        git(
-            "clone",
-            "--quiet",
-            "--no-checkout",
-            "--",
-            str(top),
-            str(clone),
-            cwd=Path(tmp),
-            check=True,
-        )
-        git("checkout", "--quiet", "HEAD", cwd=clone, check=True)
-        copy = clone / relative
-        _run_copier_update(
-            copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file, template=src,
-            data=data,
+def _git_dir(where: Path) -> Path:
+    return Path(git("rev-parse", "--absolute-git-dir", cwd=where, check=True).stdout.strip())
+
+
+def _keep_edited_drops(
+    work: workspace.Clone, answers: Mapping[str, Any], *, unsafe: bool, scratch: Path
+) -> list[str]:
+    """Put back the files the template dropped that the team had changed, as conflicts.
+
+    copier removes every file the new template version no longer generates. One the
+    team never changed goes; one it changed is kept, and recorded in the index as
+    git records a modify/delete conflict (the version keelson generated as the base,
+    the team's as ours, nothing as theirs), so that `git status` shows it "deleted by
+    them", `keelson check` flags it, and `git add` (keep) or `git rm` (drop) settles it.
+
+    Returns:
+        The kept files, relative to the service.
+
+    """
+    listed = git("ls-files", "-z", "--deleted", "--", ".", cwd=work.project, check=True)
+    gone = [name for name in listed.stdout.split("\0") if name]
+    if not gone:
+        return []
+    generated = _render_old(answers, unsafe=unsafe, into=scratch / "generated-before")
+    kept = []
+    for name in gone:  # relative to the service
+        path = work.project / name
+        staged = git("ls-files", "-z", "--stage", "--", name, cwd=work.project, check=True)
+        mode, blob = staged.stdout.split("\0")[0].split()[:2]
+        ours = subprocess.run(
+            ["git", "cat-file", "blob", blob], cwd=work.root, capture_output=True, check=True
+        ).stdout
+        before = generated / name if generated is not None else None
+        if before is not None and before.is_file() and before.read_bytes() == ours:
+            continue
+        if mode == "120000":
+            path.symlink_to(ours.decode())
+        else:
+            path.write_bytes(ours)
+            path.chmod(0o755 if mode == "100755" else 0o644)
+        lines = [f"0 {'0' * 40}\t{name}"]
+        if before is not None and before.is_file():
+            base = git("hash-object", "-w", "--", str(before), cwd=work.project, check=True)
+            lines.append(f"{mode} {base.stdout.strip()} 1\t{name}")
+        lines.append(f"{mode} {blob} 2\t{name}")
+        subprocess.run(
+            ["git", "update-index", "--index-info"], cwd=work.project,
+            input="\n".join(lines) + "\n", text=True, capture_output=True, check=True,
         )  # fmt: skip
-        conflicts = find_conflicts(copy)
-        git("add", "--all", "--", ".", cwd=copy, check=True)
-        listed = git("diff", "--cached", "--name-status", "--relative", cwd=copy, check=True).stdout
-        diff = git("diff", "--cached", "--relative", cwd=copy, check=True).stdout
-        new_version = read_answers(copy, answers_file).get("_commit")
-        result = UpdateResult(
-            path=project,
-            old_version=old_version,
-            new_version=str(new_version) if new_version else None,
-            pretend=True,
-            changed=tuple(
-                f"{code[:1]} {' -> '.join(paths)}"
-                for code, *paths in (line.split("\t") for line in listed.splitlines())
-            ),
-            conflicts=tuple(conflicts),
-            diff=diff,
-        )
-    if result.conflicts:
-        raise UpdateConflictError(result)
-    return result
+        kept.append(name)
+    return kept
+
+
+def _render_old(answers: Mapping[str, Any], *, unsafe: bool, into: Path) -> Path | None:
+    """Render the service's recorded answers at its recorded version (what it was given)."""
+    try:
+        with hide_chatter(True):
+            copier.run_copy(
+                str(answers["_src_path"]),
+                into,
+                data={k: v for k, v in answers.items() if not str(k).startswith("_")},
+                vcs_ref=str(answers.get("_commit") or "") or None,
+                defaults=True,
+                quiet=True,
+                overwrite=True,
+                skip_tasks=True,
+                unsafe=unsafe,
+            )
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # an old version that no longer renders: every drop is a conflict
+        return None
+    return into
 
 
 def _is_current(src: str, version: str | None) -> bool:
