@@ -16,14 +16,15 @@ is written. Existing container files are never overwritten silently.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import filecmp
 import json
 import os
 import re
 import shlex
 import shutil
 import sys
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,8 +34,10 @@ from typing import Any
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from generator import transaction
 from generator.answers import ANSWERS_FILE
 from generator.errors import DestinationError, KeelsonError, UsageError
+from generator.merging import merge_file
 from generator.render import (
     NO_TERMINAL,
     _checked_source,
@@ -43,8 +46,9 @@ from generator.render import (
     local_spec,
     record_source,
 )
-from generator.source import confirm_trust
+from generator.source import TemplateSource, confirm_trust, is_own, own_template
 from generator.template import TemplateSpec
+from generator.update import render_recorded
 
 LANGUAGE_LABELS = {"node": "Node.js", "python": "Python", "go": "Go"}
 MARKERS = {
@@ -1056,6 +1060,7 @@ class Adopted:
         skipped: Existing files kept with --skip-existing.
         diffs: Unified diffs of the files --force replaced.
         notes: Things the user should know.
+        conflicts: Files --force merged with conflict markers (both versions kept).
 
     """
 
@@ -1065,6 +1070,7 @@ class Adopted:
     skipped: tuple[str, ...] = ()
     diffs: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
 
 
 def existing_files(root: Path) -> list[str]:
@@ -1112,6 +1118,27 @@ def _recorded(root: Path, spec: TemplateSpec | None) -> dict[str, Any]:
         return {}
     known = spec.questions if spec is not None else {}
     return {str(k): v for k, v in data.items() if not str(k).startswith("_") and k in known}
+
+
+def _previous_adoption(root: Path) -> dict[str, Any] | None:
+    """Return the answers file of an earlier adoption (with `_src_path`), else None."""
+    try:
+        data = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or data.get("adopted") is not True:
+        return None
+    return {str(k): v for k, v in data.items()} if data.get("_src_path") else None
+
+
+def _recorded_location(previous: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Where to render the template an adoption recorded: (template, ref) for `_checked_source`."""
+    src, commit = str(previous["_src_path"]), previous.get("_commit")
+    if not is_own(src):
+        return src, str(commit) if commit else None
+    # keelson's own template: the bundled copy when it is that version, else its repository
+    own = own_template()
+    return None, None if own.commit == commit or not commit else str(commit)
 
 
 def _refuse_existing(root: Path, force: bool, skip_existing: bool) -> list[str]:
@@ -1192,9 +1219,21 @@ def adopt_project(
     if not defaults and not interactive:
         raise UsageError(NO_TERMINAL.replace("--data KEY=VALUE", "--data KEY=VALUE to change one"))
     say = show or (lambda line: print(line, file=sys.stderr))
+    transaction.recover(root)
+    previous = _previous_adoption(root)
+    stay = previous is not None and template is None and vcs_ref is None
+    if stay and previous is not None:
+        # adopting again keeps the template and version the project records (`--template`
+        # and `--vcs-ref` move it on purpose); only the answers change
+        template, vcs_ref = _recorded_location(previous)
     source, notes = _checked_source(
         template, root / ".keelson-adopt", vcs_ref, allow_dirty=allow_dirty
     )
+    keep_source = source
+    if stay and previous is not None:
+        keep_source = dataclasses.replace(
+            source, record=str(previous["_src_path"]), commit=previous.get("_commit")
+        )
     spec = local_spec(source.location, vcs_ref)
     answers = normalise_data(data or {})
     if spec is not None:
@@ -1215,55 +1254,150 @@ def adopt_project(
                 "nothing was written; change an answer with --data KEY=VALUE and rerun"
             )
     unsafe = confirm_trust(source, trust, interactive=interactive)
-    with tempfile.TemporaryDirectory(prefix="keelson-adopt-") as tmp:
-        staged = Path(tmp) / root.resolve().name
+    adopted = _write(
+        root, source=source, record=keep_source, answers=detection.answers, vcs_ref=vcs_ref,
+        quiet=quiet, unsafe=unsafe, force=force, skip_existing=skip_existing,
+        previous=previous, ask=None if defaults or not interactive else (confirm or _ask_no),
+        say=say,
+    )  # fmt: skip
+    if {"docker-compose.yml", "docker-compose.yaml", "compose.yml"} & set(present):
+        notes.append(
+            "an older compose file is still there; `docker compose` reads compose.yaml "
+            "first, so merge what you need from it and delete it"
+        )
+    return dataclasses.replace(adopted, notes=(*detection.notes, *notes, *adopted.notes))
+
+
+def _write(
+    root: Path,
+    *,
+    source: TemplateSource,
+    record: TemplateSource,
+    answers: Mapping[str, Any],
+    vcs_ref: str | None,
+    quiet: bool,
+    unsafe: bool,
+    force: bool,
+    skip_existing: bool,
+    previous: Mapping[str, Any] | None,
+    ask: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> Adopted:
+    """Render the container files away from the project, merge or skip, and write in one step."""
+    with transaction.scratch() as scratch:
+        staged = scratch / "new" / root.resolve().name
         _run_copy(
             source.location,
             staged,
-            {**detection.answers, "adopted": True},
+            {**answers, "adopted": True},
             defaults=True,
             vcs_ref=vcs_ref,
             quiet=quiet,
             unsafe=unsafe,
             interactive=False,
         )
-        recorded = record_source(staged, source)
+        recorded = record_source(staged, record)
         rendered = _walk(staged)
         # a password made earlier stays (a database volume may hold it already),
         # and is never shown in a diff
         secrets = {n for n in rendered if n.startswith(SECRET_DIRS) and (root / n).exists()}
         rendered = [name for name in rendered if name not in secrets]
         taken = {name for name in rendered if (root / name).exists()}
+        conflicts: list[str] = []
+        notes: list[str] = []
+        if force and taken:
+            conflicts, notes = _merge_taken(
+                root, staged, sorted(taken), previous, source=source.location, vcs_ref=vcs_ref,
+                unsafe=unsafe,
+            )  # fmt: skip
         diffs = [
             diff
             for name in sorted(taken)
             if force and (root / name).is_file()
             if (diff := _diff(root / name, staged / name, name))
         ]
-        if diffs and interactive and not defaults:
+        if diffs and ask is not None:
             for diff in diffs:
                 say(diff.rstrip("\n"))
             if not ask(f"Replace {len(diffs)} existing file(s) with these changes?"):
                 raise KeelsonError("nothing was written")
         skipped = sorted(taken) if skip_existing else []
         written = [name for name in rendered if name not in skipped]
-        _copy_into(staged, root, written)
-    if {"docker-compose.yml", "docker-compose.yaml", "compose.yml"} & set(present):
-        notes.append(
-            "an older compose file is still there; `docker compose` reads compose.yaml "
-            "first, so merge what you need from it and delete it"
-        )
+        changes = [
+            transaction.Change(path=name, source=staged / name)
+            for name in written
+            if not (name in taken and filecmp.cmp(root / name, staged / name, shallow=False))
+        ]
+        transaction.commit(root, changes, what="keelson adopt")
     return Adopted(
         path=root,
         answers=recorded,
         written=tuple(written),
         skipped=tuple(skipped),
         diffs=tuple(diffs),
-        notes=tuple([*detection.notes, *notes]),
+        conflicts=tuple(conflicts),
+        notes=tuple(notes),
     )
 
 
-def _ask(question: str) -> bool:
+def _merge_taken(
+    root: Path,
+    staged: Path,
+    taken: list[str],
+    previous: Mapping[str, Any] | None,
+    *,
+    source: str,
+    vcs_ref: str | None,
+    unsafe: bool,
+) -> tuple[list[str], list[str]]:
+    """Merge the project's existing container files into the staged render (`--force`).
+
+    Returns:
+        The files left with conflict markers, and notes for the user.
+
+    """
+    base = None
+    notes = []
+    if previous is not None:
+        # inside the command's scratch folder (staged is scratch/new/<name>)
+        before = staged.parent.parent / "before"
+        base = render_recorded(previous, unsafe=unsafe, into=before / "recorded")
+        if base is None:
+            # the recorded version cannot be had (a commit of a dirty checkout, a template
+            # that moved): the recorded answers at the version used now are the next best
+            # base; the team's edits still all survive, at worst as conflicts
+            here = {**previous, "_src_path": source, "_commit": vcs_ref}
+            base = render_recorded(here, unsafe=unsafe, into=before / "here")
+            notes.append(
+                f"what keelson generated before (template {previous['_src_path']} at "
+                f"{previous.get('_commit')}) cannot be rendered here; your files were merged "
+                "against this version's render of your recorded answers"
+            )
+        if base is None:
+            raise KeelsonError(
+                f"cannot render what keelson generated before (template {previous['_src_path']} "
+                f"at {previous.get('_commit')}), so --force cannot merge your edits: pass "
+                "--template and --vcs-ref naming a template that has that version"
+            )
+    conflicts = []
+    for name in taken:
+        if not (root / name).is_file() or name == ANSWERS_FILE:
+            continue
+        merged, conflicted = merge_file(
+            root / name, base / name if base is not None else None, staged / name
+        )
+        (staged / name).write_bytes(merged)
+        if conflicted:
+            conflicts.append(name)
+    return conflicts, notes
+
+
+def _ask(question: str, default: bool = True) -> bool:
     import questionary  # noqa: PLC0415 - the interactive path only
 
-    return bool(questionary.confirm(question, default=True).unsafe_ask())
+    return bool(questionary.confirm(question, default=default).unsafe_ask())
+
+
+def _ask_no(question: str) -> bool:
+    """Ask a question whose safe answer, and so the default, is no."""
+    return _ask(question, default=False)

@@ -472,6 +472,14 @@ def _cmd_adopt(args: argparse.Namespace) -> int:
     )
     for diff in adopted.diffs:
         print(diff, end="" if diff.endswith("\n") else "\n")
+    if adopted.conflicts:
+        for path in adopted.conflicts:
+            print(f"conflict: {path}")
+        raise KeelsonError(
+            f"--force kept your edits and keelson's changes in {len(adopted.conflicts)} file(s) "
+            f"with conflict markers: {', '.join(adopted.conflicts)}; edit each to keep the right "
+            "lines between <<<<<<< and >>>>>>>, delete the markers, and commit"
+        )
     if args.quiet:
         return 0
     recorded = adopted.answers
@@ -624,9 +632,11 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
 
 def _recover(args: argparse.Namespace) -> list[str]:
     """Roll back what an interrupted keelson command left half-written in the command's folder."""
+    transaction.sweep_temp()  # scratch folders of keelson processes that were killed
     folder = getattr(args, "dir", None)
     if folder is None and getattr(args, "command", None) == "new":
         folder = args.dest or Path(".")
+        transaction.sweep(Path(folder).absolute().parent)
     return transaction.recover(Path(folder)) if folder is not None else []
 
 

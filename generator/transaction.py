@@ -79,7 +79,8 @@ class _Signals:
 _signals = _Signals()
 
 
-def _on_signal(signum: int, frame: FrameType | None) -> None:
+def on_signal(signum: int, frame: FrameType | None) -> None:
+    """Raise `Interrupted`, or note the signal while the commit step holds them."""
     _signals.received = _signals.received or signum
     if _signals.holding:
         _signals.pending = _signals.pending or signum
@@ -97,15 +98,19 @@ def interruptible() -> Iterator[None]:
     """
     _signals.received = None
     _signals.pending = None
+    _signals.holding = 0
     _signals.written.clear()
     try:
-        previous = {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
+        previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNALS}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
+        # the command is over: a signal from now on is only noted, so that it cannot
+        # turn a finished command into a traceback or a false "nothing was written"
+        _signals.holding = 1
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -163,6 +168,11 @@ def sweep(folder: Path) -> None:
         match = _SCRATCH.match(entry.name)
         if match and entry.is_dir(follow_symlinks=False) and not _alive(int(match["pid"])):
             shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def sweep_temp() -> None:
+    """Remove the system temp folder's scratch folders whose keelson process is gone."""
+    sweep(_system_temp())
 
 
 def _system_temp() -> Path:
@@ -392,16 +402,27 @@ def commit(
         _remove(home)
 
 
+def _fault(moves: int) -> None:
+    """Die by SIGKILL after that many moves, when the fault-injection tests ask for it."""
+    if os.environ.get("KEELSON_FAULT_KILL") == str(moves):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _apply(root: Path, home: Path, state: dict[str, Any]) -> None:
     for folder, mode in state["made"]:
         (root / folder).mkdir()
         os.chmod(root / folder, mode)  # as rendered: a private secrets folder is 0700
+    moves = 0
     for entry in state["entries"]:
         target = root / entry["path"]
         if entry["existed"]:
             os.replace(target, home / entry["old"])
+            moves += 1
+            _fault(moves)
         if entry["new"] is not None:
             os.replace(home / entry["new"], target)
+            moves += 1
+            _fault(moves)
     for folder, _mode in state["emptied"]:
         with contextlib.suppress(OSError):
             (root / folder).rmdir()  # only if the deletions emptied it

@@ -403,7 +403,7 @@ def _keep_edited_drops(
     gone = [name for name in listed.stdout.split("\0") if name]
     if not gone:
         return []
-    generated = _render_old(answers, unsafe=unsafe, into=scratch / "generated-before")
+    generated = render_recorded(answers, unsafe=unsafe, into=scratch / "generated-before")
     kept = []
     for name in gone:  # relative to the service
         path = work.project / name
@@ -433,8 +433,18 @@ def _keep_edited_drops(
     return kept
 
 
-def _render_old(answers: Mapping[str, Any], *, unsafe: bool, into: Path) -> Path | None:
-    """Render the service's recorded answers at its recorded version (what it was given)."""
+def render_recorded(answers: Mapping[str, Any], *, unsafe: bool, into: Path) -> Path | None:
+    """Render a service's recorded answers at its recorded version: what keelson generated.
+
+    Args:
+        answers: The answers file's content (`_src_path`, `_commit` and the answers).
+        unsafe: Whether the template's code may run (its tasks never do here).
+        into: The folder to render into.
+
+    Returns:
+        `into`, or None when that version cannot be rendered (gone, unreachable).
+
+    """
     try:
         with hide_chatter(True):
             copier.run_copy(

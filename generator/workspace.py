@@ -159,12 +159,15 @@ def changes(work: Clone) -> list[Change]:
     )  # fmt: skip
     known = tracked | set(work.copied)
     candidates = known | set(_files_under(work.root, work.relative))
+    # paths whose index entry changed (conflict stages) travel even with the same bytes
+    unmerged = git("ls-files", "-z", "--unmerged", "--", str(work.relative), cwd=work.root)
+    indexed = {entry.split("\t", 1)[1] for entry in unmerged.stdout.split("\0") if entry}
     found = []
     for name in sorted(candidates):
         ours, theirs = work.top / name, work.root / name
         if name not in known and os.path.lexists(ours):
             continue  # the service's own untracked file: never replaced
-        if not _same(ours, theirs):
+        if name in indexed or not _same(ours, theirs):
             found.append(Change(path=name, source=theirs if os.path.lexists(theirs) else None))
     return found
 

@@ -261,16 +261,30 @@ def test_existing_container_files_are_never_overwritten_silently(tmp_path: Path)
     assert (project / "compose.yaml").is_file() and (project / "k8s").is_dir()
     password = (project / ".secrets/db_password").read_text()
 
+    # --force merges keelson's files into the existing ones: keelson's side of the
+    # Dockerfile did not change since it was skipped, so the team's own stays as it is
     forced = adopt(project, "--force")
     assert forced.code == 0, forced.err
-    # the diff of what is replaced comes first, on stdout; the password is kept
-    assert forced.out.startswith("--- a/")
-    assert "--- a/Dockerfile\n+++ b/Dockerfile\n" in forced.out
-    assert "--- a/.secrets" not in forced.out and password not in forced.out
+    assert "--- a/Dockerfile" not in forced.out
+    assert (project / "Dockerfile").read_text().startswith("FROM python:3.13-slim")
     assert (project / ".secrets/db_password").read_text() == password
-    assert "-FROM python:3.13-slim" in forced.out
-    assert "+USER 10001:10001" in forced.out
-    assert "USER 10001:10001" in (project / "Dockerfile").read_text()
+    assert password not in forced.out
+
+
+def test_force_marks_conflicts_in_hand_written_container_files(tmp_path: Path) -> None:
+    """Without an earlier adoption there is no base: a file that differs is one conflict."""
+    project = copy_fixture("flask-gunicorn", tmp_path)
+    mine = 'FROM python:3.13-slim\nCMD ["python", "app.py"]\n'
+    (project / "Dockerfile").write_text(mine)
+    forced = adopt(project, "--force")
+    assert forced.code == 1, forced.err
+    assert "conflict: Dockerfile" in forced.out.splitlines()
+    assert "conflict markers: Dockerfile" in forced.err
+    dockerfile = (project / "Dockerfile").read_text()
+    # both versions are there, between markers: nothing the team wrote is lost
+    assert mine in dockerfile and "USER 10001:10001" in dockerfile
+    assert "<<<<<<< before updating" in dockerfile and ">>>>>>> after updating" in dockerfile
+    assert (project / "compose.yaml").is_file()
 
 
 def test_data_answers_win_over_detection(tmp_path: Path) -> None:
