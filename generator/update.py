@@ -709,8 +709,9 @@ def format_check(result: CheckResult) -> Iterable[str]:
         yield f"run `keelson update {trust}{where}` to update, then review and commit"
     if result.conflicts:
         yield (
-            f"{where} still holds conflict markers from an update in: "
-            f"{', '.join(result.conflicts)}; resolve them and commit"
+            f"{where} still has unresolved conflicts from an update in: "
+            f"{', '.join(result.conflicts)}; resolve them (edit the conflict markers away; "
+            "`git add` or `git rm` a kept file the template dropped) and commit"
         )
 
 
