@@ -44,7 +44,7 @@ from generator.render import (
     record_source,
 )
 from generator.source import confirm_trust
-from generator.template import TemplateSpec
+from generator.template import TemplateSpec, spec_at
 
 LANGUAGE_LABELS = {"node": "Node.js", "python": "Python", "go": "Go"}
 MARKERS = {
@@ -1197,8 +1197,10 @@ def adopt_project(
     )
     spec = local_spec(source.location, vcs_ref)
     answers = normalise_data(data or {})
-    if spec is not None:
-        check_data_keys(spec, answers)
+    # a bare repository or a URL: its copier.yml at the ref, fetched to check --data
+    asks = spec or (spec_at(source.location, vcs_ref) if answers else None)
+    if asks is not None:
+        check_data_keys(asks, answers)
     answers = {**_recorded(root, spec), **answers}
     if answers.get("adopted") is False:
         raise UsageError("adopted: keelson adopt always records adopted=true; drop --data adopted")
@@ -1227,7 +1229,7 @@ def adopt_project(
             unsafe=unsafe,
             interactive=False,
         )
-        recorded = record_source(staged, source)
+        recorded = record_source(staged, source, notes)
         rendered = _walk(staged)
         # a password made earlier stays (a database volume may hold it already),
         # and is never shown in a diff

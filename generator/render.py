@@ -38,14 +38,15 @@ from generator.source import (
     BUNDLE,
     TemplateSource,
     ask_trust,
-    canonical_url,
+    bundle_url,
     check_ref,
     confirm_trust,
     git_toplevel,
-    is_remote,
+    is_placeholder,
+    published,
     resolve,
 )
-from generator.template import TemplateSpec, copier_yml_at
+from generator.template import TemplateSpec, copier_yml_at, spec_at
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(
@@ -306,7 +307,11 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
     if not defaults and not interactive and not answers:
         raise UsageError(NO_TERMINAL)
     source, notes = _checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
-    if spec := local_spec(source.location, vcs_ref):
+    spec = local_spec(source.location, vcs_ref)
+    if spec is None and answers:
+        # a bare repository or a URL: its copier.yml at the ref, fetched to read it
+        spec = spec_at(source.location, vcs_ref)
+    if spec is not None:
         check_data_keys(spec, answers)
     kept = check_destination(destination)
     unsafe = confirm_trust(source, trust, interactive=interactive)
@@ -328,6 +333,7 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             interactive=interactive,
             kept=kept,
             spec=spec,
+            notes=notes,
         )
     except BaseException as error:
         if created is not None:
@@ -338,11 +344,6 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
                 f"cannot write {destination}: {error.strerror or error}{where}"
             ) from error
         raise
-    if source.record is None and not is_remote(str(recorded.get("_src_path", ""))):
-        notes.append(
-            f"the service records the template as the local path {recorded.get('_src_path')}, "
-            "which other machines cannot reach; give the template checkout an `origin` remote"
-        )
     git_it = options.get("git", True)
     outcome = _first_commit(destination, recorded) if git_it else "git: skipped (--no-git)"
     return Created(
@@ -361,7 +362,14 @@ def _checked_source(
     source = resolve(template)
     if vcs_ref and source.location == str(BUNDLE):
         # the bundled copy is one version; another one comes from the canonical repo
-        source = dataclasses.replace(source, location=canonical_url(), record=None, commit=None)
+        source = dataclasses.replace(source, location=bundle_url(), record=None, commit=None)
+    if is_placeholder(source.location):
+        # copier would try to clone it; keelson never contacts a placeholder host
+        asked = f"--vcs-ref {vcs_ref} needs the template's repository, and " if vcs_ref else ""
+        raise UsageError(
+            f"{asked}the template {source.location} is a placeholder, not a repository: "
+            "pass --template URL (or set `template:` in the keelson config)"
+        )
     notes: list[str] = []
     if source.dirty:
         if not allow_dirty:
@@ -406,6 +414,7 @@ def _render_staged(
     interactive: bool,
     kept: list[str],
     spec: TemplateSpec | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     # absolute: the parent of "." (the default destination) is "." itself
     parent = destination.absolute().parent
@@ -421,7 +430,7 @@ def _render_staged(
             unsafe=unsafe,
             interactive=interactive,
         )
-        recorded = record_source(staged, source)
+        recorded = record_source(staged, source, notes)
         if spec is not None:
             check_applied(spec, answers, recorded)
         for name in kept:
@@ -523,12 +532,17 @@ def _run_copy(
         raise TemplateError(_one_line(f"rendering failed: {error}")) from error
 
 
-def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
+def record_source(
+    project: Path, source: TemplateSource, notes: list[str] | None = None
+) -> dict[str, Any]:
     """Make the answers file name a template source every clone can reach.
 
     Args:
         project: The freshly rendered service.
         source: Where it was rendered from.
+        notes: When given, what is recorded is checked (`source.published`): a
+            version only the local checkout has is renamed by what its origin has,
+            and a line is added here when the recorded source will not work.
 
     Returns:
         The answers file's content after the change.
@@ -538,6 +552,15 @@ def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
     if not file.is_file():
         return {}
     replace = {"_src_path": source.record, "_commit": source.commit}
+    if notes is not None and not source.dirty:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        src = str(source.record or loaded.get("_src_path") or "")
+        commit = source.commit or (str(loaded["_commit"]) if loaded.get("_commit") else None)
+        if src:
+            origin_of = source.checkout if source.record else None
+            commit, note = published(src, commit, origin_of)
+            replace["_commit"] = commit
+            notes.extend([note] if note else [])
     lines = file.read_text(encoding="utf-8").splitlines()
     for key, value in replace.items():
         if value is None:

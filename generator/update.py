@@ -22,21 +22,25 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
 from generator.answers import ANSWERS_FILE, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, show_at
-from generator.render import check_data_keys, hide_chatter, local_spec, translate_copier_error
+from generator.render import check_data_keys, hide_chatter, translate_copier_error
 from generator.source import (
     TemplateSource,
     ask_trust,
     check_ref,
     confirm_trust,
+    has_commit,
     is_own,
+    is_placeholder,
     is_remote,
 )
+from generator.template import spec_at
 
 CHANGELOG = "CHANGELOG.md"
 # a conflict block copier (git merge-file) leaves behind starts and ends with these
@@ -252,6 +256,7 @@ def update_service(
     quiet: bool = False,
     answers_file: str = ANSWERS_FILE,
     data: Mapping[str, Any] | None = None,
+    template: str | None = None,
 ) -> UpdateResult:
     """Bring a generated service up to a newer version of its template.
 
@@ -273,6 +278,11 @@ def update_service(
         data: Answers to change (question name to value); the template re-renders
             with them and the files follow, merged with the service's edits like any
             other change. With no newer version, the service's own version re-renders.
+        template: Re-point the service to this template (a fork, a mirror, a moved
+            repository: a git URL or a repository on this machine): the update runs
+            from it and the answers file records it (`_src_path`). It must have the
+            service's version (`_commit`), which the update renders to tell the
+            template's changes from the service's own.
 
     Returns:
         What changed; for a dry run, also the diff.
@@ -288,40 +298,39 @@ def update_service(
     src = str(answers["_src_path"])
     old_version = str(answers.get("_commit") or "") or None
     top = _check_repository(project)
+    repoint = _new_source(template, src)
+    src = repoint or src
+    if problem := _version_problem(src, old_version, answers_file):
+        raise UsageError(problem if repoint is None else _cannot_repoint(src, old_version))
     if to is not None:
         check_ref(src, to, "--to")
     elif _is_current(src, old_version):
-        if not data:
+        if not data and not repoint:
             # nothing to pull; copier would re-render three copies to find that out
             # (and call a service made from a commit after the newest tag a downgrade)
             return UpdateResult(
                 path=project, old_version=old_version, new_version=old_version, pretend=pretend
             )
         to = old_version  # changed answers, same version
-    if data and (spec := local_spec(src, to)):
+    if data and (spec := spec_at(src, to)):
         check_data_keys(spec, data)
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive
     )
-    if pretend:
-        return _pretend(
+    if pretend or repoint:
+        # a re-pointed update runs in a scratch clone whose answers name the new
+        # template (copier renders both versions from `_src_path`), then the outcome
+        # is applied to the service in one `git apply`
+        dry = _pretend(
             project, top, src, old_version, to=to, unsafe=unsafe, answers_file=answers_file,
-            data=data,
+            data=data, repoint=repoint, apply=not pretend,
         )  # fmt: skip
-    try:
-        _run_copier_update(
-            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src,
-            data=data,
-        )  # fmt: skip
-    except KeelsonError as error:
-        if not git("status", "--porcelain", "--", ".", cwd=project, check=True).stdout.strip():
-            raise
-        raise KeelsonError(
-            f"{error} (`git status` shows what was half-applied; `git checkout -- . && "
-            "git clean -fd` in the service undoes it)",
-            exit_code=error.exit_code,
-        ) from error
+        if dry is not None:
+            return dry
+    else:
+        _update_in_place(project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file,
+                         src=src, data=data)  # fmt: skip
     new_version = read_answers(project, answers_file).get("_commit")
     status = git(
         "status", "--porcelain", "--untracked-files=all", "--", ".", cwd=project, check=True
@@ -345,6 +354,66 @@ def update_service(
     return result
 
 
+def _update_in_place(
+    project: Path,
+    *,
+    to: str | None,
+    unsafe: bool,
+    quiet: bool,
+    answers_file: str,
+    src: str,
+    data: Mapping[str, Any] | None,
+) -> None:
+    try:
+        _run_copier_update(
+            project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file, template=src,
+            data=data,
+        )  # fmt: skip
+    except KeelsonError as error:
+        if not git("status", "--porcelain", "--", ".", cwd=project, check=True).stdout.strip():
+            raise
+        raise KeelsonError(
+            f"{error} (`git status` shows what was half-applied; `git checkout -- . && "
+            "git clean -fd` in the service undoes it)",
+            exit_code=error.exit_code,
+        ) from error
+
+
+def _new_source(template: str | None, recorded: str) -> str | None:
+    """Return the template `--template` re-points a service to, or None to keep its own.
+
+    Raises:
+        UsageError: It is a placeholder, or a path that does not exist.
+
+    """
+    if not template:
+        return None
+    if is_placeholder(template):
+        raise UsageError(f"--template {template} is a placeholder, not a repository")
+    if not is_remote(template):
+        path = Path(template).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--template {template} does not exist: pass a git URL or a folder")
+        template = str(path.resolve())
+    return None if template == recorded else template
+
+
+def _cannot_repoint(src: str, version: str | None) -> str:
+    return (
+        f"--template {src} does not have the service's version {version}, which the update "
+        "renders to tell the template's changes from yours: push it there "
+        f"(`git push {src} {version}`), or name a repository that has it"
+    )
+
+
+def _record_template(file: Path, src: str) -> None:
+    """Rewrite the `_src_path` line of an answers file, leaving the rest as it is."""
+    line = yaml.safe_dump({"_src_path": src}, default_flow_style=False, width=1000).strip()
+    lines = file.read_text(encoding="utf-8").splitlines()
+    lines = [line if text.startswith("_src_path:") else text for text in lines]
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def _pretend(
     project: Path,
     top: Path,
@@ -355,7 +424,9 @@ def _pretend(
     unsafe: bool,
     answers_file: str,
     data: Mapping[str, Any] | None = None,
-) -> UpdateResult:
+    repoint: str | None = None,
+    apply: bool = False,
+) -> UpdateResult | None:
     # copier's own pretend mode does not show what an update would change (it
     # renders quietly and skips the merge); running the real update on a clone of
     # the committed service shows the exact outcome, conflicts included, and leaves
@@ -374,15 +445,30 @@ def _pretend(
             check=True,
         )
         git("checkout", "--quiet", "HEAD", cwd=clone, check=True)
+        base = git("rev-parse", "HEAD", cwd=clone, check=True).stdout.strip()
         copy = clone / relative
+        if repoint:
+            _record_template(copy / answers_file, repoint)
+            git("-c", "user.name=keelson", "-c", "user.email=keelson@localhost", "commit",
+                "--quiet", "--all", "-m", "keelson: re-point the template", cwd=clone,
+                check=True)  # fmt: skip
         _run_copier_update(
             copy, to=to, unsafe=unsafe, quiet=True, answers_file=answers_file, template=src,
             data=data,
         )  # fmt: skip
         conflicts = find_conflicts(copy)
         git("add", "--all", "--", ".", cwd=copy, check=True)
-        listed = git("diff", "--cached", "--name-status", "--relative", cwd=copy, check=True).stdout
-        diff = git("diff", "--cached", "--relative", cwd=copy, check=True).stdout
+        if apply:
+            patch = Path(tmp) / "update.patch"
+            binary = git("diff", "--cached", "--binary", base, cwd=clone, check=True).stdout
+            patch.write_text(binary, encoding="utf-8")
+            if binary:
+                git("apply", "--binary", str(patch), cwd=top, check=True)
+            return None
+        listed = git(
+            "diff", "--cached", "--name-status", "--relative", base, cwd=copy, check=True
+        ).stdout
+        diff = git("diff", "--cached", "--relative", base, cwd=copy, check=True).stdout
         new_version = read_answers(copy, answers_file).get("_commit")
         result = UpdateResult(
             path=project,
@@ -526,10 +612,14 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
     base = CheckResult(
         path=project, template=src, current=current, latest=None, conflicts=conflicts
     )
+    if is_placeholder(src):
+        return dataclasses.replace(base, unknown=_version_problem(src, current, answers_file))
     try:
         tags = release_tags(src)
     except KeelsonError as error:
         return dataclasses.replace(base, unknown=_unreachable(src, answers_file, error))
+    if tags and (problem := _version_problem(src, current, answers_file)):
+        return dataclasses.replace(base, latest=tags[-1], unknown=problem)
     if not tags:
         return _compare_commits(base)
     latest = tags[-1]
@@ -542,6 +632,22 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
         if text:
             changelog = changelog_between(text, have, _release(latest))
     return dataclasses.replace(base, latest=latest, missed=missed, changelog=tuple(changelog))
+
+
+def _version_problem(src: str, commit: str | None, answers_file: str) -> str | None:
+    """Say why a service's recorded template and version cannot be compared, if so."""
+    fix = (
+        "point the service at a repository that has it with `keelson update --template URL`, "
+        f"or set `_commit` in {answers_file} to a version the template has, commit, and rerun"
+    )
+    if is_placeholder(src):
+        return (
+            f"the service records the template as {src}, a placeholder no machine can reach: "
+            "name the real one with `keelson update --template URL`"
+        )
+    if commit and has_commit(src, commit, deep=True) is False:
+        return f"the template {src} does not have the service's version {commit}: {fix}"
+    return None
 
 
 def _unreachable(src: str, answers_file: str, error: Exception) -> str:
@@ -636,7 +742,8 @@ def format_check(result: CheckResult) -> Iterable[str]:
             f"{', '.join(result.missed)})"
         )
     else:
-        yield f"{where} is up to date with template version {result.latest or result.current}"
+        # the version the service records, as `keelson update` names it too
+        yield f"{where} is up to date with template version {result.current or result.latest}"
     if result.changelog:
         yield ""
         yield from result.changelog
