@@ -104,9 +104,7 @@ def test_update_data_for_a_question_the_url_template_lacks_is_refused(
     assert git(service, "status", "--porcelain") == ""
 
 
-def test_a_version_the_template_lacks_cannot_be_compared(
-    keelson: Keelson, tmp_path: Path
-) -> None:
+def test_a_version_the_template_lacks_cannot_be_compared(keelson: Keelson, tmp_path: Path) -> None:
     repo = tiny_template(tmp_path)
     bare = bare_copy(repo, tmp_path / "n.git")
     for name, template in (("by-path", str(repo)), ("by-url", f"file://{bare}")):
