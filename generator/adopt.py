@@ -1229,7 +1229,7 @@ def adopt_project(
             unsafe=unsafe,
             interactive=False,
         )
-        recorded = record_source(staged, source, notes)
+        recorded = record_source(staged, source, None if allow_dirty else notes)
         rendered = _walk(staged)
         # a password made earlier stays (a database volume may hold it already),
         # and is never shown in a diff

@@ -260,7 +260,8 @@ class ServiceOptions(RenderOptions, total=False):
         template: Template path or git URL; keelson's own by default (see
             `generator.source` for `$KEELSON_TEMPLATE` and the config file).
         allow_dirty: Render a template checkout with uncommitted changes (for
-            template authors; such a service cannot be updated).
+            template authors; such a service cannot be updated, and what it
+            records is not checked against the checkout's origin).
 
     """
 
@@ -333,7 +334,9 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             interactive=interactive,
             kept=kept,
             spec=spec,
-            notes=notes,
+            # template authors (--allow-dirty) render their own checkout: no probe of
+            # its origin (a test suite's renders never reach the network)
+            notes=None if allow_dirty else notes,
         )
     except BaseException as error:
         if created is not None:
