@@ -46,7 +46,7 @@ from generator.source import (
     published,
     resolve,
 )
-from generator.template import TemplateSpec, copier_yml_at, spec_at
+from generator.template import TemplateSpec, spec_at
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(
@@ -197,9 +197,7 @@ def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None
     path = Path(template)
     if not (path.is_dir() and (path / "copier.yml").is_file()):
         return None
-    if vcs_ref and vcs_ref != "HEAD" and (text := copier_yml_at(path, vcs_ref)) is not None:
-        return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {vcs_ref}")
-    return TemplateSpec.load(path)
+    return spec_at(template, vcs_ref)
 
 
 @dataclass(frozen=True)
