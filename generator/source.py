@@ -433,8 +433,13 @@ def own_template() -> TemplateSource:
 
 def _local(location: str, *, trusted: bool) -> TemplateSource:
     path = Path(location).expanduser().resolve()
-    top = None if is_bare(path) else git_toplevel(path)
-    if top is None:  # a folder outside git, or a bare repository (copier clones it)
+    if is_bare(path):
+        # copier treats a local path as a checkout (it runs `git status` in it to pick
+        # up uncommitted work, which a bare repository refuses); as a file:// URL it
+        # clones it like any remote. The service records the path it was given.
+        return TemplateSource(location=path.as_uri(), record=str(path), trusted=trusted)
+    top = git_toplevel(path)
+    if top is None:  # a folder outside git
         return TemplateSource(location=str(path), trusted=trusted)
     status = git("status", "--porcelain", cwd=top).stdout
     dirty = None
@@ -499,8 +504,10 @@ def check_ref(location: str, ref: str, flag: str) -> None:
         UsageError: The repository has no such ref.
 
     """
-    path = Path(location).expanduser()
-    if is_remote(location) or not path.is_dir():
+    # a repository on this machine, by path or as a file:// URL (a bare one is both)
+    local = urlsplit(location).path if location.startswith("file://") else location
+    path = Path(local).expanduser()
+    if (is_remote(local) and local == location) or not path.is_dir():
         return
     if git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path).returncode == 0:
         return

@@ -36,6 +36,7 @@ from generator.source import (
     check_ref,
     confirm_trust,
     has_commit,
+    is_bare,
     is_own,
     is_placeholder,
     is_remote,
@@ -312,6 +313,7 @@ def update_service(
                 path=project, old_version=old_version, new_version=old_version, pretend=pretend
             )
         to = old_version  # changed answers, same version
+    to = _bare_ref(src, to)
     if data and (spec := spec_at(src, to)):
         check_data_keys(spec, data)
     interactive = sys.stdin.isatty()
@@ -396,6 +398,22 @@ def _new_source(template: str | None, recorded: str) -> str | None:
             raise UsageError(f"--template {template} does not exist: pass a git URL or a folder")
         template = str(path.resolve())
     return None if template == recorded else template
+
+
+def _bare_ref(src: str, to: str | None) -> str | None:
+    """Name a bare repository's default branch by its commit when copier would use HEAD.
+
+    copier treats a template path as a checkout when it renders its HEAD (a
+    template without release tags, or `--to HEAD`) and runs `git status` in it,
+    which a bare repository refuses; a commit it clones like any other ref.
+    """
+    path = Path(src).expanduser()
+    if is_remote(src) or not is_bare(path) or (to is not None and to != "HEAD"):
+        return to
+    if to is None and release_tags(src):
+        return None  # copier picks the newest tag, as for any template
+    head = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=path)
+    return head.stdout.strip() or to if head.returncode == 0 else to
 
 
 def _cannot_repoint(src: str, version: str | None) -> str:

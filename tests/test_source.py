@@ -241,3 +241,28 @@ def test_update_template_repoints_a_service_to_a_fork(keelson: Keelson, tmp_path
     assert again.returncode == 0, again.stderr
     assert answers(service)["_src_path"] == mirror_url
     assert answers(service)["_commit"] == "v3.0.0"
+
+
+def test_a_bare_repository_without_tags_by_path(keelson: Keelson, tmp_path: Path) -> None:
+    # copier renders such a template's HEAD, and took a path for a checkout to look at
+    repo = tiny_template(tmp_path)
+    bare = tmp_path / "untagged.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(repo, "push", "-q", str(bare), "HEAD~1:refs/heads/main")  # branches only, no tags
+    made = keelson("new", "svc", "--template", bare, "--defaults", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    service = tmp_path / "svc"
+    assert answers(service)["_src_path"] == str(bare)
+    assert (service / "README.txt").read_text() == "hello app\n"
+    pinned = keelson("new", "pinned", "--template", bare, "--vcs-ref", "HEAD", "--defaults",
+                     cwd=tmp_path)  # fmt: skip
+    assert pinned.returncode == 0, pinned.stderr
+
+    git(repo, "push", "-q", str(bare), "main")
+    behind = keelson("check", service)
+    assert behind.returncode == 1 and "1 commit behind" in behind.stdout
+    updated = keelson("update", service, "-q")
+    assert updated.returncode == 0, updated.stderr
+    assert (service / "README.txt").read_text() == "hello app, v2\n"
+    git(service, "commit", "-q", "-am", "updated")
+    assert keelson("check", service).returncode == 0
