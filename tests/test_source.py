@@ -224,6 +224,12 @@ def test_update_template_repoints_a_service_to_a_fork(keelson: Keelson, tmp_path
     assert "does not have the service's version v1.0.0" in refused.stderr
     assert git(service, "status", "--porcelain") == ""
 
+    dry = keelson("update", service, "--template", fork_url, "--pretend")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"+_src_path: {fork_url}" in dry.stdout and "+_commit: v3.0.0" in dry.stdout
+    assert git(service, "status", "--porcelain") == ""
+    assert answers(service)["_src_path"] == FALLBACK_URL
+
     moved = keelson("update", service, "--template", fork_url)
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert answers(service)["_src_path"] == fork_url
