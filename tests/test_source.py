@@ -185,6 +185,17 @@ def test_a_source_nobody_can_reach_gets_a_note(keelson: Keelson, tmp_path: Path)
             assert fix in note
 
 
+def unrelated_template(repo: Path) -> Path:
+    """A template with the same questions and none of the history (one release, v9.0.0)."""
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "copier.yml").write_text(COPIER_YML)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "unrelated")
+    git(repo, "tag", "v9.0.0")
+    return repo
+
+
 def test_update_template_repoints_a_service_to_a_fork(keelson: Keelson, tmp_path: Path) -> None:
     repo = tiny_template(tmp_path)
     bare = bare_copy(repo, tmp_path / "n.git")
@@ -211,13 +222,7 @@ def test_update_template_repoints_a_service_to_a_fork(keelson: Keelson, tmp_path
     fork_url = f"file://{bare_copy(fork, tmp_path / 'fork.git')}"
 
     # a repository without the service's version cannot tell its edits from the template's
-    stranger = tmp_path / "stranger"
-    stranger.mkdir()
-    git(stranger, "init", "-q", "-b", "main")
-    (stranger / "copier.yml").write_text(COPIER_YML)
-    git(stranger, "add", "-A")
-    git(stranger, "commit", "-q", "-m", "unrelated")
-    git(stranger, "tag", "v9.0.0")
+    stranger = unrelated_template(tmp_path / "stranger")
     refused = keelson("update", service, "--template", stranger)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.count("\n") == 1
