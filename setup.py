@@ -5,8 +5,9 @@ The version has one home, the newest release heading of CHANGELOG.md
 
 A wheel carries a copy of the template (copier.yml, templates/, includes/, the
 migration script and the changelog) under generator/template/, plus SOURCE.json
-with the commit it was built from, so an installed keelson renders offline and
-services record a commit that exists in the canonical repository.
+with the commit it was built from and the checkout's `origin` remote, so an
+installed keelson renders offline and services record a commit that exists in the
+repository they name.
 """
 
 from __future__ import annotations
@@ -61,7 +62,21 @@ def source_info() -> dict[str, object]:
         # the same form copier writes to `_commit` (a tag, tag-N-gHASH or a hash)
         "commit": _git("describe", "--tags", "--always"),
         "dirty": bool(status),
+        # where the checkout came from: `pip install git+URL` clones with origin = URL,
+        # so a wheel built from a fork records that fork (generator/source.py)
+        "origin": origin_url(),
     }
+
+
+def origin_url() -> str | None:
+    """Return the checkout's `origin` remote as every machine names it, or None."""
+    url = _git("remote", "get-url", "origin")
+    if not url:
+        return None
+    if re.match(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", url, re.IGNORECASE):
+        return url
+    # a path: relative to the checkout; other machines cannot reach it either way
+    return str((ROOT / url).resolve())
 
 
 class BuildWithTemplate(build_py):

@@ -47,7 +47,7 @@ from generator.render import (
     record_source,
 )
 from generator.source import TemplateSource, confirm_trust, is_own, own_template
-from generator.template import TemplateSpec
+from generator.template import TemplateSpec, spec_at
 from generator.update import render_recorded
 
 LANGUAGE_LABELS = {"node": "Node.js", "python": "Python", "go": "Go"}
@@ -1236,8 +1236,10 @@ def adopt_project(
         )
     spec = local_spec(source.location, vcs_ref)
     answers = normalise_data(data or {})
-    if spec is not None:
-        check_data_keys(spec, answers)
+    # a bare repository or a URL: its copier.yml at the ref, fetched to check --data
+    asks = spec or (spec_at(source.location, vcs_ref) if answers else None)
+    if asks is not None:
+        check_data_keys(asks, answers)
     answers = {**_recorded(root, spec), **answers}
     if answers.get("adopted") is False:
         raise UsageError("adopted: keelson adopt always records adopted=true; drop --data adopted")
@@ -1258,7 +1260,7 @@ def adopt_project(
         root, source=source, record=keep_source, answers=detection.answers, vcs_ref=vcs_ref,
         quiet=quiet, unsafe=unsafe, force=force, skip_existing=skip_existing,
         previous=previous, ask=None if defaults or not interactive else (confirm or _ask_no),
-        say=say,
+        say=say, allow_dirty=allow_dirty,
     )  # fmt: skip
     if {"docker-compose.yml", "docker-compose.yaml", "compose.yml"} & set(present):
         notes.append(
@@ -1282,6 +1284,7 @@ def _write(
     previous: Mapping[str, Any] | None,
     ask: Callable[[str], bool] | None,
     say: Callable[[str], None],
+    allow_dirty: bool,
 ) -> Adopted:
     """Render the container files away from the project, merge or skip, and write in one step."""
     with transaction.scratch() as scratch:
@@ -1296,7 +1299,9 @@ def _write(
             unsafe=unsafe,
             interactive=False,
         )
-        recorded = record_source(staged, record)
+        # template authors (--allow-dirty) render their own checkout: no probe of its origin
+        source_notes: list[str] = []
+        recorded = record_source(staged, record, None if allow_dirty else source_notes)
         rendered = _walk(staged)
         # a password made earlier stays (a database volume may hold it already),
         # and is never shown in a diff
@@ -1336,7 +1341,7 @@ def _write(
         skipped=tuple(skipped),
         diffs=tuple(diffs),
         conflicts=tuple(conflicts),
-        notes=tuple(notes),
+        notes=(*source_notes, *notes),
     )
 
 

@@ -234,6 +234,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
             trust=args.trust or None,
             quiet=not args.verbose,
             data=parse_data(args.data, args.data_file),
+            template=args.template,
         )
     except UpdateConflictError as error:
         if error.result.diff:
@@ -273,6 +274,12 @@ def _add_update(commands: Any) -> None:
     _add_dir(update)
     update.add_argument(
         "--to", metavar="REF", help="template version (git ref); default: its newest tag"
+    )
+    update.add_argument(
+        "--template",
+        metavar="PATH|URL",
+        help="re-point the service to this template (a fork, a mirror, a moved repository); "
+        "the update runs from it and the service records it",
     )
     update.add_argument(
         "--pretend",

@@ -10,7 +10,9 @@ from pathlib import Path
 from generator.errors import KeelsonError
 
 
-def git(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+def git(
+    *args: str, cwd: Path, check: bool = False, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run git in a folder and capture its output as text.
 
     Args:
@@ -18,6 +20,8 @@ def git(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProce
         cwd: The folder to run it in.
         check: Raise when git exits non-zero (by default the caller reads
             `returncode`).
+        timeout: For a probe of a remote repository: seconds before giving up
+            (exit code 124), and git never asks for a password (it fails instead).
 
     Returns:
         The finished process.
@@ -26,9 +30,19 @@ def git(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProce
         KeelsonError: git is not installed, or it failed and `check` is set.
 
     """
+    env = None
+    if timeout is not None:
+        # a probe must not hang on a credential prompt or an ssh host-key question
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     try:
         result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+            env=env, timeout=timeout,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(
+            ["git", *args], 124, "", f"no answer within {timeout:g} seconds"
         )
     except FileNotFoundError as error:
         raise KeelsonError(

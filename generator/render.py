@@ -38,13 +38,14 @@ from generator.source import (
     BUNDLE,
     TemplateSource,
     ask_trust,
-    canonical_url,
+    bundle_url,
     check_ref,
     confirm_trust,
-    is_remote,
+    is_placeholder,
+    published,
     resolve,
 )
-from generator.template import TemplateSpec, copier_yml_at
+from generator.template import TemplateSpec, spec_at
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(
@@ -195,9 +196,7 @@ def local_spec(template: str, vcs_ref: str | None = None) -> TemplateSpec | None
     path = Path(template)
     if not (path.is_dir() and (path / "copier.yml").is_file()):
         return None
-    if vcs_ref and vcs_ref != "HEAD" and (text := copier_yml_at(path, vcs_ref)) is not None:
-        return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {vcs_ref}")
-    return TemplateSpec.load(path)
+    return spec_at(template, vcs_ref)
 
 
 @dataclass(frozen=True)
@@ -258,7 +257,8 @@ class ServiceOptions(RenderOptions, total=False):
         template: Template path or git URL; keelson's own by default (see
             `generator.source` for `$KEELSON_TEMPLATE` and the config file).
         allow_dirty: Render a template checkout with uncommitted changes (for
-            template authors; such a service cannot be updated).
+            template authors; such a service cannot be updated, and what it
+            records is not checked against the checkout's origin).
 
     """
 
@@ -305,7 +305,11 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
     if not defaults and not interactive and not answers:
         raise UsageError(NO_TERMINAL)
     source, notes = _checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
-    if spec := local_spec(source.location, vcs_ref):
+    spec = local_spec(source.location, vcs_ref)
+    if spec is None and answers:
+        # a bare repository or a URL: its copier.yml at the ref, fetched to read it
+        spec = spec_at(source.location, vcs_ref)
+    if spec is not None:
         check_data_keys(spec, answers)
     transaction.recover(destination)  # what an interrupted `keelson new` left there
     kept = check_destination(destination)
@@ -330,6 +334,9 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
             kept=kept,
             spec=spec,
             commit=options.get("git", True),
+            # template authors (--allow-dirty) render their own checkout: no probe of
+            # its origin (a test suite's renders never reach the network)
+            notes=None if allow_dirty else notes,
         )
     except BaseException as error:
         if created is not None and not transaction.written():
@@ -340,11 +347,6 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
                 f"cannot write {destination}: {error.strerror or error}{where}"
             ) from error
         raise
-    if source.record is None and not is_remote(str(recorded.get("_src_path", ""))):
-        notes.append(
-            f"the service records the template as the local path {recorded.get('_src_path')}, "
-            "which other machines cannot reach; give the template checkout an `origin` remote"
-        )
     return Created(
         path=destination,
         answers=recorded,
@@ -361,7 +363,14 @@ def _checked_source(
     source = resolve(template)
     if vcs_ref and source.location == str(BUNDLE):
         # the bundled copy is one version; another one comes from the canonical repo
-        source = dataclasses.replace(source, location=canonical_url(), record=None, commit=None)
+        source = dataclasses.replace(source, location=bundle_url(), record=None, commit=None)
+    if is_placeholder(source.location):
+        # copier would try to clone it; keelson never contacts a placeholder host
+        asked = f"--vcs-ref {vcs_ref} needs the template's repository, and " if vcs_ref else ""
+        raise UsageError(
+            f"{asked}the template {source.location} is a placeholder, not a repository: "
+            "pass --template URL (or set `template:` in the keelson config)"
+        )
     notes: list[str] = []
     if source.dirty:
         if not allow_dirty:
@@ -407,6 +416,7 @@ def _render_staged(
     kept: list[str],
     spec: TemplateSpec | None = None,
     commit: bool = True,
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     # absolute: the parent of "." (the default destination) is "." itself
     parent = destination.absolute().parent
@@ -422,7 +432,7 @@ def _render_staged(
             unsafe=unsafe,
             interactive=interactive,
         )
-        recorded = record_source(staged, source)
+        recorded = record_source(staged, source, notes)
         if spec is not None:
             check_applied(spec, answers, recorded)
         for name in kept:
@@ -518,12 +528,17 @@ def _run_copy(
         raise TemplateError(_one_line(f"rendering failed: {error}")) from error
 
 
-def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
+def record_source(
+    project: Path, source: TemplateSource, notes: list[str] | None = None
+) -> dict[str, Any]:
     """Make the answers file name a template source every clone can reach.
 
     Args:
         project: The freshly rendered service.
         source: Where it was rendered from.
+        notes: When given, what is recorded is checked (`source.published`): a
+            version only the local checkout has is renamed by what its origin has,
+            and a line is added here when the recorded source will not work.
 
     Returns:
         The answers file's content after the change.
@@ -533,6 +548,15 @@ def record_source(project: Path, source: TemplateSource) -> dict[str, Any]:
     if not file.is_file():
         return {}
     replace = {"_src_path": source.record, "_commit": source.commit}
+    if notes is not None and not source.dirty:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        src = str(source.record or loaded.get("_src_path") or "")
+        commit = source.commit or (str(loaded["_commit"]) if loaded.get("_commit") else None)
+        if src:
+            origin_of = source.checkout if source.record else None
+            commit, note = published(src, commit, origin_of)
+            replace["_commit"] = commit
+            notes.extend([note] if note else [])
     lines = file.read_text(encoding="utf-8").splitlines()
     for key, value in replace.items():
         if value is None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.version import InvalidVersion, Version
 
 from generator.errors import TemplateError
-from generator.git import show_at
-from generator.source import resolve
+from generator.git import git, show_at
+from generator.source import PROBE_SECONDS, git_url, is_placeholder, is_remote, list_refs, resolve
 
 COPIER_FILES = ("copier.yml", "copier.yaml")
 """The names copier reads a template's settings and questions from, in its order."""
@@ -32,6 +34,80 @@ def copier_yml_at(template: Path, ref: str) -> str | None:
 
     """
     return show_at(template, ref, *COPIER_FILES)
+
+
+def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
+    """Read a template's questions as copier will render them, wherever it lives.
+
+    One reader for every kind of source: a folder or checkout (its files, or
+    `copier.yml` at `ref` when a ref other than HEAD is named), a bare repository
+    (`git show`), or a git URL (the one ref fetched into a temporary folder that is
+    always removed).
+
+    Args:
+        location: The template: a folder, a bare repository, or a git URL.
+        ref: The tag, branch or commit; by default what copier picks for a
+            repository: its newest release tag, else its default branch.
+
+    Returns:
+        The spec; None when the template cannot be read from here (copier, which
+        fetches it next, then says why).
+
+    Raises:
+        TemplateError: Its copier.yml is not a YAML mapping.
+
+    """
+    where = git_url(location)
+    path = Path(where)
+    if is_placeholder(location) or (not is_remote(location) and not path.is_dir()):
+        return None
+    if not is_remote(location) and any((path / name).is_file() for name in COPIER_FILES):
+        if ref and ref != "HEAD" and (text := copier_yml_at(path, ref)) is not None:
+            return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {ref}")
+        return TemplateSpec.load(path)
+    if ref is None:
+        refs = list_refs(location)
+        if isinstance(refs, str):
+            return None
+        ref = newest_release([n.removeprefix("refs/tags/") for n in refs]) or "HEAD"
+    shown = f"{location} at {ref}"
+    if not is_remote(location):  # a bare repository on this machine
+        text = show_at(path, ref, *COPIER_FILES)
+        return None if text is None else TemplateSpec.parse(text, root=path, where=shown)
+    text = _fetched_copier_yml(where, ref)
+    return None if text is None else TemplateSpec.parse(text, root=Path(location), where=shown)
+
+
+def _fetched_copier_yml(url: str, ref: str) -> str | None:
+    """Fetch one ref of a remote template into a temporary folder; return its copier.yml."""
+    with tempfile.TemporaryDirectory(prefix="keelson-template-") as tmp:
+        repo = Path(tmp)
+        git("init", "--quiet", "--bare", cwd=repo)
+        # one ref, shallow; a commit that is no tip needs the history (a full fetch)
+        fetched = git("fetch", "--quiet", "--depth=1", "--", url, ref, cwd=repo,
+                      timeout=PROBE_SECONDS * 4)  # fmt: skip
+        target = "FETCH_HEAD"
+        if fetched.returncode != 0:
+            every = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+            fetched = git("fetch", "--quiet", "--", url, *every, cwd=repo,
+                          timeout=PROBE_SECONDS * 8)  # fmt: skip
+            target = ref
+        if fetched.returncode != 0:
+            return None
+        return show_at(repo, target, *COPIER_FILES)
+
+
+def newest_release(tags: list[str]) -> str | None:
+    """Pick the tag copier updates to by default: the highest PEP 440 version, no pre-release."""
+    versions: dict[str, Version] = {}
+    for tag in tags:
+        try:
+            version = Version(tag)
+        except InvalidVersion:
+            continue
+        if not version.is_prerelease:
+            versions[tag] = version
+    return max(versions, key=versions.__getitem__) if versions else None
 
 
 def default_template() -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
@@ -30,15 +31,19 @@ from generator import transaction, workspace
 from generator.answers import ANSWERS_FILE, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, git_env, show_at
-from generator.render import check_data_keys, hide_chatter, local_spec, translate_copier_error
+from generator.render import check_data_keys, hide_chatter, translate_copier_error
 from generator.source import (
     TemplateSource,
     ask_trust,
     check_ref,
     confirm_trust,
+    has_commit,
+    is_bare,
     is_own,
+    is_placeholder,
     is_remote,
 )
+from generator.template import spec_at
 
 CHANGELOG = "CHANGELOG.md"
 # a conflict block copier (git merge-file) leaves behind starts and ends with these
@@ -259,6 +264,7 @@ def update_service(
     quiet: bool = False,
     answers_file: str = ANSWERS_FILE,
     data: Mapping[str, Any] | None = None,
+    template: str | None = None,
 ) -> UpdateResult:
     """Bring a generated service up to a newer version of its template.
 
@@ -285,6 +291,11 @@ def update_service(
         data: Answers to change (question name to value); the template re-renders
             with them and the files follow, merged with the service's edits like any
             other change. With no newer version, the service's own version re-renders.
+        template: Re-point the service to this template (a fork, a mirror, a moved
+            repository: a git URL or a repository on this machine): the update runs
+            from it and the answers file records it (`_src_path`). It must have the
+            service's version (`_commit`), which the update renders to tell the
+            template's changes from the service's own.
 
     Returns:
         What changed; for a dry run, also the diff.
@@ -301,17 +312,22 @@ def update_service(
     src = str(answers["_src_path"])
     old_version = str(answers.get("_commit") or "") or None
     top = _check_repository(project)
+    repoint = _new_source(template, src)
+    src = repoint or src
+    if problem := _version_problem(src, old_version, answers_file):
+        raise UsageError(problem if repoint is None else _cannot_repoint(src, old_version))
     if to is not None:
         check_ref(src, to, "--to")
     elif _is_current(src, old_version):
-        if not data:
+        if not data and not repoint:
             # nothing to pull; copier would re-render three copies to find that out
             # (and call a service made from a commit after the newest tag a downgrade)
             return UpdateResult(
                 path=project, old_version=old_version, new_version=old_version, pretend=pretend
             )
         to = old_version  # changed answers, same version
-    if data and (spec := local_spec(src, to)):
+    to = _bare_ref(src, to)
+    if data and (spec := spec_at(src, to)):
         check_data_keys(spec, data)
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
@@ -319,14 +335,21 @@ def update_service(
     )
     with transaction.scratch() as scratch:
         work = workspace.clone(project, top, scratch)
+        if repoint:
+            # copier renders both versions from the answers' `_src_path`: the clone's
+            # last commit names the new template (the service never sees that commit)
+            _record_template(work.project / answers_file, repoint)
+            git("-c", "user.name=keelson", "-c", "user.email=keelson@localhost", "commit",
+                "--quiet", "--all", "-m", "keelson: re-point the template", cwd=work.root,
+                check=True)  # fmt: skip
         _run_copier_update(
             work.project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file,
             template=src, data=data, shown=project,
         )  # fmt: skip
         dropped = _keep_edited_drops(work, answers, unsafe=unsafe, scratch=scratch)
-        result = _outcome(work, old_version, answers_file, pretend=pretend, dropped=dropped)
+        found = [] if pretend else workspace.changes(work)
+        result = _outcome(work, old_version, answers_file, found, pretend=pretend, dropped=dropped)
         if not pretend:
-            found = workspace.changes(work)
             index = workspace.index_swap(work, found, scratch)
             transaction.commit(top, found, what="keelson update", index=index)
     if result.conflicts:
@@ -338,6 +361,7 @@ def _outcome(
     work: workspace.Clone,
     old_version: str | None,
     answers_file: str,
+    found: list[transaction.Change],
     *,
     pretend: bool,
     dropped: list[str],
@@ -353,21 +377,24 @@ def _outcome(
         env = {"GIT_INDEX_FILE": str(work.root.parent / "pretend-index")}
         shutil.copy2(_git_dir(work.root) / "index", env["GIT_INDEX_FILE"])
         git_env("add", "--all", "--", ".", cwd=copy, env=env)
-        listed = git_env("diff", "--cached", "--name-status", "--relative", cwd=copy, env=env)
-        diff = git_env("diff", "--cached", "--relative", cwd=copy, env=env)
+        # against the service's own commit (a re-pointed clone has one more)
+        listed = git_env(
+            "diff", "--cached", "--name-status", "--relative", work.head, cwd=copy, env=env
+        )
+        diff = git_env("diff", "--cached", "--relative", work.head, cwd=copy, env=env)
         changed = [
             f"{code[:1]} {' -> '.join(paths)}"
             for code, *paths in (line.split("\t") for line in listed.splitlines())
         ]
     else:
-        status = git(
-            "status", "--porcelain", "--untracked-files=all", "--", ".", cwd=copy, check=True
-        )
-        for line in status.stdout.splitlines():
-            code, name = line[:2], line[3:]
-            # the paths git status prints are relative to the repository's top level
-            relative = os.path.relpath(work.root / name, copy.resolve())
-            changed.append(f"{'A' if code == '??' else code.strip()[:1]} {relative}")
+        conflicted = workspace.unmerged(work)
+        for change in found:
+            code = "U" if change.path in conflicted else "M"
+            if change.source is None:
+                code = "D"
+            elif not os.path.lexists(work.top / change.path):
+                code = "A"
+            changed.append(f"{code} {os.path.relpath(work.top / change.path, work.service)}")
     return UpdateResult(
         path=work.service,
         old_version=old_version,
@@ -463,6 +490,57 @@ def render_recorded(answers: Mapping[str, Any], *, unsafe: bool, into: Path) -> 
     except Exception:  # an old version that no longer renders: every drop is a conflict
         return None
     return into
+
+
+def _new_source(template: str | None, recorded: str) -> str | None:
+    """Return the template `--template` re-points a service to, or None to keep its own.
+
+    Raises:
+        UsageError: It is a placeholder, or a path that does not exist.
+
+    """
+    if not template:
+        return None
+    if is_placeholder(template):
+        raise UsageError(f"--template {template} is a placeholder, not a repository")
+    if not is_remote(template):
+        path = Path(template).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--template {template} does not exist: pass a git URL or a folder")
+        template = str(path.resolve())
+    return None if template == recorded else template
+
+
+def _bare_ref(src: str, to: str | None) -> str | None:
+    """Name a bare repository's default branch by its commit when copier would use HEAD.
+
+    copier treats a template path as a checkout when it renders its HEAD (a
+    template without release tags, or `--to HEAD`) and runs `git status` in it,
+    which a bare repository refuses; a commit it clones like any other ref.
+    """
+    path = Path(src).expanduser()
+    if is_remote(src) or not is_bare(path) or (to is not None and to != "HEAD"):
+        return to
+    if to is None and release_tags(src):
+        return None  # copier picks the newest tag, as for any template
+    head = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=path)
+    return head.stdout.strip() or to if head.returncode == 0 else to
+
+
+def _cannot_repoint(src: str, version: str | None) -> str:
+    return (
+        f"--template {src} does not have the service's version {version}, which the update "
+        "renders to tell the template's changes from yours: push it there "
+        f"(`git push {src} {version}`), or name a repository that has it"
+    )
+
+
+def _record_template(file: Path, src: str) -> None:
+    """Rewrite the `_src_path` line of an answers file, leaving the rest as it is."""
+    line = yaml.safe_dump({"_src_path": src}, default_flow_style=False, width=1000).strip()
+    lines = file.read_text(encoding="utf-8").splitlines()
+    lines = [line if text.startswith("_src_path:") else text for text in lines]
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _is_current(src: str, version: str | None) -> bool:
@@ -590,10 +668,14 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
     base = CheckResult(
         path=project, template=src, current=current, latest=None, conflicts=conflicts
     )
+    if is_placeholder(src):
+        return dataclasses.replace(base, unknown=_version_problem(src, current, answers_file))
     try:
         tags = release_tags(src)
     except KeelsonError as error:
         return dataclasses.replace(base, unknown=_unreachable(src, answers_file, error))
+    if tags and (problem := _version_problem(src, current, answers_file)):
+        return dataclasses.replace(base, latest=tags[-1], unknown=problem)
     if not tags:
         return _compare_commits(base)
     latest = tags[-1]
@@ -606,6 +688,22 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
         if text:
             changelog = changelog_between(text, have, _release(latest))
     return dataclasses.replace(base, latest=latest, missed=missed, changelog=tuple(changelog))
+
+
+def _version_problem(src: str, commit: str | None, answers_file: str) -> str | None:
+    """Say why a service's recorded template and version cannot be compared, if so."""
+    fix = (
+        "point the service at a repository that has it with `keelson update --template URL`, "
+        f"or set `_commit` in {answers_file} to a version the template has, commit, and rerun"
+    )
+    if is_placeholder(src):
+        return (
+            f"the service records the template as {src}, a placeholder no machine can reach: "
+            "name the real one with `keelson update --template URL`"
+        )
+    if commit and has_commit(src, commit, deep=True) is False:
+        return f"the template {src} does not have the service's version {commit}: {fix}"
+    return None
 
 
 def _unreachable(src: str, answers_file: str, error: Exception) -> str:
@@ -700,7 +798,8 @@ def format_check(result: CheckResult) -> Iterable[str]:
             f"{', '.join(result.missed)})"
         )
     else:
-        yield f"{where} is up to date with template version {result.latest or result.current}"
+        # the version the service records, as `keelson update` names it too
+        yield f"{where} is up to date with template version {result.current or result.latest}"
     if result.changelog:
         yield ""
         yield from result.changelog

@@ -39,6 +39,7 @@ class Clone:
         relative: The service's folder inside its repository.
         root: The clone's top.
         copied: The git-ignored files copied in from the service (relative to `top`).
+        head: The service's commit the clone starts from.
 
     """
 
@@ -47,6 +48,7 @@ class Clone:
     relative: Path
     root: Path
     copied: frozenset[str]
+    head: str
 
     @property
     def project(self) -> Path:
@@ -73,7 +75,7 @@ def clone(service: Path, top: Path, into: Path) -> Clone:
     git("config", "gc.auto", "0", cwd=root, check=True)
     git("checkout", "--quiet", "--detach", head, cwd=root, check=True)
     copied = _copy_ignored(top, root, relative)
-    return Clone(service=service, top=top, relative=relative, root=root, copied=copied)
+    return Clone(service=service, top=top, relative=relative, root=root, copied=copied, head=head)
 
 
 def _copy_ignored(top: Path, root: Path, relative: Path) -> frozenset[str]:
@@ -160,8 +162,7 @@ def changes(work: Clone) -> list[Change]:
     known = tracked | set(work.copied)
     candidates = known | set(_files_under(work.root, work.relative))
     # paths whose index entry changed (conflict stages) travel even with the same bytes
-    unmerged = git("ls-files", "-z", "--unmerged", "--", str(work.relative), cwd=work.root)
-    indexed = {entry.split("\t", 1)[1] for entry in unmerged.stdout.split("\0") if entry}
+    indexed = unmerged(work)
     found = []
     for name in sorted(candidates):
         ours, theirs = work.top / name, work.root / name
@@ -172,29 +173,32 @@ def changes(work: Clone) -> list[Change]:
     return found
 
 
-def index_swap(work: Clone, changed: list[Change], into: Path) -> IndexSwap | None:
-    """Prepare the service's index with the clone's entries for the changed paths.
+def unmerged(work: Clone) -> set[str]:
+    """Return the paths the update in the clone left unmerged (relative to `top`)."""
+    listed = git("ls-files", "-z", "--unmerged", "--", str(work.relative), cwd=work.root)
+    return {entry.split("\t", 1)[1] for entry in listed.stdout.split("\0") if entry}
 
-    copier records conflicts as unmerged index entries (stages 1-3); they travel with
-    the files so that `git status` shows them exactly as after an update in place.
+
+def index_swap(work: Clone, changed: list[Change], into: Path) -> IndexSwap | None:
+    """Prepare the service's index with the conflicts the update in the clone recorded.
+
+    copier records a conflict as unmerged index entries (stages 1-3; keelson does the
+    same for a dropped file the team changed); they travel with the files so that `git
+    status` shows them exactly as after an update in place. Every other path keeps the
+    service's own index entry: the update's changes are left unstaged, as copier leaves them.
     """
+    conflicted = sorted(unmerged(work) & {change.path for change in changed})
+    if not conflicted:
+        return None
     git_dir = Path(git("rev-parse", "--absolute-git-dir", cwd=work.top, check=True).stdout.strip())
     target = git_dir / "index"
-    paths = [c.path for c in changed]
-    tracked: set[str] = set()
-    for where in (work.root, work.top):
-        listed = git("ls-files", "-z", "--", *paths, cwd=where, check=True).stdout
-        tracked.update(filter(None, listed.split("\0")))
-    tracked_paths = [path for path in paths if path in tracked]
-    if not tracked_paths:
-        return None
     _share_objects(work.root, git_dir)
     new = into / "index"
     if target.exists():
         shutil.copy2(target, new)
     env = {**os.environ, "GIT_INDEX_FILE": str(new)}
-    staged = git("ls-files", "-z", "--stage", "--", *tracked_paths, cwd=work.root, check=True)
-    lines = [f"0 {'0' * 40}\t{path}" for path in tracked_paths]
+    staged = git("ls-files", "-z", "--stage", "--", *conflicted, cwd=work.root, check=True)
+    lines = [f"0 {'0' * 40}\t{path}" for path in conflicted]
     lines += [entry for entry in staged.stdout.split("\0") if entry]
     subprocess.run(
         ["git", "update-index", "-z", "--index-info"],

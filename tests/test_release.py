@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.source import FALLBACK_URL
 from tests.conftest import ROOT, git
 from tests.test_update import LIMITRANGE
 
@@ -95,8 +96,7 @@ class Team:
         git(self.source, "push", "-q", "--follow-tags", "origin", "main")
 
 
-def install_team(tmp: Path, *, tagged: bool) -> Team:
-    source = tmp / "keelson-src"
+def copy_project(source: Path) -> None:
     for name in project_files():
         target = source / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +104,42 @@ def install_team(tmp: Path, *, tagged: bool) -> Team:
             target.symlink_to(os.readlink(ROOT / name))
         else:
             shutil.copy2(ROOT / name, target)
+
+
+def install_wheel(tmp: Path, *spec: str | Path) -> tuple[Path, dict[str, str]]:
+    """Build a wheel of `spec` offline, install it in a fresh virtualenv; return keelson and env."""
+    wheels = tmp / "wheels"
+    built = run(
+        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+        "--wheel-dir", wheels, *spec, cwd=tmp,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    wheel = next(wheels.glob("keelson-*.whl"))
+    venv = tmp / "venv"
+    made = run(sys.executable, "-m", "venv", venv, cwd=tmp)
+    assert made.returncode == 0, made.stderr
+    site = Path(
+        run(venv / "bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            cwd=tmp).stdout.strip()
+    )  # fmt: skip
+    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    installed = run(venv / "bin/python", "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-index", wheel, cwd=tmp)  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    home = tmp / "home"
+    home.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"KEELSON_TEMPLATE", "XDG_CONFIG_HOME", "PYTHONPATH", "VIRTUAL_ENV"}
+    }
+    env["HOME"] = str(home)
+    return venv / "bin/keelson", env
+
+
+def install_team(tmp: Path, *, tagged: bool) -> Team:
+    source = tmp / "keelson-src"
+    copy_project(source)
     bare = tmp / "mirror" / "keelson.git"
     bare.parent.mkdir()
     git(tmp, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -131,40 +167,13 @@ def install_team(tmp: Path, *, tagged: bool) -> Team:
         assert "tagged v" in released.stdout
     git(source, "push", "-q", "--follow-tags", "origin", "main")
 
-    # the wheel, built offline with the test environment's setuptools
-    wheels = tmp / "wheels"
-    built = run(
-        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-        "--wheel-dir", wheels, source, cwd=tmp,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    wheel = next(wheels.glob("keelson-*.whl"))
-
-    # a fresh virtualenv outside any checkout; its dependencies come from the test
+    # the wheel, built offline with the test environment's setuptools; a fresh
+    # virtualenv outside any checkout; its dependencies come from the test
     # environment through a path entry (not an install), so nothing is downloaded
-    venv = tmp / "venv"
-    made = run(sys.executable, "-m", "venv", venv, cwd=tmp)
-    assert made.returncode == 0, made.stderr
-    site = Path(
-        run(venv / "bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-            cwd=tmp).stdout.strip()
-    )  # fmt: skip
-    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    installed = run(venv / "bin/python", "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-index", wheel, cwd=tmp)  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-
-    home = tmp / "home"
-    home.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"KEELSON_TEMPLATE", "XDG_CONFIG_HOME", "PYTHONPATH", "VIRTUAL_ENV"}
-    }
-    env["HOME"] = str(home)
+    keelson, env = install_wheel(tmp, source)
     work = tmp / "work"
     work.mkdir()
-    return Team(source=source, bare=bare, keelson=venv / "bin/keelson", env=env, work=work)
+    return Team(source=source, bare=bare, keelson=keelson, env=env, work=work)
 
 
 def answers(service: Path) -> dict[str, object]:
@@ -236,6 +245,40 @@ def test_team_life_with_an_installed_keelson(tmp_path: Path, tagged: bool) -> No
     git(teammate, "commit", "-q", "-m", "keelson update")
     after = team.keelson_run("check", teammate)
     assert after.returncode == 0, after.stdout + after.stderr
+
+
+@pytest.mark.parametrize("origin", [True, False], ids=["fork", "no-origin"])
+def test_a_wheel_records_the_fork_it_was_built_from(tmp_path: Path, origin: bool) -> None:
+    # pyproject.toml keeps the placeholder Template URL, as a fork that never touched it
+    source = tmp_path / "fork"
+    copy_project(source)
+    assert FALLBACK_URL in (source / "pyproject.toml").read_text()
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "our fork of keelson")
+    bare = tmp_path / "git" / "keelson.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
+    url = f"file://{bare}"
+    # `pip install git+URL`, as the generated README says: pip clones with origin = URL
+    keelson, env = install_wheel(tmp_path, f"git+{url}" if origin else source)
+    work = tmp_path / "work"
+    work.mkdir()
+    made = run(keelson, "new", "orders", "--defaults", cwd=work, env=env)
+    assert made.returncode == 0, made.stderr
+    recorded = answers(work / "orders")
+    notes = [line for line in made.stderr.splitlines() if line.startswith("keelson: note:")]
+    if origin:
+        assert recorded["_src_path"] == url
+        assert git(source, "rev-parse", "HEAD").startswith(str(recorded["_commit"]))
+        assert notes == []
+        checked = run(keelson, "check", "orders", cwd=work, env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    else:
+        # nothing says where it came from: the placeholder, and one line saying so
+        assert recorded["_src_path"] == FALLBACK_URL
+        [note] = notes
+        assert "a placeholder no machine can reach" in note
+        assert "[project.urls] Template" in note and "--template URL" in note
 
 
 def test_release_script_refuses_what_would_surprise(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.source import FALLBACK_URL
 from tests.adopt.helpers import CORPUS, CORPUS_IDS, copy_fixture, keelson
 from tests.conftest import copy_template, git
 
@@ -96,3 +97,23 @@ def test_a_newer_template_reaches_an_adopted_project(
     assert [line[3:] for line in changed if line] == [".copier-answers.yml", "Dockerfile"]
     git(project, "commit", "-q", "-am", "keelson update")
     assert keelson("check", project).code == 0
+
+
+def test_adopt_says_when_the_recorded_template_is_a_placeholder(
+    template: Path, tmp_path: Path
+) -> None:
+    # a clone of the template whose origin is keelson's unconfigured placeholder URL
+    clone = tmp_path / "keelson"
+    git(tmp_path, "clone", "-q", str(template), str(clone))
+    git(clone, "remote", "set-url", "origin", FALLBACK_URL)
+    project = copy_fixture(CORPUS_IDS[0], tmp_path)
+    made = keelson(
+        "adopt", project, "--defaults", "--trust", "--template", clone, "--vcs-ref", "v0.1.0"
+    )
+    assert made.code == 0, made.err
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_src_path"] == (
+        FALLBACK_URL
+    )
+    [note] = [line for line in made.err.splitlines() if "placeholder" in line]
+    assert note.startswith("keelson: note: ") and "--template URL" in note
+    assert "[project.urls] Template" in note
