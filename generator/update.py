@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import copier
 from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
-from generator.answers import ANSWERS_FILE, read_answers
+from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, show_at
 from generator.render import check_data_keys, hide_chatter, local_spec, translate_copier_error
@@ -233,6 +234,8 @@ def _run_copier_update(
         raise KeelsonError(f"update failed: {text}") from error
     except Exception as error:  # copier raises plain ValueErrors for bad answers
         translated = translate_copier_error(error)
+        if isinstance(translated, InvalidAnswerError) and translated.field in (data or {}):
+            raise UsageError(f"--data {translated.field}: {translated.message}") from error
         if isinstance(translated, InvalidAnswerError):
             raise UsageError(
                 f"{translated}; the new template version rejects the service's recorded "
@@ -283,7 +286,7 @@ def update_service(
         KeelsonError: The update failed.
 
     """
-    project = Path(path)
+    project = find_service(path, answers_file)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     old_version = str(answers.get("_commit") or "") or None
@@ -516,7 +519,7 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
         UsageError: The folder is not a generated service.
 
     """
-    project = Path(path)
+    project = find_service(path, answers_file)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     current = str(answers.get("_commit") or "") or None
@@ -642,7 +645,10 @@ def format_check(result: CheckResult) -> Iterable[str]:
         yield from result.changelog
         yield ""
     if result.missed or result.behind:
-        yield f"run `keelson update {trust}{where}` to update, then review and commit"
+        yield (
+            f"run `keelson update {trust}{shlex.quote(str(where))}` to update, then review "
+            "and commit"
+        )
     if result.conflicts:
         yield (
             f"{where} still holds conflict markers from an update in: "
