@@ -57,6 +57,10 @@ _BAD_TYPE = re.compile(
     r'of type "(?P<type>\w+)"',
     re.S,
 )
+# copier.yml stops copier on an answer it cannot even cast (`port=abc`) with an
+# undefined name that reads as the rule: `'port_must_be_an_integer_from_1024_to_65535'
+# is undefined` (see the port question)
+_RULE_NAME = re.compile(r"'(?P<field>[a-z][a-z0-9_]*?)_(?P<msg>must_be_\w+)' is undefined")
 NO_TERMINAL = (
     "no terminal to ask the questions: pass --defaults and/or --data KEY=VALUE "
     "(or --data-file FILE)"
@@ -87,9 +91,12 @@ def translate_copier_error(error: BaseException) -> KeelsonError | None:
     if match := _BAD_CHOICE.search(text):
         allowed = ", ".join(v.strip().strip("'\"") for v in match["allowed"].split(","))
         return InvalidAnswerError(match["field"], f"{match['value']} is not one of: {allowed}")
-    for pattern in (_VALIDATION, _DISABLED_CHOICE):
+    for pattern in (_VALIDATION, _DISABLED_CHOICE, _RULE_NAME):
         if match := pattern.search(text):
-            return InvalidAnswerError(match["field"], _one_line(match["msg"]))
+            message = _one_line(match["msg"])
+            if pattern is _RULE_NAME:
+                message = message.replace("_", " ")
+            return InvalidAnswerError(match["field"], message)
     if match := _BAD_TYPE.search(text):
         return InvalidAnswerError(
             match["field"], f"{match['value']!r} is not of type {match['type']}"

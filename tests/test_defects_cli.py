@@ -191,6 +191,22 @@ def test_copier_itself_names_port_for_a_non_integer(tmp_path: Path) -> None:
     assert not (tmp_path / "svc").exists()
 
 
+def test_keelson_names_port_for_a_template_it_cannot_read_first(
+    keelson: Keelson, tmp_path: Path
+) -> None:
+    # a git URL: keelson cannot read its questions before copier fetches it
+    repo = copy_template(tmp_path / "fork")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "fork")
+    result = keelson("new", tmp_path / "svc", "--defaults", "--trust", "--vcs-ref", "HEAD",
+                     "--template", f"git+file://{repo}", "--data", "port=abc")  # fmt: skip
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "keelson: invalid port: must be an integer from 1024 to 65535"
+    )
+    assert not (tmp_path / "svc").exists()
+
+
 # --- verify, images, adopt ---------------------------------------------------
 
 
