@@ -302,7 +302,10 @@ def update_service(
             )
         to = old_version  # changed answers, same version
     if data and (spec := local_spec(src, to)):
-        check_data_keys(spec, data)
+        try:
+            check_data_keys(spec, data)
+        except InvalidAnswerError as error:  # the answer given now, not the recorded one
+            raise UsageError(f"--data {error.field}: {error.message}") from error
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive

@@ -346,6 +346,9 @@ def test_update_names_data_as_the_source_of_a_bad_answer(
     assert one_line(given.stderr) == (
         "keelson: --data port: must be an integer from 1024 to 65535 (got 80)"
     )
+    typed = keelson("update", go_service, "--trust", "--data", "port=abc")
+    assert typed.returncode == 2
+    assert one_line(typed.stderr).startswith('keelson: --data port: "abc" is not an integer')
     assert git(go_service, "status", "--porcelain") == ""
     # an answer the file records is still the file's to fix
     answers = go_service / ".copier-answers.yml"
