@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,32 @@ def read_answers(path: str | Path, answers_file: str = ANSWERS_FILE) -> dict[str
     if not isinstance(data, dict) or not data.get("_src_path"):
         raise UsageError(f"{file} does not record the template (_src_path); restore it from git")
     return {str(k): v for k, v in data.items()}
+
+
+def find_service(path: str | Path, answers_file: str = ANSWERS_FILE) -> Path:
+    """Find the service a folder belongs to, as git finds `.git`: the folder or a parent.
+
+    The search walks up from `path` to the first folder holding the answers file,
+    and stops at the top of the git repository (a service never reaches beyond its
+    repository) or of the file system.
+
+    Args:
+        path: A folder of the service (its root, or a folder inside it).
+        answers_file: Name of the service's answers file.
+
+    Returns:
+        `path` itself when it holds the answers file; else the folder that does,
+        relative to the working folder when `path` was relative (`..`), absolute
+        when it was absolute. When none does, `path` unchanged, for `read_answers`
+        to refuse with its message.
+
+    """
+    start = Path(path)
+    if not start.is_dir() or (start / answers_file).is_file():
+        return start
+    here = start.resolve()
+    while not (here / ".git").exists() and here.parent != here:
+        here = here.parent
+        if (here / answers_file).is_file():
+            return here if start.is_absolute() else Path(os.path.relpath(here))
+    return start

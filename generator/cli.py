@@ -7,6 +7,7 @@ for bad input (nothing written) and 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import warnings
@@ -15,7 +16,6 @@ from pathlib import Path
 from signal import SIGINT
 from typing import Any
 
-import yaml
 from copier.errors import DirtyLocalWarning
 
 from generator import __version__, transaction
@@ -42,6 +42,7 @@ from generator.update import (
     update_service,
 )
 from generator.verify import verify_service
+from generator.yamlfile import load_yaml
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -56,13 +57,12 @@ def parse_data(pairs: Sequence[str], data_file: Path | None) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     if data_file is not None:
         try:
-            loaded = yaml.safe_load(data_file.read_text(encoding="utf-8"))
+            text = data_file.read_text(encoding="utf-8")
         except OSError as error:
             raise UsageError(f"--data-file {data_file}: {error.strerror}") from error
         except UnicodeDecodeError as error:
             raise UsageError(f"--data-file {data_file}: not UTF-8 text") from error
-        except yaml.YAMLError as error:
-            raise UsageError(f"--data-file {data_file}: invalid YAML") from error
+        loaded = load_yaml(text, f"--data-file {data_file}")
         if not isinstance(loaded, dict):
             raise UsageError(f"--data-file {data_file}: expected a mapping of answers")
         answers.update({str(k): v for k, v in loaded.items()})
@@ -241,6 +241,9 @@ def _cmd_update(args: argparse.Namespace) -> int:
             print(error.result.diff, end="")
         for path in error.result.conflicts:
             print(f"conflict: {path}{_why(path, error.result.dropped)}")
+        if error.result.pretend:
+            rerun = _real_update(args, error.result.path)
+            raise UpdateConflictError(error.result, rerun=rerun) from None
         raise
     if result.pretend:
         print(result.diff, end="")
@@ -259,6 +262,20 @@ def _why(path: str, dropped: Sequence[str]) -> str:
         ": the template no longer generates it and you changed it, so it was kept; "
         f"`git add {quoted}` keeps it, `git rm {quoted}` drops it"
     )
+
+
+def _real_update(args: argparse.Namespace, where: Path) -> str:
+    """Spell the `keelson update` command that does for real what a --pretend run showed."""
+    words = ["keelson", "update", str(where)]
+    if args.to is not None:
+        words += ["--to", args.to]
+    for pair in args.data:
+        words += ["--data", pair]
+    if args.data_file is not None:
+        words += ["--data-file", str(args.data_file)]
+    if args.trust:
+        words.append("--trust")
+    return shlex.join(words)
 
 
 def _add_update(commands: Any) -> None:
@@ -294,9 +311,31 @@ def _add_update(commands: Any) -> None:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     result = check_service(args.dir)
-    for line in format_check(result):
-        print(line)
+    # "cannot tell" is a failure to report, not a result: stderr, as every failure
+    failed = result.exit_code == 2
+    try:
+        for line in format_check(result):
+            if failed:
+                print(f"keelson: {line}" if line else line, file=sys.stderr)
+            else:
+                print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `keelson check | head -1`: the reader has what it wanted; the verdict
+        # still travels in the exit code
+        _silence_stdout()
     return result.exit_code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader is gone, as well-behaved CLIs end.
+
+    Python flushes stdout again at exit; into a closed pipe that would print
+    "Exception ignored ... BrokenPipeError".
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _add_check(commands: Any) -> None:
@@ -439,6 +478,8 @@ def _add_verify(commands: Any) -> None:
 
 
 def _cmd_images(args: argparse.Namespace) -> int:
+    if not args.dir.is_dir():
+        raise UsageError(f"--dir {args.dir}: no such folder (the service whose images to provide)")
     images = list(args.image) or required_images(args.dir)
     for result in ensure_images(images, policy=args.standins):
         version = f" ({result.runtime_version})" if result.runtime_version else ""
@@ -477,17 +518,25 @@ def _cmd_adopt(args: argparse.Namespace) -> int:
         trust=args.trust or None,
         quiet=not args.verbose,
     )
-    for diff in adopted.diffs:
-        print(diff, end="" if diff.endswith("\n") else "\n")
-    if adopted.conflicts:
+    if not args.quiet:
+        for diff in adopted.diffs:
+            print(diff, end="" if diff.endswith("\n") else "\n")
         for path in adopted.conflicts:
             print(f"conflict: {path}")
+    if adopted.conflicts:
         raise KeelsonError(
             f"--force kept your edits and keelson's changes in {len(adopted.conflicts)} file(s) "
             f"with conflict markers: {', '.join(adopted.conflicts)}; edit each to keep the right "
             "lines between <<<<<<< and >>>>>>>, delete the markers, and commit"
         )
     if args.quiet:
+        return 0
+    if not adopted.written:
+        print(
+            f"keelson: nothing to write: {adopted.path} already holds every container file "
+            "(kept as it is)",
+            file=sys.stderr,
+        )
         return 0
     recorded = adopted.answers
     what = ", ".join(
@@ -621,6 +670,11 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt as error:
         caught = error.signum if isinstance(error, transaction.Interrupted) else SIGINT
         return _interrupted(transaction.received() or caught)
+    except BrokenPipeError:
+        # the reader of stdout went away (`keelson ... | head -1`): end quietly
+        # with the code of a process that SIGPIPE ended, as `yes | head -1` does
+        _silence_stdout()
+        return 128 + 13
     except Exception as error:
         if (arrived := transaction.received()) is not None:
             # a child process (git, a task) died of the same signal first

@@ -7,6 +7,7 @@ where there is one, the next command to run. The exit code travels with the erro
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - only for the annotation
@@ -90,21 +91,24 @@ class KubernetesError(KeelsonError):
 class UpdateConflictError(KeelsonError):
     """An update left files with conflicts that a person has to resolve."""
 
-    def __init__(self, result: UpdateResult) -> None:
+    def __init__(self, result: UpdateResult, rerun: str | None = None) -> None:
         """Build the error.
 
         Args:
             result: The update that left (or, in a dry run, would leave) conflicts.
+            rerun: For a dry run, the command that makes the same update for real
+                (the command line passes its own, flags included); by default
+                `keelson update PATH`.
 
         """
         self.result = result
         files = ", ".join(result.conflicts)
-        where = result.path
+        where = shlex.quote(str(result.path))
         if result.pretend:
             message = (
-                f"updating {where} to {result.new_version} would leave conflicts in "
-                f"{len(result.conflicts)} file(s): {files}; run `keelson update {where}` "
-                "and resolve them"
+                f"updating {result.path} to {result.new_version} would leave conflicts in "
+                f"{len(result.conflicts)} file(s): {files}; run "
+                f"`{rerun or f'keelson update {where}'}` and resolve them"
             )
         else:
             message = (

@@ -57,6 +57,10 @@ _BAD_TYPE = re.compile(
     r'of type "(?P<type>\w+)"',
     re.S,
 )
+# copier.yml stops copier on an answer it cannot even cast (`port=abc`) with an
+# undefined name that reads as the rule: `'port_must_be_an_integer_from_1024_to_65535'
+# is undefined` (see the port question)
+_RULE_NAME = re.compile(r"'(?P<field>[a-z][a-z0-9_]*?)_(?P<msg>must_be_\w+)' is undefined")
 NO_TERMINAL = (
     "no terminal to ask the questions: pass --defaults and/or --data KEY=VALUE "
     "(or --data-file FILE)"
@@ -87,9 +91,12 @@ def translate_copier_error(error: BaseException) -> KeelsonError | None:
     if match := _BAD_CHOICE.search(text):
         allowed = ", ".join(v.strip().strip("'\"") for v in match["allowed"].split(","))
         return InvalidAnswerError(match["field"], f"{match['value']} is not one of: {allowed}")
-    for pattern in (_VALIDATION, _DISABLED_CHOICE):
+    for pattern in (_VALIDATION, _DISABLED_CHOICE, _RULE_NAME):
         if match := pattern.search(text):
-            return InvalidAnswerError(match["field"], _one_line(match["msg"]))
+            message = _one_line(match["msg"])
+            if pattern is _RULE_NAME:
+                message = message.replace("_", " ")
+            return InvalidAnswerError(match["field"], message)
     if match := _BAD_TYPE.search(text):
         return InvalidAnswerError(
             match["field"], f"{match['value']!r} is not of type {match['type']}"
@@ -110,13 +117,25 @@ def check_data_keys(spec: TemplateSpec, data: Mapping[str, Any]) -> None:
         raise UsageError(f"unknown question {unknown[0]!r}; the template asks: {known}")
     for name, value in data.items():
         question = spec.questions[name]
-        if question.type == "int" and isinstance(value, str):
-            try:
-                int(value.strip())
-            except ValueError:
-                raise InvalidAnswerError(
-                    name, f"{json.dumps(value)} is not an integer ({question.help})"
-                ) from None
+        if question.type == "int" and not _is_integer(value):
+            raise InvalidAnswerError(
+                name, f"{json.dumps(value)} is not an integer ({question.help})"
+            )
+
+
+def _is_integer(value: object) -> bool:
+    """Whether an answer reads as an integer, as `--data port=9000` does.
+
+    copier casts a `--data-file` number with int(), which would take 9000.5 as 9000
+    without a word; a YAML true is no port either.
+    """
+    if isinstance(value, str):
+        try:
+            int(value.strip())
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_applied(
@@ -138,8 +157,36 @@ def check_applied(
         if str(when).strip().lower() == "false":
             why = "the template works it out itself and never asks it"
         else:
-            why = f"the template asks it only when {str(when).strip()} holds"
+            why = f"the template asks it only when {describe_condition(str(when))}"
         raise UsageError(f"--data {name}: not used with these answers ({why}); nothing written")
+
+
+_CLAUSE = re.compile(r"^(?P<name>\w+)\s*(?P<op>==|!=)\s*(?P<q>['\"])(?P<value>.*)(?P=q)$")
+_FLAG = re.compile(r"^(?P<name>\w+)(\s*\|\s*default\((false|False)\))?$")
+
+
+def describe_condition(when: str) -> str:
+    """Say a question's `when` as words: `{{ ingress_host != '' }}` is "ingress_host is set".
+
+    Conditions joined with `and` of the shapes copier.yml uses (`x == 'v'`,
+    `x != 'v'`, `x != ''`, `flag | default(false)`) read as a sentence; anything
+    else is shown as the bare expression, without its braces.
+    """
+    expression = when.strip().removeprefix("{{").removesuffix("}}").strip(" -")
+    words = []
+    for part in re.split(r"\s+and\s+", expression):
+        clause = part.strip()
+        if match := _CLAUSE.match(clause):
+            name, value, equal = match["name"], match["value"], match["op"] == "=="
+            if value == "":
+                words.append(f"{name} is {'empty' if equal else 'set'}")
+            else:
+                words.append(f"{name} is {'' if equal else 'not '}{value}")
+        elif match := _FLAG.match(clause):
+            words.append(f"{match['name']} is true")
+        else:
+            words.append(clause)
+    return " and ".join(words)
 
 
 # files a new repository often starts with: a destination holding only these is
@@ -311,6 +358,8 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
         spec = spec_at(source.location, vcs_ref)
     if spec is not None:
         check_data_keys(spec, answers)
+        if defaults or not interactive:
+            _check_folder_name(spec, destination, answers)
     transaction.recover(destination)  # what an interrupted `keelson new` left there
     kept = check_destination(destination)
     unsafe = confirm_trust(source, trust, interactive=interactive)
@@ -353,6 +402,23 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
         kept=tuple(name for name in kept if name != ".git"),
         git=outcome,
         notes=tuple(notes),
+    )
+
+
+def _check_folder_name(spec: TemplateSpec, destination: Path, answers: Mapping[str, Any]) -> None:
+    """Refuse a folder name that is not plain ASCII where project_name defaults to it.
+
+    copier.yml offers such a name as it is, and its validator refuses it; nobody is
+    asked here, so the message says how to give the name instead.
+    """
+    name = destination.resolve().name
+    if "project_name" in answers or "project_name" not in spec.questions or name.isascii():
+        return
+    raise InvalidAnswerError(
+        "project_name",
+        f"it defaults to the folder name {name!r}, which is not plain ASCII: pass "
+        "--data project_name=NAME (lowercase letters a-z, digits and '-', starting with "
+        "a letter)",
     )
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,10 +50,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
+import jinja2.sandbox
 import yaml
 
 from generator.errors import NotTrustedError, TemplateError, UsageError
 from generator.git import git
+from generator.yamlfile import load_yaml
 
 TEMPLATE_ENV = "KEELSON_TEMPLATE"
 PACKAGE = Path(__file__).resolve().parent
@@ -61,6 +65,8 @@ BUNDLE_SOURCE = "SOURCE.json"
 CHECKOUT = PACKAGE.parent
 # used only when the package metadata cannot be read (a bare checkout on sys.path)
 FALLBACK_URL = "https://git.example.com/platform/keelson.git"
+# the keys the user config file may hold
+CONFIG_KEYS = ("template",)
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:|gh:|gl:)", re.IGNORECASE)
 # host names reserved for examples (RFC 2606): a template URL on one is a placeholder
 _RESERVED_HOST = re.compile(r"(^|\.)(example\.(com|org|net)|[^.]+\.(invalid|example))$")
@@ -103,15 +109,27 @@ def _configured_template(environ: Mapping[str, str] | None = None) -> str | None
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"{path}: cannot read the keelson config: {error}") from error
+    data = load_yaml(text, f"{path} (the keelson config)")
     if data is None:
         return None
     if not isinstance(data, Mapping) or not isinstance(data.get("template", ""), str):
         raise UsageError(f"{path}: expected a mapping such as `template: URL`")
+    _check_config_keys(path, data)
     value = str(data.get("template") or "").strip()
     return value or None
+
+
+def _check_config_keys(path: Path, data: Mapping[Any, Any]) -> None:
+    """Refuse a key the config does not know: a misspelt `template` would be ignored."""
+    unknown = sorted(str(key) for key in data if key not in CONFIG_KEYS)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {unknown[0]!r} in the keelson config; "
+            f"allowed: {', '.join(CONFIG_KEYS)}"
+        )
 
 
 def is_remote(location: str) -> bool:
@@ -552,12 +570,52 @@ def runs_code(location: str) -> list[str]:
         for entry in data.get(key) or []:
             command = entry.get("command") if isinstance(entry, Mapping) else entry
             if isinstance(command, list):
-                command = " ".join(str(part) for part in command)
+                command = " ".join(_word(_shown(str(part), location)) for part in command)
+            else:
+                command = _shown(str(command), location)
             first = str(command).strip().splitlines()[0] if str(command).strip() else ""
             found.append(f"{key[1:-1]}: {first}")
     if data.get("_jinja_extensions"):
         found.append("jinja extensions: " + ", ".join(map(str, data["_jinja_extensions"])))
     return found
+
+
+class _Placeholder(jinja2.Undefined):
+    """An answer not known before the questions: shown as `<name>`."""
+
+    def __str__(self) -> str:
+        return f"<{self._undefined_name}>"
+
+
+def _word(part: str) -> str:
+    """Quote a command's argument only where a reader needs it to see the boundaries."""
+    if part and not re.search(r"\s", part):
+        return part
+    return f"'{part}'" if "'" not in part else json.dumps(part)
+
+
+def _shown(part: str, location: str) -> str:
+    """Render a task's Jinja as what will run, as copier renders it.
+
+    copier's `_copier_python` is the Python running copier (this one) and
+    `_copier_conf.src_path` the template's folder; an answer, unknown before the
+    questions, shows as `<name>`. A part that is not valid Jinja is shown as written.
+    """
+    if "{" not in part:
+        return part
+    env = jinja2.sandbox.SandboxedEnvironment(undefined=_Placeholder)
+    context = {
+        "_copier_python": sys.executable,
+        "_copier_conf": {
+            "src_path": str(Path(location).expanduser().resolve()),
+            "answers_file": ".copier-answers.yml",
+            "dst_path": ".",
+        },
+    }
+    try:
+        return env.from_string(part).render(context)
+    except jinja2.TemplateError:
+        return part
 
 
 def confirm_trust(

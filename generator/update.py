@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
 from generator import transaction, workspace
-from generator.answers import ANSWERS_FILE, read_answers
+from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, git_env, show_at
 from generator.render import check_data_keys, hide_chatter, translate_copier_error
@@ -245,6 +246,8 @@ def _run_copier_update(
         raise KeelsonError(f"update failed: {text}") from error
     except Exception as error:  # copier raises plain ValueErrors for bad answers
         translated = translate_copier_error(error)
+        if isinstance(translated, InvalidAnswerError) and translated.field in (data or {}):
+            raise UsageError(f"--data {translated.field}: {translated.message}") from error
         if isinstance(translated, InvalidAnswerError):
             raise UsageError(
                 f"{translated}; the new template version rejects the service's recorded "
@@ -306,8 +309,8 @@ def update_service(
         KeelsonError: The update failed.
 
     """
-    project = Path(path)
-    transaction.recover(project)
+    transaction.recover(Path(path))
+    project = find_service(path, answers_file)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     old_version = str(answers.get("_commit") or "") or None
@@ -328,7 +331,10 @@ def update_service(
         to = old_version  # changed answers, same version
     to = _bare_ref(src, to)
     if data and (spec := spec_at(src, to)):
-        check_data_keys(spec, data)
+        try:
+            check_data_keys(spec, data)
+        except InvalidAnswerError as error:  # the answer given now, not the recorded one
+            raise UsageError(f"--data {error.field}: {error.message}") from error
     interactive = sys.stdin.isatty()
     unsafe = confirm_trust(
         TemplateSource(location=src, trusted=is_own(src)), trust, interactive=interactive
@@ -658,7 +664,7 @@ def check_service(path: str | Path = ".", *, answers_file: str = ANSWERS_FILE) -
         UsageError: The folder is not a generated service.
 
     """
-    project = Path(path)
+    project = find_service(path, answers_file)
     answers = read_answers(project, answers_file)
     src = str(answers["_src_path"])
     current = str(answers.get("_commit") or "") or None
@@ -805,7 +811,10 @@ def format_check(result: CheckResult) -> Iterable[str]:
         yield from result.changelog
         yield ""
     if result.missed or result.behind:
-        yield f"run `keelson update {trust}{where}` to update, then review and commit"
+        yield (
+            f"run `keelson update {trust}{shlex.quote(str(where))}` to update, then review "
+            "and commit"
+        )
     if result.conflicts:
         yield (
             f"{where} still has unresolved conflicts from an update in: "

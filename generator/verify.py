@@ -347,6 +347,11 @@ def verify_service(
     """
     root = Path(project_dir).resolve()
     answers = read_answers(root)
+    if not (root / "compose.yaml").is_file():
+        raise UsageError(
+            f"cannot verify {project_dir}: it has no compose.yaml, the stack verify builds "
+            "and boots; restore it (e.g. `git checkout -- compose.yaml`)"
+        )
     if reason := engine_problem():
         raise UsageError(f"cannot verify: no Docker engine answers: {reason}")
     report = Report()

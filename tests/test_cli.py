@@ -45,7 +45,7 @@ BAD_ANSWERS = [
         for word in ("no", "yes", "on", "off", "y", "n", "true", "null")
     ],
     ("ingress_host=123", "ingress_host", "not an IP address"),
-    ("ingress_host=1e3", "ingress_host", "not an IP address"),
+    ("ingress_host=1e3", "ingress_host", "two labels or more"),
     ("ingress_host=1.2.3.4", "ingress_host", "not an IP address"),
     ("description=two\nlines", "description", "one line"),
     ("description=del\x7fchar", "description", "without control characters"),
@@ -98,9 +98,9 @@ def test_unknown_question_is_rejected(keelson: Keelson, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("answers", "field", "why"),
     [
-        (["ingress_class=traefik"], "ingress_class", "only when {{ ingress_host != '' }}"),
-        (["language=go", "python_version=3.13"], "python_version", "{{ language == 'python' }}"),
-        (["storage_class=fast-ssd"], "storage_class", "{{ database != 'none' }}"),
+        (["ingress_class=traefik"], "ingress_class", "only when ingress_host is set)"),
+        (["language=go", "python_version=3.13"], "python_version", "when language is python)"),
+        (["storage_class=fast-ssd"], "storage_class", "when database is not none)"),
         (["framework=stdlib", "language=go"], "framework", "never asks it"),
     ],
 )

@@ -119,7 +119,9 @@ def test_unreachable_recorded_template_says_how_to_fix_it(keelson: Keelson, tmp_
     )
     checked = keelson("check", service)
     assert checked.returncode == 2
-    assert "not on this machine" in checked.stdout and "_src_path" in checked.stdout
+    # "cannot tell" is a failure: on stderr, as every failure
+    assert checked.stdout == ""
+    assert "not on this machine" in checked.stderr and "_src_path" in checked.stderr
 
 
 # --- the destination ---------------------------------------------------------
@@ -404,8 +406,8 @@ def test_check_cannot_tell_a_commit_the_template_lacks(
     commit = str(answers(service)["_commit"])
     (service / ".copier-answers.yml").write_text(recorded.replace(commit, "0123abc"))
     unknown = keelson("check", service)
-    assert unknown.returncode == 2, unknown.stdout
-    assert "cannot tell" in unknown.stdout
+    assert unknown.returncode == 2, unknown.stderr
+    assert "cannot tell" in unknown.stderr and unknown.stdout == ""
 
 
 # --- answers that YAML would type ---------------------------------------------
