@@ -211,7 +211,7 @@ def test_update_template_repoints_a_service_to_a_fork(keelson: Keelson, tmp_path
     file.write_text(file.read_text().replace(f"file://{bare}", FALLBACK_URL))
     git(service, "commit", "-q", "-am", "recorded by an unconfigured keelson")
     check = keelson("check", service)
-    assert check.returncode == 2 and "keelson update --template URL" in check.stdout
+    assert check.returncode == 2 and "keelson update --template URL" in check.stderr
 
     # the fork has one more release
     fork = tmp_path / "fork"
