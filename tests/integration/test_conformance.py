@@ -129,6 +129,10 @@ def read_answer(sock: socket.socket, start: float, wait: float) -> Answer:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         answer.headers[name.strip().lower()] = value.strip()
+    announced = answer.headers.get("connection", "").lower() == "close"
+    if announced and "content-length" not in answer.headers:
+        # a body delimited by the close (a server's own plain-text refusal)
+        return read_to_close(sock, answer, rest)
     length = int(answer.headers.get("content-length", "0"))
     try:
         while len(rest) < length:
@@ -139,13 +143,27 @@ def read_answer(sock: socket.socket, start: float, wait: float) -> Answer:
         answer.body = rest[:length]
         # an answer that announces the close gets time to deliver it; any other
         # is only checked for a close that already happened (keeps the suite fast)
-        announced = answer.headers.get("connection", "").lower() == "close"
         sock.settimeout(1.5 if announced else 0.1)
         answer.closed = sock.recv(1) == b""
     except TimeoutError:
         answer.closed = False
     except ConnectionResetError:
         answer.closed = True
+    return answer
+
+
+def read_to_close(sock: socket.socket, answer: Answer, body: bytes) -> Answer:
+    """Read a close-delimited body; `closed` says whether the close came within 1.5 s."""
+    sock.settimeout(1.5)
+    try:
+        while chunk := sock.recv(65536):
+            body += chunk
+        answer.closed = True
+    except TimeoutError:
+        answer.closed = False
+    except ConnectionResetError:
+        answer.closed = True
+    answer.body = body
     return answer
 
 
@@ -352,6 +370,14 @@ def test_unknown_paths_are_404_json_and_never_redirect(service: Service) -> None
 # --- heads and framing ------------------------------------------------------------
 
 
+def no_whole_head_limit_in_h11(request: pytest.FixtureRequest, service: Service) -> None:
+    """Python's known gap: h11 bounds only a head still incomplete after a read, so a
+    head that arrives whole in one read (up to asyncio's 256 KiB) is served."""
+    if service.language == "python":
+        reason = "h11 limits only an incomplete head (docs/app-contract.md)"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
 def assert_refused(answer: Answer) -> None:
     """The server's own refusal: a 4xx in its own shape, then a closed connection."""
     assert 400 <= answer.status < 500 or answer.status == 0, (answer.status, answer.body[:300])
@@ -359,9 +385,23 @@ def assert_refused(answer: Answer) -> None:
 
 
 @ALL
-def test_oversized_head_is_refused(service: Service) -> None:
+def test_oversized_head_is_refused(request: pytest.FixtureRequest, service: Service) -> None:
+    no_whole_head_limit_in_h11(request, service)
     big = "X-Big: " + "b" * (64 * 1024) + "\r\n"
     assert_refused(service.get("/healthz", extra=big))
+
+
+@ALL
+def test_a_head_growing_past_the_limit_is_refused(service: Service) -> None:
+    # 24 KiB of head, then more of it: past 16 KiB and every server's slack
+    with service.connect() as sock:
+        start = time.monotonic()
+        with contextlib.suppress(OSError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (24 * 1024))
+            time.sleep(0.3)
+            sock.sendall(b"b" * (16 * 1024) + b"\r\n\r\n")
+        answer = read_answer(sock, start, 5)
+    assert_refused(answer)
 
 
 @ALL
@@ -443,7 +483,11 @@ BAD_HEADS = [
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_bad_heads_are_refused(service: Service, head: bytes, status: int) -> None:
+def test_bad_heads_are_refused(
+    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
+) -> None:
+    if status == 431:
+        no_whole_head_limit_in_h11(request, service)
     # the server's own refusal, in its own shape (h11 answers 400 to any head it refuses)
     answer = service.send(head)
     assert_refused(answer)
@@ -452,7 +496,11 @@ def test_bad_heads_are_refused(service: Service, head: bytes, status: int) -> No
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_pipelined_heads_meet_the_same_rules(service: Service, head: bytes, status: int) -> None:
+def test_pipelined_heads_meet_the_same_rules(
+    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
+) -> None:
+    if status == 431:
+        no_whole_head_limit_in_h11(request, service)
     # sent behind a good request on one connection, before its answer: the
     # good one is answered first, then the bad one refused as if it came alone
     with service.connect() as sock:
