@@ -41,7 +41,6 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_NAME_LENGTH = 1000
 MAX_DEPTH = 32
 MAX_HEADER_BYTES = 16 * 1024
-MAX_HEADERS = 100
 # short timeouts for the suite, set through the environment
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 3
@@ -130,6 +129,10 @@ def read_answer(sock: socket.socket, start: float, wait: float) -> Answer:
     for line in lines[1:]:
         name, _, value = line.partition(":")
         answer.headers[name.strip().lower()] = value.strip()
+    announced = answer.headers.get("connection", "").lower() == "close"
+    if announced and "content-length" not in answer.headers:
+        # a body delimited by the close (a server's own plain-text refusal)
+        return read_to_close(sock, answer, rest)
     length = int(answer.headers.get("content-length", "0"))
     try:
         while len(rest) < length:
@@ -140,13 +143,27 @@ def read_answer(sock: socket.socket, start: float, wait: float) -> Answer:
         answer.body = rest[:length]
         # an answer that announces the close gets time to deliver it; any other
         # is only checked for a close that already happened (keeps the suite fast)
-        announced = answer.headers.get("connection", "").lower() == "close"
         sock.settimeout(1.5 if announced else 0.1)
         answer.closed = sock.recv(1) == b""
     except TimeoutError:
         answer.closed = False
     except ConnectionResetError:
         answer.closed = True
+    return answer
+
+
+def read_to_close(sock: socket.socket, answer: Answer, body: bytes) -> Answer:
+    """Read a close-delimited body; `closed` says whether the close came within 1.5 s."""
+    sock.settimeout(1.5)
+    try:
+        while chunk := sock.recv(65536):
+            body += chunk
+        answer.closed = True
+    except TimeoutError:
+        answer.closed = False
+    except ConnectionResetError:
+        answer.closed = True
+    answer.body = body
     return answer
 
 
@@ -353,28 +370,50 @@ def test_unknown_paths_are_404_json_and_never_redirect(service: Service) -> None
 # --- heads and framing ------------------------------------------------------------
 
 
+def no_whole_head_limit_in_h11(request: pytest.FixtureRequest, service: Service) -> None:
+    """Python's known gap: h11 bounds only a head still incomplete after a read, so a
+    head that arrives whole in one read (up to asyncio's 256 KiB) is served."""
+    if service.language == "python":
+        reason = "h11 limits only an incomplete head (docs/app-contract.md)"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
+def assert_refused(answer: Answer) -> None:
+    """The server's own refusal: a 4xx in its own shape, then a closed connection."""
+    assert 400 <= answer.status < 500 or answer.status == 0, (answer.status, answer.body[:300])
+    assert answer.closed
+
+
 @ALL
-def test_oversized_header_is_431(service: Service) -> None:
+def test_oversized_head_is_refused(request: pytest.FixtureRequest, service: Service) -> None:
+    no_whole_head_limit_in_h11(request, service)
     big = "X-Big: " + "b" * (64 * 1024) + "\r\n"
-    assert_error(service.get("/healthz", extra=big), 431, closed=True)
+    assert_refused(service.get("/healthz", extra=big))
 
 
 @ALL
-def test_too_many_headers_is_431(service: Service) -> None:
-    many = "".join(f"X-H{i}: v\r\n" for i in range(MAX_HEADERS + 50))
-    assert_error(service.get("/healthz", extra=many), 431, closed=True)
-    fine = "".join(f"X-H{i}: v\r\n" for i in range(MAX_HEADERS - 10))
-    assert service.get("/healthz", extra=fine).status == 200
+def test_a_head_growing_past_the_limit_is_refused(service: Service) -> None:
+    # 24 KiB of head, then more of it: past 16 KiB and every server's slack
+    with service.connect() as sock:
+        start = time.monotonic()
+        with contextlib.suppress(OSError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (24 * 1024))
+            time.sleep(0.3)
+            sock.sendall(b"b" * (16 * 1024) + b"\r\n\r\n")
+        answer = read_answer(sock, start, 5)
+    assert_refused(answer)
 
 
 @ALL
-def test_content_length_with_transfer_encoding_is_refused(service: Service) -> None:
-    smuggle = (
-        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n'
-    )
-    assert_error(service.send(smuggle), 400, closed=True)
+def test_many_small_headers_within_the_head_limit_are_served(service: Service) -> None:
+    many = "".join(f"X-H{i}: v\r\n" for i in range(150))
+    assert service.get("/healthz", extra=many).status == 200
+
+
+@ALL
+def test_a_12_kib_cookie_is_served(service: Service) -> None:
+    cookie = "Cookie: session=" + "c" * (12 * 1024) + "\r\n"
+    assert service.get("/healthz", extra=cookie).status == 200
 
 
 def read_pipelined(sock: socket.socket, wait: float) -> list[Answer]:
@@ -412,12 +451,13 @@ def read_pipelined(sock: socket.socket, wait: float) -> list[Answer]:
 
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-# heads every language must refuse, with the status of the refusal
+# heads every server must refuse (the status is the server's choice of 4xx)
 BAD_HEADS = [
     pytest.param(
-        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (20 * 1024) + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (32 * 1024) + b"\r\n\r\n",
         431,
-        id="head-over-16k",
+        # past 16 KiB and every server's slack (net/http: 4 KiB and its read buffer)
+        id="head-of-32k",
     ),
     pytest.param(
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (64 * 1024) + b"\r\n\r\n",
@@ -425,32 +465,15 @@ BAD_HEADS = [
         id="head-over-64k",
     ),
     pytest.param(
-        b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
-        + b"".join(b"X-H%d: v\r\n" % i for i in range(MAX_HEADERS + 50))
-        + b"\r\n",
-        431,
-        id="too-many-headers",
-    ),
-    pytest.param(
-        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n',
-        400,
-        id="content-length-and-transfer-encoding",
-    ),
-    pytest.param(
         b"GET /healthz HTTP/1.1 x\r\nHost: t\r\n\r\n", 400, id="request-line-with-a-fourth-part"
     ),
     pytest.param(
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400, id="header-without-colon"
     ),
-    # bare LF line endings, which some parsers accept: the same rules
     pytest.param(
-        b"POST /items HTTP/1.1\nHost: t\nContent-Type: application/json\n"
-        b"Content-Length: 4\nTransfer-Encoding: chunked\n\n"
-        b'0d\r\n{"name": "s"}\r\n0\r\n\r\n',
-        400,
-        id="content-length-and-transfer-encoding-lf",
+        b"GET /healthz HTTP/1.1\nHost: t\nX-Big: " + b"b" * (64 * 1024) + b"\n\n",
+        431,
+        id="head-over-64k-lf",
     ),
     pytest.param(
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nBad Name: v\r\n\r\n", 400, id="space-in-header-name"
@@ -460,23 +483,35 @@ BAD_HEADS = [
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_bad_heads_are_refused_in_json(service: Service, head: bytes, status: int) -> None:
-    # the server's own refusals too: the contract's shape, never its plain text
-    assert_error(service.send(head), status, closed=True)
+def test_bad_heads_are_refused(
+    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
+) -> None:
+    if status == 431:
+        no_whole_head_limit_in_h11(request, service)
+    # the server's own refusal, in its own shape (h11 answers 400 to any head it refuses)
+    answer = service.send(head)
+    assert_refused(answer)
+    assert answer.status in (0, 400, status), answer.status
 
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_pipelined_heads_meet_the_same_rules(service: Service, head: bytes, status: int) -> None:
+def test_pipelined_heads_meet_the_same_rules(
+    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
+) -> None:
+    if status == 431:
+        no_whole_head_limit_in_h11(request, service)
     # sent behind a good request on one connection, before its answer: the
     # good one is answered first, then the bad one refused as if it came alone
     with service.connect() as sock:
         with contextlib.suppress(OSError):
             sock.sendall(HEALTHZ + head)
         answers = read_pipelined(sock, 10)
-    assert [a.status for a in answers][:1] == [200], [(a.status, a.body[:100]) for a in answers]
-    assert len(answers) == 2, [(a.status, a.body[:100]) for a in answers]
-    assert_error(answers[1], status, closed=True)
+    statuses = [a.status for a in answers]
+    assert statuses[:1] == [200], [(a.status, a.body[:100]) for a in answers]
+    # refused with a 4xx, or closed without a second answer
+    assert len(answers) <= 2 and all(400 <= s < 500 for s in statuses[1:]), statuses
+    assert answers[-1].closed
 
 
 @ALL
@@ -492,8 +527,19 @@ def test_pipelined_good_requests_are_all_answered_in_order(service: Service) -> 
 # --- timeouts ------------------------------------------------------------------
 
 
+@pytest.fixture
+def no_head_timeout_in_uvicorn(request: pytest.FixtureRequest, service: Service) -> None:
+    """Python's known gap: uvicorn has no read timeout for a request head, nor for a
+    connection that never sends one (docs/app-contract.md, "Server choice")."""
+    if service.language == "python":
+        reason = "uvicorn has no read timeout for a request head"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
 @ALL
-def test_slow_headers_get_408_at_the_header_timeout(service: Service) -> None:
+def test_slow_headers_are_cut_at_the_header_timeout(
+    service: Service, no_head_timeout_in_uvicorn: None
+) -> None:
     with service.connect() as sock:
         start = time.monotonic()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
@@ -515,7 +561,8 @@ def test_slow_headers_get_408_at_the_header_timeout(service: Service) -> None:
             if peek is not None:
                 break
         answer = read_answer(sock, start, 5)
-    assert_error(answer, 408, closed=True)
+    # a 408 or a close without an answer, as the server does it
+    assert answer.status in (0, 408) and answer.closed, answer
     assert HEADER_TIMEOUT - 0.5 < answer.seconds < HEADER_TIMEOUT + 2.5
 
 
@@ -544,7 +591,8 @@ def test_slow_body_gets_408_at_the_body_timeout(service: Service) -> None:
                 break
             time.sleep(0.5)
         answer = read_answer(sock, start, 5)
-    assert_error(answer, 408, closed=True)
+    # the application's JSON 408 (Go, Python) or Node's own requestTimeout answer
+    assert answer.status == 408 and answer.closed, answer
     assert BODY_TIMEOUT - 0.5 < answer.seconds < BODY_TIMEOUT + 2.5
 
 
@@ -560,16 +608,24 @@ def test_idle_connections_are_closed_without_an_answer(service: Service) -> None
         sock.settimeout(IDLE_TIMEOUT + HEADER_TIMEOUT + 3)
         assert sock.recv(1) == b""
         assert time.monotonic() - start < IDLE_TIMEOUT + 2.5
-    # a connection that never sends a byte
+
+
+@ALL
+def test_a_connection_that_never_sends_is_closed(
+    service: Service, no_head_timeout_in_uvicorn: None
+) -> None:
+    # without an answer, or with the server's 408 (Node)
     with service.connect() as sock:
         start = time.monotonic()
-        sock.settimeout(max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 3)
-        assert sock.recv(1) == b""
-        assert time.monotonic() - start < max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 2.5
+        answer = read_answer(sock, start, max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 3)
+    assert answer.status in (0, 408) and answer.closed, answer
+    assert answer.seconds < max(IDLE_TIMEOUT, HEADER_TIMEOUT) + 2.5
 
 
 @ONE_PER_LANGUAGE
-def test_default_header_timeout_is_about_ten_seconds(service: Service) -> None:
+def test_default_header_timeout_is_about_ten_seconds(
+    service: Service, no_head_timeout_in_uvicorn: None
+) -> None:
     # once per language: the image itself, none of the suite's overrides
     port = free_port()
     container_port = str(
@@ -589,7 +645,7 @@ def test_default_header_timeout_is_about_ten_seconds(service: Service) -> None:
             start = time.monotonic()
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: 1")
             answer = read_answer(sock, start, 20)
-        assert_error(answer, 408, closed=True)
+        assert answer.status in (0, 408) and answer.closed, answer
         assert 9 < answer.seconds < 13
     finally:
         docker("rm", "--force", container, check=False)
@@ -703,3 +759,244 @@ def test_a_stored_item_the_service_cannot_serve_is_a_500(service: Service) -> No
 def test_still_healthy_after_the_suite(service: Service) -> None:
     assert service.get("/healthz").status == 200
     assert service.get("/readyz").status == 200
+
+
+# --- framing: what a strict RFC 9112 parser sees ------------------------------------
+
+# Statuses with which a server may refuse a request it cannot frame; never 404 or
+# 405, which the probes below keep for the requests a strict parser sees (405:
+# POST /healthz, 200: GET /) and for a smuggled request (404: GET /smuggled).
+REFUSALS = {400, 408, 411, 413, 431, 501}
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+FOLLOW = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+POST_HEALTHZ = b"POST /healthz HTTP/1.1\r\nHost: t\r\n"
+
+
+def chunk(data: bytes, eol: bytes = b"\r\n", ext: bytes = b"") -> bytes:
+    """`data` as one chunk, then the last chunk and an empty trailer section."""
+    return b"%x%s%s%s%s0%s%s" % (len(data), ext, eol, data, eol, eol, eol)
+
+
+# (the bytes of one connection, the status sequences a strict parser allows)
+DESYNC = [
+    pytest.param(
+        POST_HEALTHZ + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
+        [[405, 200]],
+        id="body-holding-a-whole-request",
+    ),
+    pytest.param(
+        POST_HEALTHZ
+        + b"Content-Length: 0\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+        + SMUGGLED
+        + FOLLOW,
+        [],
+        id="two-different-content-lengths",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Content-Length: +%d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
+        [],
+        id="signed-content-length",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Content-Length:\r\n %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
+        [[405, 200]],
+        id="obs-folded-content-length",
+    ),
+    pytest.param(
+        POST_HEALTHZ
+        + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + chunk(SMUGGLED)
+        + FOLLOW,
+        [[405, 200]],
+        id="content-length-and-chunked",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Transfer-Encoding: Chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
+        [[405, 200]],
+        id="chunked-in-capitals",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
+        [[405, 200]],
+        id="coding-list-ending-in-chunked",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Transfer-Encoding: chunked, identity\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
+        [],
+        id="chunked-not-last",
+    ),
+    pytest.param(
+        POST_HEALTHZ
+        + b"Content-Length: 4\r\nTransfer-Encoding: xchunked\r\n\r\n"
+        + chunk(SMUGGLED)
+        + FOLLOW,
+        [],
+        id="xchunked",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Transfer-Encoding:\r\n chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
+        [[405, 200]],
+        id="obs-folded-transfer-encoding",
+    ),
+    pytest.param(
+        POST_HEALTHZ
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + chunk(SMUGGLED, ext=b';name="v"')
+        + FOLLOW,
+        [[405, 200]],
+        id="chunk-extension",
+    ),
+    pytest.param(
+        POST_HEALTHZ + b"Transfer-Encoding: chunked\r\n\r\n" + chunk(SMUGGLED, eol=b"\n") + FOLLOW,
+        [[405, 200]],
+        id="bare-lf-chunk-lines",
+    ),
+    pytest.param(
+        POST_HEALTHZ
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + chunk(SMUGGLED)[:-2]
+        + b"\n"
+        + FOLLOW,
+        [[405, 200]],
+        id="bare-lf-ending-the-trailers",
+    ),
+]
+
+
+def read_all(sock: socket.socket, wait: float) -> tuple[list[int], bool]:
+    """The statuses of the final answers that come within `wait` s; whether it closed."""
+    answers = read_pipelined(sock, wait)
+    closed = answers[-1].closed if answers else True
+    if not answers:
+        # read_pipelined saw no answer: tell a close from a silent open socket
+        sock.settimeout(0.1)
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+        except OSError:
+            closed = True
+    return [a.status for a in answers if a.status >= 200], closed
+
+
+@ALL
+@pytest.mark.parametrize(("data", "allowed"), DESYNC)
+def test_framing_is_what_a_strict_parser_sees(
+    service: Service, data: bytes, allowed: list[list[int]]
+) -> None:
+    # Each answer is one a strict RFC 9112 parser expects, in order, and at
+    # once (every byte was sent); the server may stop anywhere with a refusal
+    # and a close, never answer the smuggled request, never wait for a timeout.
+    with service.connect() as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+        statuses, closed = read_all(sock, 1.5)
+    assert 404 not in statuses, statuses
+    head = statuses[:-1] if statuses and statuses[-1] in REFUSALS else statuses
+    ok = any(
+        statuses == expected or (closed and head == expected[: len(head)])
+        for expected in allowed or [[]]
+    )
+    assert ok, (statuses, closed, allowed)
+
+
+@ALL
+def test_a_body_that_never_comes_is_answered_within_the_timeouts(service: Service) -> None:
+    # an obs-folded Content-Length with no body after it: POST /healthz needs
+    # none; the server answers (or refuses) at once or at BODY_TIMEOUT
+    head = POST_HEALTHZ + b"Content-Length:\r\n 5\r\n\r\n"
+    answer = service.send(head, wait=BODY_TIMEOUT + 3)
+    assert answer.status in REFUSALS | {405} or answer.closed, answer
+    assert answer.seconds < BODY_TIMEOUT + 1.5, answer
+
+
+@ALL
+def test_hostile_framing_costs_no_cpu_once_the_client_is_gone(service: Service) -> None:
+    # an obs-folded Content-Length then 64 KiB of anything, on three
+    # connections closed at once: nothing of the service may keep running
+    for _ in range(3):
+        with service.connect() as sock, contextlib.suppress(OSError):
+            sock.sendall(POST_HEALTHZ + b"Content-Length:\r\n 5\r\n\r\n" + b"x" * 65536)
+            time.sleep(0.2)
+    time.sleep(1)
+    app = service.stack.container("app")
+    usage = docker("stats", "--no-stream", "--format", "{{.CPUPerc}}", app).strip()
+    assert float(usage.rstrip("%")) < 25, usage
+    assert service.get("/healthz").status == 200
+
+
+# --- legal clients the server must serve ------------------------------------------
+
+
+@ALL
+def test_http_1_0_without_keep_alive_is_answered_and_closed(service: Service) -> None:
+    answer = service.send(b"GET /healthz HTTP/1.0\r\n\r\n", wait=5)
+    assert answer.status == 200 and answer.json() == {"status": "ok"}
+    assert answer.closed
+
+
+@ALL
+def test_http_1_0_with_keep_alive_is_answered(service: Service) -> None:
+    # keep-alive is the server's choice in HTTP/1.0: either it keeps the
+    # connection and answers the next request too, or it closes after the first
+    request_ = b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(request_)
+        first = read_answer(sock, start, 5)
+        assert first.status == 200
+        if not first.closed:
+            sock.sendall(request_)
+            assert read_answer(sock, time.monotonic(), 5).status == 200
+
+
+@WITH_DB
+def test_expect_100_continue_gets_its_interim_answer(service: Service) -> None:
+    body = b'{"name": "expected"}'
+    with service.connect() as sock:
+        start = time.monotonic()
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        sock.settimeout(5)
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += sock.recv(1)
+        assert interim.startswith(b"HTTP/1.1 100 "), interim
+        sock.sendall(body)
+        answer = read_answer(sock, start, 5)
+    assert answer.status == 201, answer.body[:200]
+
+
+@ALL
+def test_fifty_pipelined_requests_are_answered_in_order(service: Service) -> None:
+    root = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    with service.connect() as sock:
+        sock.sendall((HEALTHZ + root) * 25)
+        answers = read_pipelined(sock, IDLE_TIMEOUT + 3)
+    assert [a.status for a in answers] == [200] * 50
+    assert [a.json() for a in answers][::2] == [{"status": "ok"}] * 25
+    assert all("version" in a.json() for a in answers[1::2])
+
+
+@WITH_DB
+def test_a_slow_client_within_the_timeouts_is_served(service: Service) -> None:
+    # a head in pieces over about half of HEADER_TIMEOUT, then a body in
+    # pieces over about half of BODY_TIMEOUT
+    body = b'{"name": "slow but legal"}'
+    head = (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    with service.connect() as sock:
+        start = time.monotonic()
+        for piece in (head[:10], head[10:30], head[30:]):
+            sock.sendall(piece)
+            time.sleep(HEADER_TIMEOUT / 6)
+        for piece in (body[:5], body[5:15], body[15:]):
+            sock.sendall(piece)
+            time.sleep(BODY_TIMEOUT / 8)
+        answer = read_answer(sock, start, 5)
+    assert answer.status == 201, answer.body[:200]
+    assert answer.json()["name"] == "slow but legal"

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
@@ -13,8 +14,15 @@ import (
 	"time"
 )
 
-// maxLoggedPath bounds the path in log lines: a client chooses it.
-const maxLoggedPath = 200
+const (
+	// maxLoggedPath bounds the path in log lines: a client chooses it.
+	maxLoggedPath = 200
+	// defaultMaxBodyBytes is the request body limit unless MAX_BODY_BYTES says otherwise.
+	defaultMaxBodyBytes = 1 << 20
+	// maxHeaderBytes bounds the request line and header fields together
+	// (http.Server.MaxHeaderBytes; net/http's own default is 1 MiB).
+	maxHeaderBytes = 16 << 10
+)
 
 // app holds what the handlers share.
 type app struct {
@@ -84,9 +92,19 @@ func (a *app) limitBodies(next http.Handler) http.Handler {
 			writeError(w, http.StatusRequestEntityTooLarge, bodyLimitMessage(a.bodyLimit()))
 			return
 		}
+		if len(r.TransferEncoding) > 0 {
+			// net/http frames a body by Transfer-Encoding alone, dropping any
+			// Content-Length beside it; RFC 9112 then asks for the connection
+			// to close after the answer, as a proxy in front may disagree
+			w.Header().Set("Connection", "close")
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.bodyLimit())
 		next.ServeHTTP(w, r)
 	})
+}
+
+func bodyLimitMessage(limit int64) string {
+	return fmt.Sprintf("the body must be at most %d bytes", limit)
 }
 
 func (a *app) bodyLimit() int64 {

@@ -4,12 +4,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,7 +65,8 @@ func (a *app) createItem(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestEntityTooLarge, bodyLimitMessage(tooLarge.Limit))
 		return
-	case isTimeout(err):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// the server's ReadTimeout (BODY_TIMEOUT) passed
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestTimeout, "the request body did not arrive in time")
 		return
@@ -130,26 +133,26 @@ func (a *app) databaseUnavailable(w http.ResponseWriter, err error) {
 }
 
 // parseName returns the "name" of a JSON body, or a message saying why the
-// body is refused: invalid UTF-8 (which encoding/json would replace), nesting
-// past maxDepth, a lone surrogate escape (also replaced), NUL, too long.
+// body is refused. encoding/json would replace invalid UTF-8 and lone
+// surrogate escapes with U+FFFD: both are refused before.
 func parseName(raw []byte) (string, string) {
 	if !utf8.Valid(raw) {
 		return "", "the body must be UTF-8"
 	}
-	depth, lone := scanJSON(raw)
-	if depth > maxDepth {
+	depth, ok := nesting(raw)
+	var body map[string]json.RawMessage
+	switch {
+	case ok && depth > maxDepth:
 		return "", fmt.Sprintf("the body must not nest deeper than %d levels", maxDepth)
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	var body map[string]any
-	if err := dec.Decode(&body); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+	case !ok || json.Unmarshal(raw, &body) != nil:
 		return "", "the body must be one JSON object"
 	}
-	name, ok := body["name"].(string)
+	var name string
+	literal := body["name"]
 	switch {
-	case !ok:
+	case len(literal) == 0 || literal[0] != '"' || json.Unmarshal(literal, &name) != nil:
 		return "", `"name" is required and must be a string`
-	case lone:
+	case loneSurrogate(literal):
 		return "", `"name" must not contain lone surrogates`
 	case utf8.RuneCountInString(name) > maxNameLength:
 		return "", fmt.Sprintf(`"name" must be at most %d characters`, maxNameLength)
@@ -159,50 +162,45 @@ func parseName(raw []byte) (string, string) {
 	return name, ""
 }
 
-// scanJSON returns the deepest nesting of arrays and objects in JSON text and
-// whether any string holds a \u escape of a surrogate that is not paired.
-func scanJSON(raw []byte) (deepest int, lone bool) {
+// nesting returns how deep arrays and objects nest in a JSON text (the outer
+// one is level 1), stopping past maxDepth; false when it is not JSON.
+func nesting(raw []byte) (int, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	depth := 0
-	inString := false
-	pendingHigh := false // the previous escape was a high surrogate
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if !inString {
-			switch c {
-			case '"':
-				inString = true
-			case '[', '{':
-				depth++
-				deepest = max(deepest, depth)
-			case ']', '}':
-				depth--
-			}
-			continue
-		}
+	for depth <= maxDepth {
+		tok, err := dec.Token()
 		switch {
-		case c == '\\' && i+1 < len(raw) && raw[i+1] == 'u' && i+5 < len(raw):
-			v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-			i += 5
-			if err != nil {
-				continue // the decoder refuses it
-			}
-			low := v >= 0xDC00 && v <= 0xDFFF
-			if pendingHigh != low {
-				lone = true
-			}
-			pendingHigh = v >= 0xD800 && v <= 0xDBFF
-			continue
-		case c == '\\':
-			i++
-		case c == '"':
-			inString = false
+		case err == io.EOF:
+			return 0, true
+		case err != nil:
+			return 0, false
+		case tok == json.Delim('{') || tok == json.Delim('['):
+			depth++
+		case tok == json.Delim('}') || tok == json.Delim(']'):
+			depth--
 		}
-		if pendingHigh {
-			lone = true
-		}
-		pendingHigh = false
 	}
-	return deepest, lone || pendingHigh
+	return depth, true
+}
+
+// loneSurrogate reports a \u escape of half a surrogate pair without the
+// other half in a (valid) JSON string literal.
+func loneSurrogate(literal []byte) bool {
+	high := false // the previous character was a high surrogate escape
+	for i := 0; i < len(literal); i++ {
+		var v uint64 // the escaped code point; 0 for anything else
+		if literal[i] == '\\' && literal[i+1] == 'u' {
+			v, _ = strconv.ParseUint(string(literal[i+2:i+6]), 16, 16)
+			i += 5
+		} else if literal[i] == '\\' {
+			i++
+		}
+		if low := v >= 0xDC00 && v <= 0xDFFF; high != low {
+			return true
+		}
+		high = v >= 0xD800 && v <= 0xDBFF
+	}
+	return high
 }
 
 // isFull reports a database that refuses writes because it is full: Redis

@@ -110,21 +110,21 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 		}
 		return time.Duration(n) * time.Second
 	}
-	headerTimeout := seconds(cfg.HeaderTimeout, 10)
 	srv := &http.Server{
 		Handler: h,
-		// the head within HEADER_TIMEOUT (the guard answers 408), the whole
-		// request within BODY_TIMEOUT (the handler answers 408)
-		ReadHeaderTimeout: headerTimeout,
-		ReadTimeout:       max(seconds(cfg.BodyTimeout, 30), headerTimeout),
-		WriteTimeout:      max(seconds(cfg.BodyTimeout, 30), headerTimeout) + 15*time.Second,
+		// a slow head is cut (the connection closes) at HEADER_TIMEOUT, a
+		// whole request at BODY_TIMEOUT (a handler reading the body gets a
+		// deadline error and answers 408), an idle connection at IDLE_TIMEOUT
+		ReadHeaderTimeout: seconds(cfg.HeaderTimeout, 10),
+		ReadTimeout:       seconds(cfg.BodyTimeout, 30),
+		WriteTimeout:      seconds(cfg.BodyTimeout, 30) + 15*time.Second,
 		IdleTimeout:       seconds(cfg.IdleTimeout, 5),
-		// the guard refuses larger heads first, in JSON
-		MaxHeaderBytes: 2 * maxHeaderBytes,
+		// a larger head gets net/http's own 431
+		MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(guardListener{Listener: ln, log: logger}) }()
+	go func() { errc <- srv.Serve(ln) }()
 
 	select {
 	case err := <-errc:

@@ -4,14 +4,7 @@
 
 const express = require('express');
 
-const {
-  BadBody,
-  BodyTooLarge,
-  MAX_HEADERS,
-  parseName,
-  readBody,
-  storedText,
-} = require('./http-limits');
+const { BadBody, BodyTooLarge, parseName, readBody, storedText } = require('./body');
 
 // Request bodies larger than this are refused with 413 (MAX_BODY_BYTES).
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -51,20 +44,12 @@ function sendError(res, status, message, close = false) {
   res.status(status).json({ error: message });
 }
 
-// Refuses, before any route reads a byte of the body: too many header fields
-// (431), Content-Length with Transfer-Encoding (400), and a body announced
-// larger than the limit (413).
+// Refuses a body announced larger than the limit (413) before any route
+// reads a byte of it. (Node's parser itself refuses a head over
+// maxHeaderSize and Content-Length beside Transfer-Encoding.)
 function requestLimits(maxBodyBytes) {
   return (req, res, next) => {
-    if (req.rawHeaders.length / 2 > MAX_HEADERS) {
-      sendError(res, 431, `at most ${MAX_HEADERS} header fields are accepted`, true);
-      return;
-    }
     const length = req.headers['content-length'];
-    if (length !== undefined && req.headers['transfer-encoding'] !== undefined) {
-      sendError(res, 400, 'Content-Length and Transfer-Encoding must not be sent together', true);
-      return;
-    }
     if (length !== undefined && Number(length) > maxBodyBytes) {
       sendError(res, 413, `the body must be at most ${maxBodyBytes} bytes`, true);
       return;

@@ -3,11 +3,12 @@
 """The HTTP API: `/`, `/healthz`, `/readyz`, `POST /items` and `GET /items/{id}`.
 
 Limits and error answers follow keelson's app contract; the ones below the
-application (request heads, timeouts) are in server.py.
+application (request heads, idle connections) are uvicorn's own settings, set
+in __main__.py.
 """
 
 from __future__ import annotations
-
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -143,14 +144,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error(415, "the body must be application/json")
         raw = bytearray()
         try:
-            # a chunked body has no Content-Length: cap the stream itself
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > settings.max_body_bytes:
-                    message = f"the body must be at most {settings.max_body_bytes} bytes"
-                    return error(413, message, close=True)
+            # uvicorn has no body read timeout: BODY_TIMEOUT bounds it here
+            async with asyncio.timeout(settings.body_timeout):
+                # a chunked body has no Content-Length: cap the stream itself
+                async for chunk in request.stream():
+                    raw += chunk
+                    if len(raw) > settings.max_body_bytes:
+                        message = f"the body must be at most {settings.max_body_bytes} bytes"
+                        return error(413, message, close=True)
+        except TimeoutError:
+            return error(408, "the request body did not arrive in time", close=True)
         except ClientDisconnect:
-            # the client left (or the body timed out): nobody reads this answer
+            # the client left: nobody reads this answer
             return error(400, "the request body was not complete")
         try:
             name = parse_name(bytes(raw))

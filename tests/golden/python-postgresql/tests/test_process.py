@@ -115,22 +115,20 @@ def raw(port: int, data: bytes, wait: float = 5) -> bytes:
         return answer
 
 
-def test_oversized_head_is_431_json(service: Service) -> None:
+def test_a_head_growing_past_16_kib_is_refused(service: Service) -> None:
+    # uvicorn's own refusal (h11 bounds a head still incomplete after a read): a
+    # 400, then the connection closes
     _proc, port = service
-    answer = raw(port, b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * 65536 + b"\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 431 ")
-    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * 24 * 1024)
+        time.sleep(0.3)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
 
 
 def test_content_length_with_transfer_encoding_is_400(service: Service) -> None:
     _proc, port = service
     head = b"POST /items HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
     assert raw(port, head + b"0\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-
-
-def test_slow_head_is_408_after_header_timeout(service: Service) -> None:
-    _proc, port = service
-    started = time.monotonic()
-    answer = raw(port, b"GET /healthz HTTP/1.1\r\nX-Slow: 1")
-    assert answer.startswith(b"HTTP/1.1 408 ")
-    assert 0.5 < time.monotonic() - started < 4

@@ -2,20 +2,15 @@
 // (or `copier update`); your own edits are kept.
 'use strict';
 
-// The HTTP limits of the service contract that the framework leaves open:
-// what a request body may hold, and the JSON error answers written straight
-// to the socket when Node's HTTP parser refuses a request.
+// What a request body may hold (the contract's body rules), and the text of
+// a stored name read back from the database.
 
-const http = require('node:http');
 const { isUtf8 } = require('node:buffer');
 
 // A name is at most this many characters (Unicode code points).
 const MAX_NAME_LENGTH = 1000;
 // Arrays and objects nest at most this deep, the outer object counting as 1.
 const MAX_DEPTH = 32;
-// Request line and header fields together (Node's own default), and their count.
-const MAX_HEADER_BYTES = 16 * 1024;
-const MAX_HEADERS = 100;
 
 class BadBody extends Error {}
 class BodyTooLarge extends Error {}
@@ -95,43 +90,13 @@ function storedText(value) {
   throw new TypeError(`a stored name is ${value === null ? 'null' : typeof value}, not text`);
 }
 
-// A complete HTTP/1.1 error answer in the contract's shape; it closes the connection.
-function rawError(status, message) {
-  const body = JSON.stringify({ error: message });
-  return (
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
-    'Content-Type: application/json\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Connection: close\r\n\r\n${body}`
-  );
-}
-
-// What Node's parser refused, as [status, message].
-function clientErrorAnswer(err) {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return [431, `the request head must stay within ${MAX_HEADER_BYTES} bytes`];
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return [408, 'the request did not arrive in time'];
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-    case 'HPE_INVALID_TRANSFER_ENCODING':
-      return [400, 'Content-Length and Transfer-Encoding must not be sent together'];
-    default:
-      return [400, 'malformed HTTP request'];
-  }
-}
-
 module.exports = {
   BadBody,
   BodyTooLarge,
   MAX_DEPTH,
-  MAX_HEADER_BYTES,
-  MAX_HEADERS,
   MAX_NAME_LENGTH,
-  clientErrorAnswer,
   nestingDepth,
   parseName,
-  rawError,
   readBody,
   storedText,
 };
