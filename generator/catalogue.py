@@ -24,13 +24,13 @@ from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
 from generator.table import columns
-from generator.template import copier_yml_at
+from generator.template import copier_yml_at, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
 _TOP_KEYS = ("version", "templates", "presets")
 _TEMPLATE_KEYS = ("url", "ref")
-_PRESET_KEYS = ("name", "description", "template", "answers")
+_PRESET_KEYS = ("name", "description", "template", "answers", "owner", "tags")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
@@ -71,6 +71,8 @@ class Preset:
         answers: Question name to answer.
         line: The catalogue line where the preset starts.
         answer_lines: Question name to the catalogue line of its answer.
+        owner: Who answers for the preset (a team, a person), or empty.
+        tags: Words to filter `keelson catalogue list` by.
 
     """
 
@@ -80,6 +82,8 @@ class Preset:
     answers: Mapping[str, Any]
     line: int
     answer_lines: Mapping[str, int] = field(default_factory=dict)
+    owner: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ class Catalogue:
                     "url": p.template.url,
                     "ref": p.template.ref,
                     "answers": dict(p.answers),
+                    "owner": p.owner or None,
+                    "tags": list(p.tags),
                 }
                 for p in self.presets
             ],
@@ -301,6 +307,8 @@ def _parse(reader: _Reader, base: Path) -> Catalogue:
                     raise reader.error(answer_key, f"{what}: {key!r} is not a question name")
                 answers[key] = reader.value(answer_node)
                 answer_lines[key] = answer_key.start_mark.line + 1
+        owner = reader.text(entries["owner"][1], f"{what}: owner") if "owner" in entries else ""
+        tags = _parse_tags(reader, entries["tags"][1], what) if "tags" in entries else ()
         presets.append(
             Preset(
                 name=name,
@@ -311,9 +319,23 @@ def _parse(reader: _Reader, base: Path) -> Catalogue:
                 answers=answers,
                 line=node.start_mark.line + 1,
                 answer_lines=answer_lines,
+                owner=owner,
+                tags=tags,
             )
         )
     return Catalogue(source=reader.source, templates=templates, presets=tuple(presets))
+
+
+def _parse_tags(reader: _Reader, node: yaml.Node, what: str) -> tuple[str, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.error(node, f"{what}: tags must be a list of words")
+    tags: list[str] = []
+    for item in node.value:
+        tag = reader.text(item, f"{what}: tags")
+        if not _NAME.match(tag):
+            raise reader.error(item, f"{what}: tag {tag!r}: lowercase letters, digits, . _ -")
+        tags.append(tag)
+    return tuple(tags)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -469,7 +491,12 @@ def new_from_preset(
                 f"{key!r} is not a question of template {template.name!r} at {ref}; it "
                 f"asks: {', '.join(questions)}"
             )
-    options["data"] = {**preset.answers, **overrides}
+    provenance = (
+        {}
+        if "keelson_preset" not in _asked(template, ref, questions)
+        else {"keelson_preset": preset.name}
+    )
+    options["data"] = {**provenance, **preset.answers, **overrides}
     options["vcs_ref"] = ref
     try:
         return create_service(dest, template=template.url, **options)
@@ -483,12 +510,26 @@ def new_from_preset(
         raise
 
 
-def format_table(catalogue: Catalogue) -> list[str]:
-    """Render the presets as the table `keelson catalogue list` prints."""
-    header = ("NAME", "TEMPLATE", "VERSION", "DESCRIPTION")
-    rows = [header] + [
-        (p.name, p.template.name, p.template.ref, p.description) for p in catalogue.presets
-    ]
+def _asked(template: CatalogueTemplate, ref: str, questions: list[str]) -> list[str]:
+    """Return the questions the template asks at `ref`, a remote one too (to record the preset)."""
+    if template.is_local:
+        return questions
+    spec = spec_at(template.url, ref)
+    return list(spec.questions) if spec is not None else []
+
+
+def format_table(catalogue: Catalogue, presets: Iterable[Preset] | None = None) -> list[str]:
+    """Render the presets as the table `keelson catalogue list` prints.
+
+    OWNER and TAGS columns appear when a preset of the catalogue has them.
+    """
+    chosen = list(catalogue.presets if presets is None else presets)
+    extra = any(p.owner or p.tags for p in catalogue.presets)
+    header = ("NAME", "TEMPLATE", "VERSION", *(("OWNER", "TAGS") if extra else ()), "DESCRIPTION")
+    rows: list[tuple[str, ...]] = [header]
+    for p in chosen:
+        more = (p.owner or "-", ",".join(p.tags) or "-") if extra else ()
+        rows.append((p.name, p.template.name, p.template.ref, *more, p.description))
     return columns(rows)
 
 

@@ -105,6 +105,10 @@ class CheckResult:
             behind its default branch.
         unknown: Why the service's position cannot be told, if it cannot.
         conflicts: Files that still hold conflict markers from an update.
+        pin: The ref the team catalogue pins the template to, when it does: the
+            releases up to it are `missed`; newer ones are `beyond`.
+        beyond: Releases newer than the pin (and the service), oldest first.
+        preset: The catalogue preset the service records (`keelson_preset`).
 
     """
 
@@ -117,6 +121,9 @@ class CheckResult:
     behind: int = 0
     unknown: str | None = None
     conflicts: tuple[str, ...] = ()
+    pin: str | None = None
+    beyond: tuple[str, ...] = ()
+    preset: str | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -798,14 +805,24 @@ def format_check(result: CheckResult) -> Iterable[str]:
         )
     elif result.missed:
         count = len(result.missed)
+        target = (
+            f"the catalogue pins {result.pin}" if result.pin else f"the newest is {result.latest}"
+        )
         yield (
-            f"{where} is on template version {result.current or 'unknown'}; the newest is "
-            f"{result.latest} ({count} release{'s' if count != 1 else ''} behind: "
-            f"{', '.join(result.missed)})"
+            f"{where} is on template version {result.current or 'unknown'}; {target} "
+            f"({count} release{'s' if count != 1 else ''} behind: {', '.join(result.missed)})"
         )
     else:
         # the version the service records, as `keelson update` names it too
-        yield f"{where} is up to date with template version {result.current or result.latest}"
+        pinned = f" (the catalogue's pin is {result.pin})" if result.pin else ""
+        yield (
+            f"{where} is up to date with template version {result.current or result.latest}{pinned}"
+        )
+    if result.beyond:
+        yield (
+            f"newer than the catalogue's pin: {', '.join(result.beyond)}; `keelson update "
+            f"--to {result.beyond[-1]}` moves past it once the team has tried it"
+        )
     if result.changelog:
         yield ""
         yield from result.changelog
