@@ -23,12 +23,12 @@ import yaml
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
-from generator.table import columns
 from generator.template import copier_yml_at, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
-_TOP_KEYS = ("version", "templates", "presets")
+_TOP_KEYS = ("version", "templates", "presets", "services")
+_SERVICE_KEYS = ("name", "url", "branch", "subfolder", "owner")
 _TEMPLATE_KEYS = ("url", "ref")
 _PRESET_KEYS = ("name", "description", "template", "answers", "owner", "tags")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
@@ -87,6 +87,29 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class FleetService:
+    """A service the team keeps, listed in the catalogue's `services` (`keelson fleet`).
+
+    Attributes:
+        name: How `fleet status` names it (default: the repository's name, plus the
+            subfolder).
+        url: Its git URL, or a local path made absolute against the catalogue's folder.
+        branch: The branch to read; the repository's default branch when None.
+        subfolder: The folder of the service inside the repository (a monorepo).
+        owner: Who answers for it, or empty.
+        line: The catalogue line where the entry starts.
+
+    """
+
+    name: str
+    url: str
+    branch: str | None
+    subfolder: str
+    owner: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Catalogue:
     """A validated catalogue.
 
@@ -94,12 +117,14 @@ class Catalogue:
         source: Where it was read from (a path or URL), for messages.
         templates: Its templates by name.
         presets: Its presets, in the file's order.
+        services: The services it lists for `keelson fleet`, in the file's order.
 
     """
 
     source: str
     templates: Mapping[str, CatalogueTemplate]
     presets: tuple[Preset, ...]
+    services: tuple[FleetService, ...] = ()
 
     def where(self, line: int) -> str:
         """Return `source:line`, the prefix of every message about the catalogue."""
@@ -257,7 +282,7 @@ def _parse_templates(reader: _Reader, node: yaml.Node, base: Path) -> dict[str, 
 def _parse(reader: _Reader, base: Path) -> Catalogue:
     root = reader.root()
     top = reader.mapping(root, "the catalogue", _TOP_KEYS)
-    reader.require(root, top, "the catalogue", _TOP_KEYS)
+    reader.require(root, top, "the catalogue", _TOP_KEYS[:3])
     version_node = top["version"][1]
     if reader.value(version_node) != SCHEMA_VERSION:
         raise reader.error(
@@ -323,7 +348,32 @@ def _parse(reader: _Reader, base: Path) -> Catalogue:
                 tags=tags,
             )
         )
-    return Catalogue(source=reader.source, templates=templates, presets=tuple(presets))
+    services = _parse_services(reader, top["services"][1], base) if "services" in top else ()
+    return Catalogue(reader.source, templates, tuple(presets), services)
+
+
+def _parse_services(reader: _Reader, node: yaml.Node, base: Path) -> tuple[FleetService, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.error(node, "services must be a list")
+    services: dict[str, FleetService] = {}
+    for index, item in enumerate(node.value):
+        what = f"services[{index}]"
+        entries = reader.mapping(item, what, _SERVICE_KEYS)
+        reader.require(item, entries, what, ("url",))
+        got = {k: reader.text(v, f"{what}: {k}") for k, (_, v) in entries.items()}
+        url = got["url"] if _REMOTE.match(got["url"]) else str((base / got["url"]).resolve())
+        folder = got.get("subfolder", "").strip("/")
+        name = got.get("name") or "/".join(
+            filter(None, (url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"), folder))
+        )
+        if name in services:
+            first = services[name].line
+            raise reader.error(item, f"{what}: a second service named {name!r} (first on line "
+                               f"{first}); give one a `name`")  # fmt: skip
+        services[name] = FleetService(
+            name, url, got.get("branch"), folder, got.get("owner", ""), item.start_mark.line + 1
+        )
+    return tuple(services.values())
 
 
 def _parse_tags(reader: _Reader, node: yaml.Node, what: str) -> tuple[str, ...]:
@@ -516,21 +566,6 @@ def _asked(template: CatalogueTemplate, ref: str, questions: list[str]) -> list[
         return questions
     spec = spec_at(template.url, ref)
     return list(spec.questions) if spec is not None else []
-
-
-def format_table(catalogue: Catalogue, presets: Iterable[Preset] | None = None) -> list[str]:
-    """Render the presets as the table `keelson catalogue list` prints.
-
-    OWNER and TAGS columns appear when a preset of the catalogue has them.
-    """
-    chosen = list(catalogue.presets if presets is None else presets)
-    extra = any(p.owner or p.tags for p in catalogue.presets)
-    header = ("NAME", "TEMPLATE", "VERSION", *(("OWNER", "TAGS") if extra else ()), "DESCRIPTION")
-    rows: list[tuple[str, ...]] = [header]
-    for p in chosen:
-        more = (p.owner or "-", ",".join(p.tags) or "-") if extra else ()
-        rows.append((p.name, p.template.name, p.template.ref, *more, p.description))
-    return columns(rows)
 
 
 def choose_preset(catalogue: Catalogue, **prompt: Any) -> Preset | None:

@@ -26,13 +26,18 @@ from generator.catalogue import (
     Preset,
     choose_preset,
     find_catalogue,
-    format_table,
     load_catalogue,
     new_from_preset,
     require_catalogue,
 )
 from generator.errors import KeelsonError, UpdateConflictError, UsageError
-from generator.governance import describe_preset, select_presets, validate_catalogue
+from generator.fleet import JOBS, TIMEOUT, check_json, fleet_exit_code, fleet_status, format_fleet
+from generator.governance import (
+    describe_preset,
+    format_table,
+    select_presets,
+    validate_catalogue,
+)
 from generator.images import ensure_images, required_images
 from generator.kube_deploy import deploy_service
 from generator.kubernetes import verify_kubernetes
@@ -315,6 +320,10 @@ def _add_update(commands: Any) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.json:
+        record = check_json(args.dir, catalogue=args.catalogue)
+        print(json.dumps(record.to_dict(), indent=2))
+        return 0 if record.state == "current" else 2 if record.state == "unknown" else 1
     result = check_pinned(args.dir, catalogue=args.catalogue)
     # "cannot tell" is a failure to report, not a result: stderr, as every failure
     failed = result.exit_code == 2
@@ -356,7 +365,54 @@ def _add_check(commands: Any) -> None:
     )
     _add_dir(check)
     check.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print the service's record as `keelson fleet status --json` does (same exit codes)",
+    )
     check.set_defaults(handler=_cmd_check)
+
+
+def _cmd_fleet_status(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    if args.jobs < 1 or args.timeout <= 0:
+        raise UsageError("--jobs must be 1 or more and --timeout a positive number of seconds")
+    records = fleet_status(catalogue, jobs=args.jobs, timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"services": [r.to_dict() for r in records]}, indent=2))
+    else:
+        print("\n".join(format_fleet(records)))
+    return fleet_exit_code(records)
+
+
+def _add_fleet(commands: Any) -> None:
+    fleet = commands.add_parser(
+        "fleet",
+        help="the state of every service the team catalogue lists",
+        description="The services of the catalogue's `services:` list (docs/catalogue.md).",
+    )
+    actions = fleet.add_subparsers(dest="action", metavar="ACTION")
+    status = actions.add_parser(
+        "status",
+        help="template, preset, version, pin and releases behind of every service",
+        description=(
+            "Clone every service shallowly (a few at a time) and check it as `keelson "
+            "check` does, honouring the catalogue's pins: a table, or JSON with --json. "
+            "Unreachable repositories are reported, never fatal. Exit 1 when any service "
+            "is behind or broken."
+        ),
+    )
+    status.add_argument("--json", action="store_true", help="print JSON for dashboards")
+    status.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    status.add_argument(
+        "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
+    )
+    status.add_argument(
+        "--timeout", type=float, default=TIMEOUT,
+        help=f"seconds each clone may take (default: {TIMEOUT:g})",
+    )  # fmt: skip
+    status.set_defaults(handler=_cmd_fleet_status)
+    fleet.set_defaults(handler=_need_action)
 
 
 def _cmd_catalogue_list(args: argparse.Namespace) -> int:
@@ -441,8 +497,11 @@ def _add_catalogue(commands: Any) -> None:
 
 
 def _need_action(args: argparse.Namespace) -> int:
-    actions = "list, show PRESET, validate" if args.command == "catalogue" else "list"
-    raise UsageError(f"{args.command} needs an action: {actions} (`keelson {args.command} list`)")
+    actions = {"catalogue": "list, show PRESET, validate", "fleet": "status"}[args.command]
+    first = actions.split(",")[0]
+    raise UsageError(
+        f"{args.command} needs an action: {actions} (`keelson {args.command} {first}`)"
+    )
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -690,6 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_update(commands)
     _add_check(commands)
     _add_catalogue(commands)
+    _add_fleet(commands)
     _add_verify(commands)
     _add_images(commands)
     return parser

@@ -24,6 +24,7 @@ from generator.catalogue import Catalogue, CatalogueTemplate, Preset, template_q
 from generator.errors import CatalogueError, InvalidAnswerError, KeelsonError
 from generator.render import check_data_keys, hide_chatter, translate_copier_error
 from generator.source import is_own, list_refs
+from generator.table import columns
 from generator.template import TemplateSpec, spec_at
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
@@ -116,6 +117,21 @@ def validate_catalogue(catalogue: Catalogue, *, trust: bool = False) -> list[str
         if preset.template.name not in broken:
             findings.extend(_preset_problems(catalogue, preset, trust=trust))
     return findings
+
+
+def format_table(catalogue: Catalogue, presets: Iterable[Preset] | None = None) -> list[str]:
+    """Render the presets as the table `keelson catalogue list` prints.
+
+    OWNER and TAGS columns appear when a preset of the catalogue has them.
+    """
+    chosen = list(catalogue.presets if presets is None else presets)
+    extra = any(p.owner or p.tags for p in catalogue.presets)
+    header = ("NAME", "TEMPLATE", "VERSION", *(("OWNER", "TAGS") if extra else ()), "DESCRIPTION")
+    rows: list[tuple[str, ...]] = [header]
+    for p in chosen:
+        more = (p.owner or "-", ",".join(p.tags) or "-") if extra else ()
+        rows.append((p.name, p.template.name, p.template.ref, *more, p.description))
+    return columns(rows)
 
 
 def select_presets(

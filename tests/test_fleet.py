@@ -1,0 +1,229 @@
+"""`keelson fleet status` and `keelson check --json` over a fleet of local git repositories.
+
+One tiny copier template (asking `keelson_preset`) with releases v1.0.0 to v1.3.0, a
+second one of another team, and a catalogue listing ten services in every state a
+platform team meets: current, behind by one and by three, pinned behind on purpose,
+leftover conflict markers, a monorepo subfolder, a branch, an unreachable URL, a
+copier project of another template, and a repository that is no copier project.
+Real copier, real git, no network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.table import columns
+from tests.conftest import Keelson, git
+
+pytestmark = pytest.mark.slow
+
+COPIER_YML = """\
+_templates_suffix: .jinja
+_answers_file: .copier-answers.yml
+
+greeting:
+  type: str
+  default: hello
+
+keelson_preset:
+  type: str
+  default: ""
+  when: "{{ keelson_preset | default('') != '' }}"
+"""
+ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
+MARKERS = "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"
+
+
+def template(root: Path, name: str, versions: tuple[str, ...], copier_yml: str) -> Path:
+    repo = root / name
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "copier.yml").write_text(copier_yml)
+    (repo / "{{_copier_conf.answers_file}}.jinja").write_text(ANSWERS)
+    for version in versions:
+        (repo / "README.md.jinja").write_text(f"{{{{ greeting }}}} from {version}\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"release {version}")
+        git(repo, "tag", version)
+    return repo
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def record(service: str, state: str, **fields: Any) -> dict[str, Any]:
+    """A record as `fleet status --json` prints it; unnamed fields empty."""
+    empty: dict[str, Any] = {
+        "service": service, "state": state, "template": None, "template_name": None,
+        "preset": None, "version": None, "pin": None, "latest": None, "behind": 0,
+        "missed": [], "beyond": [], "conflicts": [], "detail": None, "url": None,
+        "branch": None, "subfolder": None, "owner": None,
+    }  # fmt: skip
+    return {**empty, **fields}
+
+
+@pytest.fixture
+def fleet(
+    keelson: Keelson, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, dict[str, Path], Path, Path]:
+    """(catalogue, service repositories by name, greeter template, other template)."""
+    monkeypatch.delenv("KEELSON_CATALOGUE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    greeter = template(tmp_path, "greeter", ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"), COPIER_YML)
+    other = template(
+        tmp_path, "other", ("v1.0.0", "v2.0.0"), "_answers_file: .copier-answers.yml\n"
+        "greeting: {type: str, default: hi}\n",
+    )  # fmt: skip
+    catalogue = tmp_path / "team" / "catalogue.yml"
+    catalogue.parent.mkdir()
+    catalogue.write_text(
+        "version: 1\n"
+        "templates:\n"
+        f"  greeter: {{url: {greeter}, ref: v1.3.0}}\n"
+        f"  greeter-lts: {{url: {greeter}, ref: v1.1.0}}\n"
+        "presets:\n"
+        "  - {name: friendly, description: d, template: greeter}\n"
+        "  - {name: steady, description: d, template: greeter-lts}\n"
+        "services:\n"
+        "  - url: ../repos/current\n"
+        "  - url: ../repos/behind-one\n    owner: team-a\n"
+        "  - url: ../repos/behind-three\n"
+        "  - url: ../repos/pinned\n"
+        "  - url: ../repos/markers\n"
+        "  - url: ../repos/mono\n    subfolder: services/api\n"
+        "  - url: ../repos/branchy\n    branch: release\n"
+        "  - url: ../repos/gone\n"
+        "  - url: ../repos/foreign\n"
+        "  - url: ../repos/plain\n"
+    )
+    repos = tmp_path / "repos"
+    repos.mkdir()
+
+    def new(name: str, ref: str, *args: str | Path) -> Path:
+        made = keelson("new", "--defaults", "--trust", "-q", "--vcs-ref", ref, *args, repos / name)
+        assert made.returncode == 0, made.stderr
+        return repos / name
+
+    preset = ("--catalogue", catalogue, "--preset")
+    new("current", "v1.3.0", *preset, "friendly")
+    new("behind-one", "v1.2.0", *preset, "friendly")
+    new("behind-three", "v1.0.0", *preset, "friendly")
+    new("pinned", "v1.1.0", *preset, "steady")
+    markers = new("markers", "v1.3.0", *preset, "friendly")
+    (markers / "NOTES.md").write_text(MARKERS)
+    commit_all(markers, "a half-resolved update")
+    mono = repos / "mono"
+    new("mono/services/api", "v1.2.0", *preset, "friendly", "--no-git")
+    (mono / "README.md").write_text("the monorepo\n")
+    git(mono, "init", "-q", "-b", "main")
+    commit_all(mono, "monorepo")
+    branchy = new("branchy", "v1.0.0", *preset, "friendly")
+    git(branchy, "checkout", "-q", "-b", "release")
+    assert keelson("update", "--trust", "-q", "--to", "v1.3.0", branchy).returncode == 0
+    commit_all(branchy, "template v1.3.0")
+    git(branchy, "checkout", "-q", "-")  # back to the default branch, still at v1.0.0
+    new("foreign", "v1.0.0", "--template", other)
+    plain = repos / "plain"
+    plain.mkdir()
+    (plain / "README.md").write_text("not generated\n")
+    git(plain, "init", "-q", "-b", "main")
+    commit_all(plain, "plain")
+    return catalogue, {p.name: p for p in repos.iterdir()}, greeter, other
+
+
+def test_fleet_status_table_and_json(
+    keelson: Keelson, fleet: tuple[Path, dict[str, Path], Path, Path]
+) -> None:
+    catalogue, repos, greeter, other = fleet
+    gone = repos["current"].parent / "gone"
+    ran = keelson("fleet", "status", "--json", "--catalogue", catalogue)
+    assert ran.returncode == 1, ran.stderr
+    records = json.loads(ran.stdout)["services"]
+    gone_detail = records[7]["detail"]
+    assert gone_detail.startswith("fatal: ") and str(gone) in gone_detail
+
+    def at(name: str, **fields: Any) -> dict[str, Any]:
+        return {"url": str(repos[name]) if name in repos else str(gone), **fields}
+
+    tmpl = {"template": str(greeter), "template_name": "greeter", "latest": "v1.3.0"}
+    assert records == [
+        record("current", "current", **tmpl, **at("current"), preset="friendly",
+               version="v1.3.0", pin="v1.3.0"),
+        record("behind-one", "behind", **tmpl, **at("behind-one"), preset="friendly",
+               version="v1.2.0", pin="v1.3.0", behind=1, missed=["v1.3.0"], owner="team-a"),
+        record("behind-three", "behind", **tmpl, **at("behind-three"), preset="friendly",
+               version="v1.0.0", pin="v1.3.0", behind=3,
+               missed=["v1.1.0", "v1.2.0", "v1.3.0"]),
+        record("pinned", "current", **{**tmpl, "template_name": "greeter-lts"}, **at("pinned"),
+               preset="steady", version="v1.1.0", pin="v1.1.0", beyond=["v1.2.0", "v1.3.0"]),
+        record("markers", "conflicts", **tmpl, **at("markers"), preset="friendly",
+               version="v1.3.0", pin="v1.3.0", conflicts=["NOTES.md"]),
+        record("mono/services/api", "behind", **tmpl, **at("mono"), preset="friendly",
+               version="v1.2.0", pin="v1.3.0", behind=1, missed=["v1.3.0"],
+               subfolder="services/api"),
+        record("branchy", "current", **tmpl, **at("branchy"), preset="friendly",
+               version="v1.3.0", pin="v1.3.0", branch="release"),
+        record("gone", "unreachable", **at("gone"), detail=gone_detail),
+        record("foreign", "behind", **at("foreign"), template=str(other), version="v1.0.0",
+               latest="v2.0.0", behind=1, missed=["v2.0.0"]),
+        record("plain", "not-copier", **at("plain"), detail="no .copier-answers.yml"),
+    ]  # fmt: skip
+
+    table = keelson("fleet", "status", "--catalogue", catalogue, "--jobs", "2")
+    assert table.returncode == 1
+    header = ("SERVICE", "STATE", "TEMPLATE", "PRESET", "VERSION", "PIN", "BEHIND", "NOTES")
+    assert table.stdout.splitlines() == columns(
+        [
+            header,
+            ("current", "current", "greeter", "friendly", "v1.3.0", "v1.3.0", "0", ""),
+            ("behind-one", "behind", "greeter", "friendly", "v1.2.0", "v1.3.0", "1",
+             "missed v1.3.0"),
+            ("behind-three", "behind", "greeter", "friendly", "v1.0.0", "v1.3.0", "3",
+             "missed v1.1.0, v1.2.0, v1.3.0"),
+            ("pinned", "current", "greeter-lts", "steady", "v1.1.0", "v1.1.0", "0",
+             "v1.2.0, v1.3.0 beyond the pin"),
+            ("markers", "conflicts", "greeter", "friendly", "v1.3.0", "v1.3.0", "0",
+             "conflict markers in NOTES.md"),
+            ("mono/services/api", "behind", "greeter", "friendly", "v1.2.0", "v1.3.0", "1",
+             "missed v1.3.0"),
+            ("branchy", "current", "greeter", "friendly", "v1.3.0", "v1.3.0", "0", ""),
+            ("gone", "unreachable", "-", "-", "-", "-", "-", gone_detail),
+            ("foreign", "behind", str(other), "-", "v1.0.0", "-", "1", "missed v2.0.0"),
+            ("plain", "not-copier", "-", "-", "-", "-", "-", "no .copier-answers.yml"),
+        ],
+        right={6},
+    )  # fmt: skip
+
+    # one service, the same record: `keelson check --json` in its folder
+    one = keelson("check", "--json", "--catalogue", catalogue, repos["behind-three"])
+    assert one.returncode == 1
+    mine = json.loads(one.stdout)
+    expected = {**records[2], "service": str(repos["behind-three"]), "url": None}
+    assert mine == expected
+
+    # a fleet that is all current passes
+    current_only = catalogue.parent / "current.yml"
+    text = catalogue.read_text()
+    current_only.write_text(text[: text.index("services:")] + "services:\n"
+                            "  - url: ../repos/current\n  - url: ../repos/pinned\n")  # fmt: skip
+    passed = keelson("fleet", "status", "--catalogue", current_only)
+    assert passed.returncode == 0, passed.stdout
+
+
+def test_fleet_status_needs_services(keelson: Keelson, tmp_path: Path) -> None:
+    catalogue = tmp_path / "catalogue.yml"
+    catalogue.write_text(
+        "version: 1\ntemplates:\n  t: {url: https://git.example.invalid/t.git, ref: v1}\n"
+        "presets: []\n"
+    )
+    ran = keelson("fleet", "status", "--catalogue", catalogue)
+    assert ran.returncode == 2
+    assert ran.stderr == (
+        f"keelson: {catalogue} lists no services: add a `services:` list (docs/catalogue.md)\n"
+    )
