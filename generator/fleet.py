@@ -181,7 +181,9 @@ def _status_of(
             cwd=Path(tmp), timeout=timeout,
         )  # fmt: skip
         if cloned.returncode != 0:
-            detail = " ".join(cloned.stderr.split()) or f"git clone exit {cloned.returncode}"
+            # git's first line says it (its next ones are generic advice)
+            said = [line.strip() for line in cloned.stderr.splitlines() if line.strip()]
+            detail = said[0] if said else f"git clone exit code {cloned.returncode}"
             return _located(ServiceRecord(entry.name, "unreachable", detail=detail), entry)
         project = clone / entry.subfolder if entry.subfolder else clone
         if not (project / answers_file).is_file():
