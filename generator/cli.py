@@ -30,6 +30,7 @@ from generator.catalogue import (
     new_from_preset,
     require_catalogue,
 )
+from generator.delivery import delivery_exit_code, fleet_update
 from generator.errors import KeelsonError, UpdateConflictError, UsageError
 from generator.fleet import JOBS, TIMEOUT, check_json, fleet_exit_code, fleet_status, format_fleet
 from generator.governance import (
@@ -412,7 +413,43 @@ def _add_fleet(commands: Any) -> None:
         help=f"seconds each clone may take (default: {TIMEOUT:g})",
     )  # fmt: skip
     status.set_defaults(handler=_cmd_fleet_status)
+    update = actions.add_parser(
+        "update",
+        help="push an update branch to every behind service",
+        description=(
+            "For every service `fleet status` finds behind: a branch "
+            "keelson/template-<version> with `keelson update` to the catalogue's pin (else "
+            "the newest release) committed, conflicts committed with their markers and "
+            "listed in the commit message, pushed to the service's remote without force. "
+            "A rerun finds the branch there and changes nothing."
+        ),
+    )
+    update.add_argument("--dry-run", action="store_true", help="say what would be pushed")
+    update.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    _add_trust(update)
+    update.add_argument(
+        "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
+    )
+    update.add_argument(
+        "--timeout", type=float, default=TIMEOUT,
+        help=f"seconds each clone or push may take (default: {TIMEOUT:g})",
+    )  # fmt: skip
+    update.set_defaults(handler=_cmd_fleet_update)
     fleet.set_defaults(handler=_need_action)
+
+
+def _cmd_fleet_update(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    if args.jobs < 1 or args.timeout <= 0:
+        raise UsageError("--jobs must be 1 or more and --timeout a positive number of seconds")
+    done = fleet_update(
+        catalogue, dry_run=args.dry_run, trust=args.trust, jobs=args.jobs, timeout=args.timeout
+    )
+    for delivery in done:
+        print(delivery.line())
+    if not done:
+        print("no service is behind", file=sys.stderr)
+    return delivery_exit_code(done)
 
 
 def _cmd_catalogue_list(args: argparse.Namespace) -> int:
@@ -497,7 +534,7 @@ def _add_catalogue(commands: Any) -> None:
 
 
 def _need_action(args: argparse.Namespace) -> int:
-    actions = {"catalogue": "list, show PRESET, validate", "fleet": "status"}[args.command]
+    actions = {"catalogue": "list, show PRESET, validate", "fleet": "status, update"}[args.command]
     first = actions.split(",")[0]
     raise UsageError(
         f"{args.command} needs an action: {actions} (`keelson {args.command} {first}`)"

@@ -227,3 +227,84 @@ def test_fleet_status_needs_services(keelson: Keelson, tmp_path: Path) -> None:
     assert ran.stderr == (
         f"keelson: {catalogue} lists no services: add a `services:` list (docs/catalogue.md)\n"
     )
+
+
+def branch_log(repo: Path, branch: str) -> list[str]:
+    """Subjects of the commits `branch` has on top of the checked-out branch."""
+    return git(repo, "log", "--format=%s", f"HEAD..{branch}").splitlines()
+
+
+def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_nothing(
+    keelson: Keelson, fleet: tuple[Path, dict[str, Path], Path, Path]
+) -> None:
+    catalogue, repos, _, _ = fleet
+    # the team changed the line the template changes in every release: a conflict
+    (repos["behind-three"] / "README.md").write_text("hello from the team\n")
+    commit_all(repos["behind-three"], "our README")
+    branch = "keelson/template-v1.3.0"
+
+    dry = keelson("fleet", "update", "--dry-run", "--catalogue", catalogue)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        f"behind-one: would push {branch} (v1.2.0 -> v1.3.0)",
+        f"behind-three: would push {branch} (v1.0.0 -> v1.3.0)",
+        f"mono/services/api: would push {branch} (v1.2.0 -> v1.3.0)",
+        "foreign: would push keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+    ]
+    assert all(git(repo, "branch", "--list", "keelson/*") == "" for repo in repos.values()
+               if (repo / ".git").exists())  # fmt: skip
+
+    ran = keelson("fleet", "update", "--catalogue", catalogue)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.splitlines() == [
+        f"behind-one: pushed {branch} (v1.2.0 -> v1.3.0)",
+        f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0) with conflicts in README.md",
+        f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
+        "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+    ]
+    for name in ("behind-one", "behind-three", "mono"):
+        assert branch_log(repos[name], branch) == [
+            f"keelson: template {'v1.0.0' if name == 'behind-three' else 'v1.2.0'} -> v1.3.0"
+        ]
+    assert branch_log(repos["foreign"], "keelson/template-v2.0.0") == [
+        "keelson: template v1.0.0 -> v2.0.0"
+    ]
+    show = git(repos["behind-one"], "show", f"{branch}:README.md")
+    assert show == "hello from v1.3.0\n"
+    api = git(repos["mono"], "show", f"{branch}:services/api/README.md")
+    assert api == "hello from v1.3.0\n"
+    conflicted = git(repos["behind-three"], "show", f"{branch}:README.md")
+    assert conflicted.startswith("<<<<<<< ") and "hello from the team" in conflicted
+    assert "hello from v1.3.0" in conflicted
+    message = git(repos["behind-three"], "log", "-1", "--format=%B", branch)
+    assert message == (
+        "keelson: template v1.0.0 -> v1.3.0\n\n"
+        "`keelson update --to v1.3.0`, applied by `keelson fleet update`.\n\n"
+        "Conflicts, committed with their markers: resolve them (edit the markers away,\n"
+        "or `git rm` a kept file the template dropped) before merging:\n"
+        "- README.md\n\n"
+    )
+    # the services' own branches are untouched
+    assert (repos["behind-one"] / "README.md").read_text() == "hello from v1.2.0\n"
+    assert git(repos["current"], "branch", "--list", "keelson/*") == ""
+    assert git(repos["pinned"], "branch", "--list", "keelson/*") == ""
+
+    # a person adds a commit to the update branch; a rerun keeps it and changes nothing
+    git(repos["behind-one"], "checkout", "-q", branch)
+    (repos["behind-one"] / "NOTES.md").write_text("reviewed\n")
+    commit_all(repos["behind-one"], "reviewed by a person")
+    git(repos["behind-one"], "checkout", "-q", "-")
+    tips = {
+        name: git(repo, "rev-parse", f"refs/heads/{branch}").strip()
+        for name, repo in repos.items() if name in {"behind-one", "behind-three", "mono"}
+    }  # fmt: skip
+    again = keelson("fleet", "update", "--catalogue", catalogue)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.splitlines() == [
+        f"behind-one: up to date {branch} (v1.2.0 -> v1.3.0)",
+        f"behind-three: up to date {branch} (v1.0.0 -> v1.3.0)",
+        f"mono/services/api: up to date {branch} (v1.2.0 -> v1.3.0)",
+        "foreign: up to date keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+    ]
+    for name, tip in tips.items():
+        assert git(repos[name], "rev-parse", f"refs/heads/{branch}").strip() == tip
