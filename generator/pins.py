@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.catalogue import Catalogue, CatalogueTemplate, find_catalogue, load_catalogue
 from generator.update import (
@@ -23,11 +25,11 @@ from generator.update import (
     UpdateResult,
     changelog_between,
     check_service,
+    parse_version,
     read_changelog,
     release_tags,
     update_service,
 )
-from generator.update import _parse_version as parse_version
 
 PRESET_ANSWER = "keelson_preset"
 """The answer that records the preset a service was made from (copier.yml)."""
@@ -128,7 +130,7 @@ def apply_pin(result: CheckResult, pin: Pin | None, preset: str | None = None) -
     return dataclasses.replace(pinned, missed=missed, beyond=beyond, changelog=changelog)
 
 
-def _version(tag: str) -> Any:
+def _version(tag: str) -> Version:
     version = parse_version(tag)
     if version is None:  # pragma: no cover - check_service lists versions only
         raise ValueError(tag)

@@ -575,6 +575,16 @@ def _parse_version(ref: str | None) -> Version | None:
         return None
 
 
+def parse_version(ref: str | None) -> Version | None:
+    """Read a version from a release tag or a `git describe` string, as copier does.
+
+    Returns:
+        The version; None for a ref that is not one (a branch, a commit).
+
+    """
+    return _parse_version(ref)
+
+
 def release_tags(src: str) -> list[str]:
     """List a template's release tags (PEP 440 versions, no pre-releases), oldest first.
 
