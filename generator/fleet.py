@@ -23,6 +23,7 @@ from generator.git import git
 from generator.pins import PRESET_ANSWER, apply_pin, pin_in
 from generator.source import is_remote
 from generator.table import columns
+from generator.template import spec_at
 from generator.update import CheckResult, check_service
 
 JOBS = 4
@@ -51,6 +52,8 @@ class ServiceRecord:
         missed: Those releases, oldest first.
         beyond: Releases newer than the pin, oldest first.
         conflicts: Files holding conflict markers.
+        retired: Recorded answers the version it should move to no longer asks
+            (copier drops them on update without a word).
         detail: Why the state is unknown, not-copier or unreachable.
         url: The service's repository (fleet only).
         branch: The branch read (fleet only).
@@ -71,6 +74,7 @@ class ServiceRecord:
     missed: tuple[str, ...] = ()
     beyond: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
     detail: str | None = None
     url: str | None = None
     branch: str | None = None
@@ -92,6 +96,7 @@ class ServiceRecord:
             "missed": list(self.missed),
             "beyond": list(self.beyond),
             "conflicts": list(self.conflicts),
+            "retired": list(self.retired),
             "detail": self.detail,
             "url": self.url,
             "branch": self.branch,
@@ -141,7 +146,12 @@ def check_record(
     preset = str(answers.get(PRESET_ANSWER) or "") or None
     pin = pin_in(catalogue, answers) if catalogue is not None else None
     pinned = apply_pin(result, pin, preset)
-    return record_of(pinned, service, pin.template if pin else None)
+    found = record_of(pinned, service, pin.template if pin else None)
+    if pinned.missed and (spec := spec_at(pinned.template, pinned.missed[-1])) is not None:
+        asked = set(spec.questions)
+        retired = tuple(k for k in answers if not k.startswith("_") and k not in asked)
+        found = dataclasses.replace(found, retired=retired)
+    return found
 
 
 def check_json(path: str | Path = ".", *, catalogue: str | None = None) -> ServiceRecord:
@@ -242,6 +252,8 @@ def _note(record: ServiceRecord) -> str:
         notes.append(f"missed {', '.join(record.missed)}")
     if record.conflicts:
         notes.append(f"conflict markers in {', '.join(record.conflicts)}")
+    if record.retired:
+        notes.append(f"{record.missed[-1]} no longer asks {', '.join(record.retired)}")
     if record.beyond:
         notes.append(f"{', '.join(record.beyond)} beyond the pin")
     return "; ".join(notes)

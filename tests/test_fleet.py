@@ -38,13 +38,18 @@ ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
 MARKERS = "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"
 
 
-def template(root: Path, name: str, versions: tuple[str, ...], copier_yml: str) -> Path:
+def template(
+    root: Path, name: str, versions: tuple[str, ...], copier_yml: str, first_only: str = ""
+) -> Path:
+    """A template repository; `first_only` is a question only its first release asks."""
     repo = root / name
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    (repo / "copier.yml").write_text(copier_yml)
     (repo / "{{_copier_conf.answers_file}}.jinja").write_text(ANSWERS)
     for version in versions:
+        (repo / "copier.yml").write_text(
+            copier_yml + (first_only if version == versions[0] else "")
+        )
         (repo / "README.md.jinja").write_text(f"{{{{ greeting }}}} from {version}\n")
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", f"release {version}")
@@ -62,7 +67,7 @@ def record(service: str, state: str, **fields: Any) -> dict[str, Any]:
     empty: dict[str, Any] = {
         "service": service, "state": state, "template": None, "template_name": None,
         "preset": None, "version": None, "pin": None, "latest": None, "behind": 0,
-        "missed": [], "beyond": [], "conflicts": [], "detail": None, "url": None,
+        "missed": [], "beyond": [], "conflicts": [], "retired": [], "detail": None, "url": None,
         "branch": None, "subfolder": None, "owner": None,
     }  # fmt: skip
     return {**empty, **fields}
@@ -75,7 +80,10 @@ def fleet(
     """(catalogue, service repositories by name, greeter template, other template)."""
     monkeypatch.delenv("KEELSON_CATALOGUE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    greeter = template(tmp_path, "greeter", ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"), COPIER_YML)
+    greeter = template(
+        tmp_path, "greeter", ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"), COPIER_YML,
+        first_only="colour: {type: str, default: blue}\n",
+    )  # fmt: skip
     other = template(
         tmp_path, "other", ("v1.0.0", "v2.0.0"), "_answers_file: .copier-answers.yml\n"
         "greeting: {type: str, default: hi}\n",
@@ -159,7 +167,7 @@ def test_fleet_status_table_and_json(
                version="v1.2.0", pin="v1.3.0", behind=1, missed=["v1.3.0"], owner="team-a"),
         record("behind-three", "behind", **tmpl, **at("behind-three"), preset="friendly",
                version="v1.0.0", pin="v1.3.0", behind=3,
-               missed=["v1.1.0", "v1.2.0", "v1.3.0"]),
+               missed=["v1.1.0", "v1.2.0", "v1.3.0"], retired=["colour"]),
         record("pinned", "current", **{**tmpl, "template_name": "greeter-lts"}, **at("pinned"),
                preset="steady", version="v1.1.0", pin="v1.1.0", beyond=["v1.2.0", "v1.3.0"]),
         record("markers", "conflicts", **tmpl, **at("markers"), preset="friendly",
@@ -185,7 +193,7 @@ def test_fleet_status_table_and_json(
             ("behind-one", "behind", "greeter", "friendly", "v1.2.0", "v1.3.0", "1",
              "missed v1.3.0"),
             ("behind-three", "behind", "greeter", "friendly", "v1.0.0", "v1.3.0", "3",
-             "missed v1.1.0, v1.2.0, v1.3.0"),
+             "missed v1.1.0, v1.2.0, v1.3.0; v1.3.0 no longer asks colour"),
             ("pinned", "current", "greeter-lts", "steady", "v1.1.0", "v1.1.0", "0",
              "v1.2.0, v1.3.0 beyond the pin"),
             ("markers", "conflicts", "greeter", "friendly", "v1.3.0", "v1.3.0", "0",
