@@ -109,7 +109,8 @@ def _deliver(
         exists = git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", cwd=clone)
         if exists.returncode == 0:
             # a rerun, or a branch a person has added to: build on it, never replace it
-            git("checkout", "--quiet", "-b", branch, f"origin/{branch}", cwd=clone, check=True)
+            # -B: the clone may already be on it (the remote's HEAD branch)
+            git("checkout", "--quiet", "-B", branch, f"origin/{branch}", cwd=clone, check=True)
         else:
             git("checkout", "--quiet", "-b", branch, cwd=clone, check=True)
         project = clone / entry.subfolder if entry.subfolder else clone
@@ -170,7 +171,15 @@ def fleet_update(
             branch = f"{BRANCH_PREFIX}{new}"
             done.append(Delivery(record.service, branch, record.version, new, "would push"))
             continue
-        done.append(_deliver(by_name[record.service], record, new, trust=trust, timeout=timeout))
+        try:
+            done.append(
+                _deliver(by_name[record.service], record, new, trust=trust, timeout=timeout)
+            )
+        except KeelsonError as error:  # one service's trouble is its line, not the run's end
+            branch = f"{BRANCH_PREFIX}{new}"
+            done.append(
+                Delivery(record.service, branch, record.version, new, "failed", detail=str(error))
+            )
     return done
 
 

@@ -316,3 +316,33 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
     ]
     for name, tip in tips.items():
         assert git(repos[name], "rev-parse", f"refs/heads/{branch}").strip() == tip
+
+
+def test_fleet_update_never_overwrites_a_branch_it_cannot_push(
+    keelson: Keelson, fleet: tuple[Path, dict[str, Path], Path, Path]
+) -> None:
+    catalogue, repos, _, _ = fleet
+    branch = "keelson/template-v1.3.0"
+    # a person made the branch by hand (no update on it yet) and has it checked out in
+    # the service's repository, where git refuses any push to it
+    mine = repos["behind-one"]
+    git(mine, "checkout", "-q", "-b", branch)
+    (mine / "NOTES.md").write_text("started by hand\n")
+    commit_all(mine, "a person's start")
+    tip = git(mine, "rev-parse", "HEAD").strip()
+    ran = keelson("fleet", "update", "--catalogue", catalogue)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines, ran.stderr
+    assert lines[0].startswith(
+        f"behind-one: failed {branch} (v1.2.0 -> v1.3.0): push refused, nothing overwritten: "
+    )
+    assert "checked out" in lines[0]
+    assert lines[1:] == [
+        f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0)",
+        f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
+        "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+    ]
+    assert git(mine, "rev-parse", branch).strip() == tip
+    assert (mine / "NOTES.md").read_text() == "started by hand\n"
+    assert git(mine, "status", "--porcelain") == ""
