@@ -37,11 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover - the names below load on first use
     )
     from generator.images import ImageResult, ensure_images, required_images, standin_supported
     from generator.kubernetes import KubeReport, verify_kubernetes
+    from generator.outcomes import UpdateResult
     from generator.render import Created, RenderOptions, ServiceOptions, create_service, new_service
     from generator.template import TemplateSpec, default_template
     from generator.update import (
         CheckResult,
-        UpdateResult,
         check_service,
         update_service,
     )
@@ -73,7 +73,7 @@ _HOMES = {
     "TemplateError": "generator.errors",
     "TemplateSpec": "generator.template",
     "UpdateConflictError": "generator.errors",
-    "UpdateResult": "generator.update",
+    "UpdateResult": "generator.outcomes",
     "UsageError": "generator.errors",
     "VerifyError": "generator.errors",
     "check_service": "generator.update",

@@ -11,7 +11,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - only for the annotation
-    from generator.update import UpdateResult
+    from generator.outcomes import UpdateResult
 
 
 class KeelsonError(Exception):

@@ -20,9 +20,9 @@ from packaging.version import Version
 
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.catalogue import Catalogue, CatalogueTemplate, find_catalogue, load_catalogue
+from generator.outcomes import UpdateResult
 from generator.update import (
     CheckResult,
-    UpdateResult,
     changelog_between,
     check_service,
     parse_version,

@@ -303,6 +303,14 @@ def journal_home(root: Path) -> Path:
     return root / LOOSE_JOURNAL
 
 
+def _device(path: Path) -> int:
+    """Return the file system a path is on (its nearest existing folder's)."""
+    for candidate in [path, *path.absolute().parents]:
+        with contextlib.suppress(OSError):
+            return candidate.stat().st_dev
+    return -1  # pragma: no cover - the root folder always exists
+
+
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.is_dir() and not source.is_symlink():
@@ -347,6 +355,9 @@ def commit(
 
     """
     home = home or journal_home(root)
+    if _device(home) != _device(root):
+        # renames only are atomic within one file system (a git directory kept apart)
+        home = root / LOOSE_JOURNAL
     recover_at(home)
     _remove(home)
     (home / "new").mkdir(parents=True)
@@ -396,7 +407,14 @@ def commit(
     state["emptied"] = sorted(modes.items(), key=lambda item: -len(item[0]))
     with held():
         _fsync_write(home / _STATE, json.dumps(state, indent=1))
-        _apply(root, home, state)
+        try:
+            _apply(root, home, state)
+        except BaseException:
+            # a file system error half-way (a full disk, a permission): undo at once
+            _roll_back(home, state)
+            (home / _STATE).unlink()
+            _remove(home)
+            raise
         (home / _STATE).unlink()
         note_written(what)
         _remove(home)

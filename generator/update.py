@@ -32,12 +32,14 @@ from generator import transaction, workspace
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
 from generator.git import git, git_env, show_at
+from generator.outcomes import UpdateResult
 from generator.render import check_data_keys, hide_chatter, translate_copier_error
 from generator.source import (
     TemplateSource,
     ask_trust,
     check_ref,
     confirm_trust,
+    git_url,
     has_commit,
     is_bare,
     is_own,
@@ -51,40 +53,6 @@ CHANGELOG = "CHANGELOG.md"
 _MARKERS = r"^(<<<<<<<|>>>>>>>)( |$)"
 _HEADING = re.compile(r"^##\s+\[?(?P<version>[^\]\s]+)\]?")
 _DESCRIBE = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)$")
-_SHORTHANDS = (
-    (re.compile(r"^gh:/?(.*\.git)$"), r"https://github.com/\1"),
-    (re.compile(r"^gh:/?(.*)$"), r"https://github.com/\1.git"),
-    (re.compile(r"^gl:/?(.*\.git)$"), r"https://gitlab.com/\1"),
-    (re.compile(r"^gl:/?(.*)$"), r"https://gitlab.com/\1.git"),
-)
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """What an update changed (or, with `pretend`, would change).
-
-    Attributes:
-        path: The service's folder.
-        old_version: The template version the service was on (`_commit`).
-        new_version: The template version it is on now (or would be).
-        pretend: Whether this was a dry run.
-        changed: `M compose.yaml`-style lines (A added, M modified, D deleted,
-            U unmerged), paths relative to the service.
-        conflicts: Files holding conflict markers, relative to the service.
-        diff: The unified diff of the update (dry runs only).
-        dropped: Files the template no longer generates that the team changed:
-            kept, and among the conflicts (git shows them as deleted by them).
-
-    """
-
-    path: Path
-    old_version: str | None
-    new_version: str | None
-    pretend: bool
-    changed: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
-    diff: str = ""
-    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,14 +104,6 @@ class CheckResult:
         if self.unknown is not None:
             return 2
         return 0 if self.up_to_date and not self.conflicts else 1
-
-
-def _git_repo(url: str) -> str:
-    """Turn copier's `gh:`/`gl:` shorthands into URLs git understands."""
-    for pattern, replacement in _SHORTHANDS:
-        if pattern.match(url):
-            return pattern.sub(replacement, url)
-    return url.removeprefix("git+")
 
 
 def _check_repository(project: Path) -> Path:
@@ -595,7 +555,7 @@ def release_tags(src: str) -> list[str]:
         KeelsonError: git cannot list the template's tags.
 
     """
-    repo = _git_repo(src)
+    repo = git_url(src)
     if Path(repo).expanduser().is_dir():
         repo = str(Path(repo).expanduser().resolve())
     listed = git("ls-remote", "--tags", "--refs", "--", repo, cwd=Path.cwd(), check=False)
@@ -619,7 +579,7 @@ def read_changelog(src: str, ref: str) -> str | None:
         ref: The tag to read it at.
 
     """
-    repo = _git_repo(src)
+    repo = git_url(src)
     local = Path(repo).expanduser()
     if local.is_dir():
         return show_at(local, ref, CHANGELOG)
@@ -746,7 +706,7 @@ def _compare_commits(base: CheckResult) -> CheckResult:
             base, unknown="the service records no template commit (_commit) to compare"
         )
     with tempfile.TemporaryDirectory(prefix="keelson-check-") as tmp:
-        repo = _git_repo(base.template)
+        repo = git_url(base.template)
         local = Path(repo).expanduser()
         if local.is_dir():
             where = local.resolve()
