@@ -9,6 +9,7 @@ never the end of the run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from generator.git import git
 from generator.pins import PRESET_ANSWER, apply_pin, pin_in
 from generator.source import is_remote
 from generator.table import columns
-from generator.template import spec_at
+from generator.template import TemplateSpec, spec_at
 from generator.update import CheckResult, check_service
 
 JOBS = 4
@@ -147,11 +148,17 @@ def check_record(
     pin = pin_in(catalogue, answers) if catalogue is not None else None
     pinned = apply_pin(result, pin, preset)
     found = record_of(pinned, service, pin.template if pin else None)
-    if pinned.missed and (spec := spec_at(pinned.template, pinned.missed[-1])) is not None:
+    if pinned.missed and (spec := _spec(pinned.template, pinned.missed[-1])) is not None:
         asked = set(spec.questions)
         retired = tuple(k for k in answers if not k.startswith("_") and k not in asked)
         found = dataclasses.replace(found, retired=retired)
     return found
+
+
+@functools.lru_cache(maxsize=32)
+def _spec(template: str, ref: str) -> TemplateSpec | None:
+    # forty services on two templates: read each release's questions once per run
+    return spec_at(template, ref)
 
 
 def check_json(path: str | Path = ".", *, catalogue: str | None = None) -> ServiceRecord:
@@ -166,6 +173,7 @@ def check_json(path: str | Path = ".", *, catalogue: str | None = None) -> Servi
         CatalogueError: The configured catalogue cannot be read or is not valid.
 
     """
+    _spec.cache_clear()
     project = find_service(path)
     location = find_catalogue(catalogue)
     loaded = load_catalogue(location) if location is not None else None
@@ -233,6 +241,7 @@ def fleet_status(
         raise UsageError(
             f"{catalogue.source} lists no services: add a `services:` list (docs/catalogue.md)"
         )
+    _spec.cache_clear()  # a template's tags may have moved since the last run in this process
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(
             pool.map(lambda e: _status_of(e, catalogue, timeout, answers_file), catalogue.services)
