@@ -83,6 +83,9 @@ def test_validate_passes_a_sound_catalogue(keelson: Keelson, greeter: Path, tmp_
 def test_validate_names_every_finding_with_file_and_line(
     keelson: Keelson, greeter: Path, tmp_path: Path
 ) -> None:
+    bare = tmp_path / "greeter.git"
+    git(tmp_path, "clone", "-q", "--bare", str(greeter), str(bare))
+    mirror = bare.as_uri()  # a git URL: listed with ls-remote, not read in place
     catalogue = write(
         tmp_path,
         "version: 1\n"
@@ -91,6 +94,8 @@ def test_validate_names_every_finding_with_file_and_line(
         f"  future:\n    url: {greeter}\n    ref: v9.9.9\n"
         "  gone:\n    url: /nonexistent/template\n    ref: v1.0.0\n"
         f"  remote:\n    url: {UNREACHABLE}\n    ref: v1.0.0\n"
+        f"  mirror:\n    url: {mirror}\n    ref: v9.9.9\n"
+        f"  mirrored:\n    url: {mirror}\n    ref: v1.0.0\n"
         "presets:\n"
         "  - name: typo\n    description: d\n    template: greeter\n"
         "    answers:\n      greting: hi\n"
@@ -99,7 +104,9 @@ def test_validate_names_every_finding_with_file_and_line(
         "  - name: huge\n    description: d\n    template: greeter\n"
         "    answers:\n      size: 9\n"
         "  - name: fine\n    description: d\n    template: greeter\n"
-        "  - name: later\n    description: d\n    template: future\n",
+        "  - name: later\n    description: d\n    template: future\n"
+        "  - name: far\n    description: d\n    template: mirrored\n"
+        "    answers:\n      size: 7\n",
     )
     result = keelson("catalogue", "validate", "--catalogue", catalogue)
     assert result.returncode == 2
@@ -117,12 +124,19 @@ def test_validate_names_every_finding_with_file_and_line(
         f"{where}:{line_of(catalogue, 'remote:')}: template 'remote': cannot reach "
         f"{UNREACHABLE}: fatal: unable to access"
     )
-    assert lines[3:] == [
+    assert lines[3] == (
+        f"{where}:{line_of(catalogue, 'mirror:')}: template 'mirror': ref 'v9.9.9' is not a "
+        f"tag or branch of {mirror}"
+    )
+    assert lines[4:] == [
         f"{where}:{line_of(catalogue, 'greting:')}: preset 'typo': 'greting' is not a question "
         "of template 'greeter' at v1.0.0; it asks: greeting, size, shout",
         f"{where}:{line_of(catalogue, 'greeting: hello there')}: preset 'shouty': invalid "
         "greeting: at most 10 characters",
         f"{where}:{line_of(catalogue, 'size: 9')}: preset 'huge': invalid size: 9 is not one "
+        "of: 1, 2, 3",
+        # a template by git URL is read at its ref like a local one
+        f"{where}:{line_of(catalogue, 'size: 7')}: preset 'far': invalid size: 7 is not one "
         "of: 1, 2, 3",
     ]
 
