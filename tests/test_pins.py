@@ -193,3 +193,21 @@ def test_service_without_preset_is_pinned_by_its_template(
     updated = keelson("update", "--catalogue", catalogue, "--trust", service)
     assert updated.returncode == 0, updated.stderr
     assert recorded(service)["_commit"] == "v1.1.0"
+
+
+def test_an_existing_service_takes_a_preset_name_with_update_data(
+    keelson: Keelson, team: tuple[Path, Path], tmp_path: Path
+) -> None:
+    template, catalogue = team
+    service = tmp_path / "older"
+    made = keelson(
+        "new", "--template", template, "--vcs-ref", "v1.1.0", "--defaults", "--trust", service
+    )
+    assert made.returncode == 0, made.stderr
+    named = keelson(
+        "update", "--catalogue", catalogue, "--trust", "--data", "keelson_preset=friendly",
+        service,
+    )  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert recorded(service)["keelson_preset"] == "friendly"
+    assert recorded(service)["_commit"] == "v1.1.0"  # at the pin: the version stays
