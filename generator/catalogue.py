@@ -23,14 +23,14 @@ import yaml
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
-from generator.table import columns
-from generator.template import copier_yml_at
+from generator.template import copier_yml_at, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
-_TOP_KEYS = ("version", "templates", "presets")
+_TOP_KEYS = ("version", "templates", "presets", "services")
+_SERVICE_KEYS = ("name", "url", "branch", "subfolder", "owner")
 _TEMPLATE_KEYS = ("url", "ref")
-_PRESET_KEYS = ("name", "description", "template", "answers")
+_PRESET_KEYS = ("name", "description", "template", "answers", "owner", "tags")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
@@ -71,6 +71,8 @@ class Preset:
         answers: Question name to answer.
         line: The catalogue line where the preset starts.
         answer_lines: Question name to the catalogue line of its answer.
+        owner: Who answers for the preset (a team, a person), or empty.
+        tags: Words to filter `keelson catalogue list` by.
 
     """
 
@@ -80,6 +82,31 @@ class Preset:
     answers: Mapping[str, Any]
     line: int
     answer_lines: Mapping[str, int] = field(default_factory=dict)
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FleetService:
+    """A service the team keeps, listed in the catalogue's `services` (`keelson fleet`).
+
+    Attributes:
+        name: How `fleet status` names it (default: the repository's name, plus the
+            subfolder).
+        url: Its git URL, or a local path made absolute against the catalogue's folder.
+        branch: The branch to read; the repository's default branch when None.
+        subfolder: The folder of the service inside the repository (a monorepo).
+        owner: Who answers for it, or empty.
+        line: The catalogue line where the entry starts.
+
+    """
+
+    name: str
+    url: str
+    branch: str | None
+    subfolder: str
+    owner: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -90,12 +117,14 @@ class Catalogue:
         source: Where it was read from (a path or URL), for messages.
         templates: Its templates by name.
         presets: Its presets, in the file's order.
+        services: The services it lists for `keelson fleet`, in the file's order.
 
     """
 
     source: str
     templates: Mapping[str, CatalogueTemplate]
     presets: tuple[Preset, ...]
+    services: tuple[FleetService, ...] = ()
 
     def where(self, line: int) -> str:
         """Return `source:line`, the prefix of every message about the catalogue."""
@@ -127,6 +156,8 @@ class Catalogue:
                     "url": p.template.url,
                     "ref": p.template.ref,
                     "answers": dict(p.answers),
+                    "owner": p.owner or None,
+                    "tags": list(p.tags),
                 }
                 for p in self.presets
             ],
@@ -251,7 +282,7 @@ def _parse_templates(reader: _Reader, node: yaml.Node, base: Path) -> dict[str, 
 def _parse(reader: _Reader, base: Path) -> Catalogue:
     root = reader.root()
     top = reader.mapping(root, "the catalogue", _TOP_KEYS)
-    reader.require(root, top, "the catalogue", _TOP_KEYS)
+    reader.require(root, top, "the catalogue", _TOP_KEYS[:3])
     version_node = top["version"][1]
     if reader.value(version_node) != SCHEMA_VERSION:
         raise reader.error(
@@ -301,6 +332,8 @@ def _parse(reader: _Reader, base: Path) -> Catalogue:
                     raise reader.error(answer_key, f"{what}: {key!r} is not a question name")
                 answers[key] = reader.value(answer_node)
                 answer_lines[key] = answer_key.start_mark.line + 1
+        owner = reader.text(entries["owner"][1], f"{what}: owner") if "owner" in entries else ""
+        tags = _parse_tags(reader, entries["tags"][1], what) if "tags" in entries else ()
         presets.append(
             Preset(
                 name=name,
@@ -311,9 +344,48 @@ def _parse(reader: _Reader, base: Path) -> Catalogue:
                 answers=answers,
                 line=node.start_mark.line + 1,
                 answer_lines=answer_lines,
+                owner=owner,
+                tags=tags,
             )
         )
-    return Catalogue(source=reader.source, templates=templates, presets=tuple(presets))
+    services = _parse_services(reader, top["services"][1], base) if "services" in top else ()
+    return Catalogue(reader.source, templates, tuple(presets), services)
+
+
+def _parse_services(reader: _Reader, node: yaml.Node, base: Path) -> tuple[FleetService, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.error(node, "services must be a list")
+    services: dict[str, FleetService] = {}
+    for index, item in enumerate(node.value):
+        what = f"services[{index}]"
+        entries = reader.mapping(item, what, _SERVICE_KEYS)
+        reader.require(item, entries, what, ("url",))
+        got = {k: reader.text(v, f"{what}: {k}") for k, (_, v) in entries.items()}
+        url = got["url"] if _REMOTE.match(got["url"]) else str((base / got["url"]).resolve())
+        folder = got.get("subfolder", "").strip("/")
+        name = got.get("name") or "/".join(
+            filter(None, (url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"), folder))
+        )
+        if name in services:
+            first = services[name].line
+            raise reader.error(item, f"{what}: a second service named {name!r} (first on line "
+                               f"{first}); give one a `name`")  # fmt: skip
+        services[name] = FleetService(
+            name, url, got.get("branch"), folder, got.get("owner", ""), item.start_mark.line + 1
+        )
+    return tuple(services.values())
+
+
+def _parse_tags(reader: _Reader, node: yaml.Node, what: str) -> tuple[str, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.error(node, f"{what}: tags must be a list of words")
+    tags: list[str] = []
+    for item in node.value:
+        tag = reader.text(item, f"{what}: tags")
+        if not _NAME.match(tag):
+            raise reader.error(item, f"{what}: tag {tag!r}: lowercase letters, digits, . _ -")
+        tags.append(tag)
+    return tuple(tags)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -469,7 +541,12 @@ def new_from_preset(
                 f"{key!r} is not a question of template {template.name!r} at {ref}; it "
                 f"asks: {', '.join(questions)}"
             )
-    options["data"] = {**preset.answers, **overrides}
+    provenance = (
+        {}
+        if "keelson_preset" not in _asked(template, ref, questions)
+        else {"keelson_preset": preset.name}
+    )
+    options["data"] = {**provenance, **preset.answers, **overrides}
     options["vcs_ref"] = ref
     try:
         return create_service(dest, template=template.url, **options)
@@ -483,13 +560,12 @@ def new_from_preset(
         raise
 
 
-def format_table(catalogue: Catalogue) -> list[str]:
-    """Render the presets as the table `keelson catalogue list` prints."""
-    header = ("NAME", "TEMPLATE", "VERSION", "DESCRIPTION")
-    rows = [header] + [
-        (p.name, p.template.name, p.template.ref, p.description) for p in catalogue.presets
-    ]
-    return columns(rows)
+def _asked(template: CatalogueTemplate, ref: str, questions: list[str]) -> list[str]:
+    """Return the questions the template asks at `ref`, a remote one too (to record the preset)."""
+    if template.is_local:
+        return questions
+    spec = spec_at(template.url, ref)
+    return list(spec.questions) if spec is not None else []
 
 
 def choose_preset(catalogue: Catalogue, **prompt: Any) -> Preset | None:

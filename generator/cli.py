@@ -7,6 +7,7 @@ for bad input (nothing written) and 1 for anything else.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -25,22 +26,25 @@ from generator.catalogue import (
     Preset,
     choose_preset,
     find_catalogue,
-    format_table,
     load_catalogue,
     new_from_preset,
     require_catalogue,
 )
+from generator.delivery import delivery_exit_code, fleet_update
 from generator.errors import KeelsonError, UpdateConflictError, UsageError
+from generator.fleet import JOBS, TIMEOUT, check_json, fleet_exit_code, fleet_status, format_fleet
+from generator.governance import (
+    describe_preset,
+    format_table,
+    select_presets,
+    validate_catalogue,
+)
 from generator.images import ensure_images, required_images
 from generator.kube_deploy import deploy_service
 from generator.kubernetes import verify_kubernetes
+from generator.pins import check_pinned, update_pinned
 from generator.render import Created, check_destination, create_service
-from generator.update import (
-    check_service,
-    format_check,
-    summary,
-    update_service,
-)
+from generator.update import format_check, summary
 from generator.verify import verify_service
 from generator.yamlfile import load_yaml
 
@@ -227,8 +231,9 @@ def _add_data(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 def _cmd_update(args: argparse.Namespace) -> int:
     try:
-        result = update_service(
+        result, notes = update_pinned(
             args.dir,
+            catalogue=args.catalogue,
             to=args.to,
             pretend=args.pretend,
             trust=args.trust or None,
@@ -248,7 +253,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
     if result.pretend:
         print(result.diff, end="")
     if not args.quiet or result.pretend:
-        for line in summary(result):
+        for line in [*summary(result), *notes]:
             print(f"keelson: {line}", file=sys.stderr)
     return 0
 
@@ -275,6 +280,8 @@ def _real_update(args: argparse.Namespace, where: Path) -> str:
         words += ["--data-file", str(args.data_file)]
     if args.trust:
         words.append("--trust")
+    if args.catalogue:
+        words += ["--catalogue", args.catalogue]
     return shlex.join(words)
 
 
@@ -290,8 +297,12 @@ def _add_update(commands: Any) -> None:
     )
     _add_dir(update)
     update.add_argument(
-        "--to", metavar="REF", help="template version (git ref); default: its newest tag"
+        "--to",
+        metavar="REF",
+        help="template version (git ref); default: the team catalogue's pin for the "
+        "service's template, else its newest tag",
     )
+    update.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
     update.add_argument(
         "--template",
         metavar="PATH|URL",
@@ -310,7 +321,11 @@ def _add_update(commands: Any) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    result = check_service(args.dir)
+    if args.json:
+        record = check_json(args.dir, catalogue=args.catalogue)
+        print(json.dumps(record.to_dict(), indent=2))
+        return 0 if record.state == "current" else 2 if record.state == "unknown" else 1
+    result = check_pinned(args.dir, catalogue=args.catalogue)
     # "cannot tell" is a failure to report, not a result: stderr, as every failure
     failed = result.exit_code == 2
     try:
@@ -343,21 +358,130 @@ def _add_check(commands: Any) -> None:
         "check",
         help="tell whether a service is on the newest template version",
         description=(
-            "Exit 0 when the service is on its template's newest version; exit 1 with "
+            "Exit 0 when the service is on its template's newest version (or at the team "
+            "catalogue's pin for it, newer releases mentioned); exit 1 with "
             "the releases (or commits) it missed and their changelog, or when files still "
             "hold conflict markers from an update; exit 2 when it cannot tell (for CI)."
         ),
     )
     _add_dir(check)
+    check.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print the service's record as `keelson fleet status --json` does (same exit codes)",
+    )
     check.set_defaults(handler=_cmd_check)
+
+
+def _cmd_fleet_status(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    if args.jobs < 1 or args.timeout <= 0:
+        raise UsageError("--jobs must be 1 or more and --timeout a positive number of seconds")
+    records = fleet_status(catalogue, jobs=args.jobs, timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"services": [r.to_dict() for r in records]}, indent=2))
+    else:
+        print("\n".join(format_fleet(records)))
+    return fleet_exit_code(records)
+
+
+def _add_fleet(commands: Any) -> None:
+    fleet = commands.add_parser(
+        "fleet",
+        help="the state of every service the team catalogue lists",
+        description="The services of the catalogue's `services:` list (docs/catalogue.md).",
+    )
+    actions = fleet.add_subparsers(dest="action", metavar="ACTION")
+    status = actions.add_parser(
+        "status",
+        help="template, preset, version, pin and releases behind of every service",
+        description=(
+            "Clone every service shallowly (a few at a time) and check it as `keelson "
+            "check` does, honouring the catalogue's pins: a table, or JSON with --json. "
+            "Unreachable repositories are reported, never fatal. Exit 1 when any service "
+            "is behind or broken."
+        ),
+    )
+    status.add_argument("--json", action="store_true", help="print JSON for dashboards")
+    status.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    status.add_argument(
+        "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
+    )
+    status.add_argument(
+        "--timeout", type=float, default=TIMEOUT,
+        help=f"seconds each clone may take (default: {TIMEOUT:g})",
+    )  # fmt: skip
+    status.set_defaults(handler=_cmd_fleet_status)
+    update = actions.add_parser(
+        "update",
+        help="push an update branch to every behind service",
+        description=(
+            "For every service `fleet status` finds behind: a branch "
+            "keelson/template-<version> with `keelson update` to the catalogue's pin (else "
+            "the newest release) committed, conflicts committed with their markers and "
+            "listed in the commit message, pushed to the service's remote without force. "
+            "A rerun finds the branch there and changes nothing."
+        ),
+    )
+    update.add_argument("--dry-run", action="store_true", help="say what would be pushed")
+    update.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    _add_trust(update)
+    update.add_argument(
+        "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
+    )
+    update.add_argument(
+        "--timeout", type=float, default=TIMEOUT,
+        help=f"seconds each clone or push may take (default: {TIMEOUT:g})",
+    )  # fmt: skip
+    update.set_defaults(handler=_cmd_fleet_update)
+    fleet.set_defaults(handler=_need_action)
+
+
+def _cmd_fleet_update(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    if args.jobs < 1 or args.timeout <= 0:
+        raise UsageError("--jobs must be 1 or more and --timeout a positive number of seconds")
+    done = fleet_update(
+        catalogue, dry_run=args.dry_run, trust=args.trust, jobs=args.jobs, timeout=args.timeout
+    )
+    for delivery in done:
+        print(delivery.line())
+    if not done:
+        print("no service is behind", file=sys.stderr)
+    return delivery_exit_code(done)
 
 
 def _cmd_catalogue_list(args: argparse.Namespace) -> int:
     catalogue = require_catalogue(args.catalogue)
+    chosen = select_presets(catalogue, tags=args.tag, owner=args.owner)
     if args.json:
-        print(catalogue.to_json())
+        data = json.loads(catalogue.to_json())
+        names = {p.name for p in chosen}
+        data["presets"] = [p for p in data["presets"] if p["name"] in names]
+        print(json.dumps(data, indent=2))
     else:
-        print("\n".join(format_table(catalogue)))
+        print("\n".join(format_table(catalogue, chosen)))
+    return 0
+
+
+def _cmd_catalogue_validate(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    findings = validate_catalogue(catalogue, trust=args.trust)
+    for line in findings:
+        print(f"keelson: {line}", file=sys.stderr)
+    if findings:
+        return 2
+    print(
+        f"{catalogue.source}: {len(catalogue.templates)} template(s) and "
+        f"{len(catalogue.presets)} preset(s), all valid"
+    )
+    return 0
+
+
+def _cmd_catalogue_show(args: argparse.Namespace) -> int:
+    catalogue = require_catalogue(args.catalogue)
+    print("\n".join(describe_preset(catalogue, args.preset)))
     return 0
 
 
@@ -375,12 +499,46 @@ def _add_catalogue(commands: Any) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print JSON for tools")
     listing.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    listing.add_argument(
+        "--tag", action="append", default=[], metavar="TAG",
+        help="only presets with this tag (repeatable: every one)",
+    )  # fmt: skip
+    listing.add_argument("--owner", metavar="OWNER", help="only presets with this owner")
     listing.set_defaults(handler=_cmd_catalogue_list)
+    validate = actions.add_parser(
+        "validate",
+        help="check every template, ref and preset answer (for the catalogue's CI)",
+        description=(
+            "Check that every template is reachable with its ref present, and that every "
+            "preset's answers are valid against its template's questions at that ref (the "
+            "validators `keelson new` uses). One line per finding; exit 2 on any."
+        ),
+    )
+    validate.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    validate.add_argument(
+        "--trust",
+        action="store_true",
+        help="let templates other than keelson's use Jinja extensions (tasks never run)",
+    )
+    validate.set_defaults(handler=_cmd_catalogue_validate)
+    show = actions.add_parser(
+        "show",
+        help="show one preset: template, ref, answers and the questions left to ask",
+        description="Show a preset: its template and ref, answers, owner, tags, and "
+        "the questions `keelson new --preset` still asks.",
+    )
+    show.add_argument("preset", metavar="PRESET")
+    show.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    show.set_defaults(handler=_cmd_catalogue_show)
     catalogue.set_defaults(handler=_need_action)
 
 
 def _need_action(args: argparse.Namespace) -> int:
-    raise UsageError(f"{args.command} needs an action: `keelson {args.command} list`")
+    actions = {"catalogue": "list, show PRESET, validate", "fleet": "status, update"}[args.command]
+    first = actions.split(",")[0]
+    raise UsageError(
+        f"{args.command} needs an action: {actions} (`keelson {args.command} {first}`)"
+    )
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -628,6 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_update(commands)
     _add_check(commands)
     _add_catalogue(commands)
+    _add_fleet(commands)
     _add_verify(commands)
     _add_images(commands)
     return parser

@@ -73,6 +73,10 @@ class CheckResult:
             behind its default branch.
         unknown: Why the service's position cannot be told, if it cannot.
         conflicts: Files that still hold conflict markers from an update.
+        pin: The ref the team catalogue pins the template to, when it does: the
+            releases up to it are `missed`; newer ones are `beyond`.
+        beyond: Releases newer than the pin (and the service), oldest first.
+        preset: The catalogue preset the service records (`keelson_preset`).
 
     """
 
@@ -85,6 +89,9 @@ class CheckResult:
     behind: int = 0
     unknown: str | None = None
     conflicts: tuple[str, ...] = ()
+    pin: str | None = None
+    beyond: tuple[str, ...] = ()
+    preset: str | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -528,6 +535,16 @@ def _parse_version(ref: str | None) -> Version | None:
         return None
 
 
+def parse_version(ref: str | None) -> Version | None:
+    """Read a version from a release tag or a `git describe` string, as copier does.
+
+    Returns:
+        The version; None for a ref that is not one (a branch, a commit).
+
+    """
+    return _parse_version(ref)
+
+
 def release_tags(src: str) -> list[str]:
     """List a template's release tags (PEP 440 versions, no pre-releases), oldest first.
 
@@ -758,14 +775,24 @@ def format_check(result: CheckResult) -> Iterable[str]:
         )
     elif result.missed:
         count = len(result.missed)
+        target = (
+            f"the catalogue pins {result.pin}" if result.pin else f"the newest is {result.latest}"
+        )
         yield (
-            f"{where} is on template version {result.current or 'unknown'}; the newest is "
-            f"{result.latest} ({count} release{'s' if count != 1 else ''} behind: "
-            f"{', '.join(result.missed)})"
+            f"{where} is on template version {result.current or 'unknown'}; {target} "
+            f"({count} release{'s' if count != 1 else ''} behind: {', '.join(result.missed)})"
         )
     else:
         # the version the service records, as `keelson update` names it too
-        yield f"{where} is up to date with template version {result.current or result.latest}"
+        pinned = f" (the catalogue's pin is {result.pin})" if result.pin else ""
+        yield (
+            f"{where} is up to date with template version {result.current or result.latest}{pinned}"
+        )
+    if result.beyond:
+        yield (
+            f"newer than the catalogue's pin: {', '.join(result.beyond)}; `keelson update "
+            f"--to {result.beyond[-1]}` moves past it once the team has tried it"
+        )
     if result.changelog:
         yield ""
         yield from result.changelog

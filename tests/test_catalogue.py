@@ -404,6 +404,7 @@ def test_preset_of_keelson_template(keelson: Keelson, templates: Templates, tmp_
     assert result.returncode == 0, result.stderr
     recorded = answers(dest)
     assert recorded["_commit"] == "v0.1.0"
+    assert recorded["keelson_preset"] == "node-postgres"  # what `check` reads the pin by
     assert (recorded["language"], recorded["database"], recorded["port"]) == (
         "node",
         "postgresql",
