@@ -89,6 +89,13 @@ def git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
+def release(repo: Path, tag: str) -> None:
+    """Commit everything in a template repository and tag it, as a template release does."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"release {tag}")
+    git(repo, "tag", tag)
+
+
 def copy_template(dest: Path) -> Path:
     """Copy keelson's template, as the working tree has it, into a new git repo on `main`.
 

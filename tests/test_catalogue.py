@@ -27,7 +27,7 @@ from generator.catalogue import (
     parse_catalogue,
 )
 from generator.errors import CatalogueError
-from tests.conftest import ROOT, Keelson, Terminal, copy_template, git
+from tests.conftest import ROOT, Keelson, Terminal, copy_template, git, release
 
 OTHER_COPIER_YML = """\
 _templates_suffix: .jinja
@@ -45,12 +45,6 @@ size:
   choices: [1, 2, 3]
   default: 1
 """
-
-
-def release(repo: Path, tag: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
 
 
 @dataclass(frozen=True)

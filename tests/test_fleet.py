@@ -18,22 +18,10 @@ import pytest
 
 from generator.table import columns
 from tests.conftest import Keelson, git
+from tests.test_pins import COPIER_YML
 
 pytestmark = pytest.mark.slow
 
-COPIER_YML = """\
-_templates_suffix: .jinja
-_answers_file: .copier-answers.yml
-
-greeting:
-  type: str
-  default: hello
-
-keelson_preset:
-  type: str
-  default: ""
-  when: "{{ keelson_preset | default('') != '' }}"
-"""
 ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
 MARKERS = "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import copy_template, git
+from tests.conftest import copy_template, git, release
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +42,6 @@ POINTS = 20
 KILLS = 10
 TEAM_EDIT = "revisionHistoryLimit: 7"
 TEAM_SECURITY = "Mail security@acme.test; we answer within a day.\n"
-
-
-def release(repo: Path, tag: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
 
 
 @pytest.fixture(scope="module")

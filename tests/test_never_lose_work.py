@@ -12,17 +12,11 @@ import pytest
 import yaml
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson, copy_template, git
+from tests.conftest import Keelson, copy_template, git, release
 
 pytestmark = pytest.mark.slow
 
 TEAM_SECURITY = "Write to security@acme.test; we answer within a day.\n"
-
-
-def release(repo: Path, tag: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
 
 
 def status(service: Path) -> list[str]:

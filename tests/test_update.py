@@ -31,7 +31,7 @@ import yaml
 from generator.errors import UsageError
 from generator.render import new_service
 from generator.update import changelog_between, check_service, find_conflicts, update_service
-from tests.conftest import ROOT, Keelson, copy_template, git
+from tests.conftest import ROOT, Keelson, copy_template, git, release
 
 pytestmark = pytest.mark.slow
 
@@ -93,12 +93,6 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     assert text.count(old) == count, f"{path}: expected {count} x {old!r}"
     path.write_text(text.replace(old, new))
-
-
-def release(repo: Path, tag: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
 
 
 @dataclass(frozen=True)

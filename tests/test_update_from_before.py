@@ -15,18 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TEMPLATE_FILES, Keelson, copy_template, git
+from tests.conftest import ROOT, TEMPLATE_FILES, Keelson, copy_template, git, release
 
 pytestmark = pytest.mark.slow
 
 BEFORE = "dd0c0a20275bb195713cf30d2a731e63eec4c521"
 GUARDS = {"go": "limits.go", "python": "app/server.py", "node": "src/http-limits.js"}
-
-
-def release(repo: Path, tag: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
 
 
 @pytest.fixture(scope="module")
