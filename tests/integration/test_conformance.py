@@ -857,8 +857,14 @@ def read_all(sock: socket.socket, wait: float) -> tuple[list[int], bool]:
 @ALL
 @pytest.mark.parametrize(("data", "allowed"), DESYNC)
 def test_framing_is_what_a_strict_parser_sees(
-    service: Service, data: bytes, allowed: list[list[int]]
+    request: pytest.FixtureRequest, service: Service, data: bytes, allowed: list[list[int]]
 ) -> None:
+    if service.language == "python" and "bare-lf-ending-the-trailers" in request.node.name:
+        # Python's known gap: hyper (under granian) reads a bare LF after the last
+        # chunk as the start of a trailer section and drops the request behind it
+        # (up to the next blank line) unanswered; granian exposes no setting for it
+        reason = "granian's hyper drops the request after a bare-LF trailer end"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     # Each answer is one a strict RFC 9112 parser expects, in order, and at
     # once (every byte was sent); the server may stop anywhere with a refusal
     # and a close, never answer the smuggled request, never wait for a timeout.
