@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 # probes hit these every few seconds; their successes are logged at debug only
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
