@@ -82,8 +82,11 @@ http
 """
 PYTHON_FLOOR = """import os
 
-import uvicorn
 from fastapi import FastAPI
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
 
 app = FastAPI()
 
@@ -93,8 +96,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-uvicorn.run(app, host="0.0.0.0", port=int(os.environ["PORT"]), log_level="warning",
-            timeout_keep_alive=5, h11_max_incomplete_event_size=16384)
+if __name__ == "__main__":
+    Granian("app.__main__:app", address="0.0.0.0", port=int(os.environ["PORT"]),
+            interface=Interfaces.ASGI, http=HTTPModes.http1, websockets=False,
+            log_level=LogLevels.warning,
+            http1_settings=HTTP1Settings(header_read_timeout=10000, max_buffer_size=16384)).serve()
 """
 
 

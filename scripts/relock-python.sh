@@ -5,7 +5,7 @@
 #   scripts/relock-python.sh --upgrade   move every pin to the newest release allowed
 #
 # Inputs (edit these): templates/python/parts/requirements/*.in
-#   base.in                     every service (fastapi, uvicorn, ...)
+#   base.in                     every service (fastapi, granian, ...)
 #   postgresql.in mariadb.in redis.in
 #                               the driver of each database
 #   dev.in                      test tools for requirements-dev.txt

@@ -370,14 +370,6 @@ def test_unknown_paths_are_404_json_and_never_redirect(service: Service) -> None
 # --- heads and framing ------------------------------------------------------------
 
 
-def no_whole_head_limit_in_h11(request: pytest.FixtureRequest, service: Service) -> None:
-    """Python's known gap: h11 bounds only a head still incomplete after a read, so a
-    head that arrives whole in one read (up to asyncio's 256 KiB) is served."""
-    if service.language == "python":
-        reason = "h11 limits only an incomplete head (docs/app-contract.md)"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 def assert_refused(answer: Answer) -> None:
     """The server's own refusal: a 4xx in its own shape, then a closed connection."""
     assert 400 <= answer.status < 500 or answer.status == 0, (answer.status, answer.body[:300])
@@ -385,8 +377,7 @@ def assert_refused(answer: Answer) -> None:
 
 
 @ALL
-def test_oversized_head_is_refused(request: pytest.FixtureRequest, service: Service) -> None:
-    no_whole_head_limit_in_h11(request, service)
+def test_oversized_head_is_refused(service: Service) -> None:
     big = "X-Big: " + "b" * (64 * 1024) + "\r\n"
     assert_refused(service.get("/healthz", extra=big))
 
@@ -405,7 +396,14 @@ def test_a_head_growing_past_the_limit_is_refused(service: Service) -> None:
 
 
 @ALL
-def test_many_small_headers_within_the_head_limit_are_served(service: Service) -> None:
+def test_many_small_headers_within_the_head_limit_are_served(
+    request: pytest.FixtureRequest, service: Service
+) -> None:
+    if service.language == "python":
+        # Python's known gap: hyper (under granian) refuses more than 100 header
+        # fields with a 431, and granian does not expose hyper's max_headers
+        reason = "granian's hyper caps a head at 100 fields (docs/app-contract.md)"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     many = "".join(f"X-H{i}: v\r\n" for i in range(150))
     assert service.get("/healthz", extra=many).status == 200
 
@@ -483,12 +481,8 @@ BAD_HEADS = [
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_bad_heads_are_refused(
-    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
-) -> None:
-    if status == 431:
-        no_whole_head_limit_in_h11(request, service)
-    # the server's own refusal, in its own shape (h11 answers 400 to any head it refuses)
+def test_bad_heads_are_refused(service: Service, head: bytes, status: int) -> None:
+    # the server's own refusal, in its own shape (a 400 for any head is allowed)
     answer = service.send(head)
     assert_refused(answer)
     assert answer.status in (0, 400, status), answer.status
@@ -496,11 +490,7 @@ def test_bad_heads_are_refused(
 
 @ALL
 @pytest.mark.parametrize(("head", "status"), BAD_HEADS)
-def test_pipelined_heads_meet_the_same_rules(
-    request: pytest.FixtureRequest, service: Service, head: bytes, status: int
-) -> None:
-    if status == 431:
-        no_whole_head_limit_in_h11(request, service)
+def test_pipelined_heads_meet_the_same_rules(service: Service, head: bytes, status: int) -> None:
     # sent behind a good request on one connection, before its answer: the
     # good one is answered first, then the bad one refused as if it came alone
     with service.connect() as sock:
@@ -527,19 +517,8 @@ def test_pipelined_good_requests_are_all_answered_in_order(service: Service) -> 
 # --- timeouts ------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_head_timeout_in_uvicorn(request: pytest.FixtureRequest, service: Service) -> None:
-    """Python's known gap: uvicorn has no read timeout for a request head, nor for a
-    connection that never sends one (docs/app-contract.md, "Server choice")."""
-    if service.language == "python":
-        reason = "uvicorn has no read timeout for a request head"
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 @ALL
-def test_slow_headers_are_cut_at_the_header_timeout(
-    service: Service, no_head_timeout_in_uvicorn: None
-) -> None:
+def test_slow_headers_are_cut_at_the_header_timeout(service: Service) -> None:
     with service.connect() as sock:
         start = time.monotonic()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
@@ -611,9 +590,7 @@ def test_idle_connections_are_closed_without_an_answer(service: Service) -> None
 
 
 @ALL
-def test_a_connection_that_never_sends_is_closed(
-    service: Service, no_head_timeout_in_uvicorn: None
-) -> None:
+def test_a_connection_that_never_sends_is_closed(service: Service) -> None:
     # without an answer, or with the server's 408 (Node)
     with service.connect() as sock:
         start = time.monotonic()
@@ -623,9 +600,7 @@ def test_a_connection_that_never_sends_is_closed(
 
 
 @ONE_PER_LANGUAGE
-def test_default_header_timeout_is_about_ten_seconds(
-    service: Service, no_head_timeout_in_uvicorn: None
-) -> None:
+def test_default_header_timeout_is_about_ten_seconds(service: Service) -> None:
     # once per language: the image itself, none of the suite's overrides
     port = free_port()
     container_port = str(
@@ -882,8 +857,14 @@ def read_all(sock: socket.socket, wait: float) -> tuple[list[int], bool]:
 @ALL
 @pytest.mark.parametrize(("data", "allowed"), DESYNC)
 def test_framing_is_what_a_strict_parser_sees(
-    service: Service, data: bytes, allowed: list[list[int]]
+    request: pytest.FixtureRequest, service: Service, data: bytes, allowed: list[list[int]]
 ) -> None:
+    if service.language == "python" and "bare-lf-ending-the-trailers" in request.node.name:
+        # Python's known gap: hyper (under granian) reads a bare LF after the last
+        # chunk as the start of a trailer section and drops the request behind it
+        # (up to the next blank line) unanswered; granian exposes no setting for it
+        reason = "granian's hyper drops the request after a bare-LF trailer end"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
     # Each answer is one a strict RFC 9112 parser expects, in order, and at
     # once (every byte was sent); the server may stop anywhere with a refusal
     # and a close, never answer the smuggled request, never wait for a timeout.

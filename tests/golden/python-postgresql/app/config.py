@@ -28,9 +28,10 @@ class Settings:
     # HTTP limits (docs/app-contract.md): request body bytes, and the seconds a
     # client gets to send a request head, a request body, and the next request
     max_body_bytes: int = 1024 * 1024
-    # checked like the others, but unused: uvicorn has no head read timeout
     header_timeout: int = 10
     body_timeout: int = 30
+    # checked like the others, but unused: granian has no idle timeout of its
+    # own; its head read timeout (header_timeout) also bounds an idle connection
     idle_timeout: int = 5
     db_host: str = "localhost"
     db_port: int = 5432

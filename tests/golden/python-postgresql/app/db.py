@@ -27,7 +27,7 @@ CONNECT_TIMEOUT = 2
 QUERY_TIMEOUT = 2
 # a request gives up on the database after this long, whatever the driver does:
 # /readyz must answer within 3 s, and in-flight requests should get their 503
-# before uvicorn's 3 s graceful shutdown cancels them
+# before granian's 3 s graceful shutdown kills the worker
 READY_DEADLINE = 2.5
 ITEM_DEADLINE = 2.5
 # idle connections kept for reuse; more are opened on demand and closed after use

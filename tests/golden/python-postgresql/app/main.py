@@ -3,7 +3,7 @@
 """The HTTP API: `/`, `/healthz`, `/readyz`, `POST /items` and `GET /items/{id}`.
 
 Limits and error answers follow keelson's app contract; the ones below the
-application (request heads, idle connections) are uvicorn's own settings, set
+application (request heads, idle connections) are granian's own settings, set
 in __main__.py.
 """
 
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error(415, "the body must be application/json")
         raw = bytearray()
         try:
-            # uvicorn has no body read timeout: BODY_TIMEOUT bounds it here
+            # granian has no body read timeout: BODY_TIMEOUT bounds it here
             async with asyncio.timeout(settings.body_timeout):
                 # a chunked body has no Content-Length: cap the stream itself
                 async for chunk in request.stream():

@@ -69,9 +69,9 @@ def test_log_lines_are_json_objects() -> None:
 
 
 def test_access_log_lines_carry_request_fields() -> None:
-    args = ("127.0.0.1:5000", "GET", "/items/1", "1.1", 404)
+    args = {"addr": "127.0.0.1", "method": "GET", "path": "/items/1", "status": 404}
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+        "granian.access", logging.INFO, __file__, 1, "%(method)s %(path)s %(status)d", args, None
     )
     line = json.loads(JsonFormatter().format(record))
     assert (line["method"], line["path"], line["status"]) == ("GET", "/items/1", 404)
