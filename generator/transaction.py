@@ -359,6 +359,39 @@ def commit(
         # renames only are atomic within one file system (a git directory kept apart)
         home = root / LOOSE_JOURNAL
     recover_at(home)
+    try:
+        state = _prepare(root, home, changes, what=what, index=index, ref=ref)
+    except BaseException:
+        # a signal or an error while preparing: nothing of the tree was touched yet,
+        # and the prepared copies go too
+        with held():
+            _remove(home)
+        raise
+    with held():
+        _fsync_write(home / _STATE, json.dumps(state, indent=1))
+        try:
+            _apply(root, home, state)
+        except BaseException:
+            # a file system error half-way (a full disk, a permission): undo at once
+            _roll_back(home, state)
+            (home / _STATE).unlink()
+            _remove(home)
+            raise
+        (home / _STATE).unlink()
+        note_written(what)
+        _remove(home)
+
+
+def _prepare(
+    root: Path,
+    home: Path,
+    changes: Sequence[Change],
+    *,
+    what: str,
+    index: IndexSwap | None,
+    ref: RefMove | None,
+) -> dict[str, Any]:
+    """Copy everything the commit step needs into the journal folder; return its record."""
     _remove(home)
     (home / "new").mkdir(parents=True)
     (home / "old").mkdir()
@@ -405,19 +438,7 @@ def commit(
         if folder != "." and (root / folder).is_dir()
     }
     state["emptied"] = sorted(modes.items(), key=lambda item: -len(item[0]))
-    with held():
-        _fsync_write(home / _STATE, json.dumps(state, indent=1))
-        try:
-            _apply(root, home, state)
-        except BaseException:
-            # a file system error half-way (a full disk, a permission): undo at once
-            _roll_back(home, state)
-            (home / _STATE).unlink()
-            _remove(home)
-            raise
-        (home / _STATE).unlink()
-        note_written(what)
-        _remove(home)
+    return state
 
 
 def _fault(moves: int) -> None:
