@@ -38,7 +38,8 @@ def service() -> Iterator[Service]:
         "DB_HOST": "127.0.0.1",
         "DB_PORT": "1",
     }
-    # the with block closes the output pipe and reaps the process
+    # the with block closes the output pipe and reaps the process; a session of its
+    # own, so that a kill reaches the server's worker process too
     with subprocess.Popen(
         [sys.executable, "-m", "app"],
         cwd=ROOT,
@@ -46,13 +47,21 @@ def service() -> Iterator[Service]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     ) as proc:
         try:
             wait_until_healthy(proc, port)
             yield proc, port
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            kill(proc)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """Kill the service and every process it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone, workers included
+        pass
 
 
 def wait_until_healthy(proc: subprocess.Popen[str], port: int) -> None:
@@ -64,7 +73,7 @@ def wait_until_healthy(proc: subprocess.Popen[str], port: int) -> None:
                 return
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
+                kill(proc)
                 pytest.fail(f"service did not start: {proc.communicate()[0]}")
             time.sleep(0.1)
 
