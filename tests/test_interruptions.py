@@ -310,3 +310,38 @@ def test_a_crash_inside_the_commit_step_is_rolled_back_by_the_next_command(
     again = keelson(*scenario.args, cwd=copy.parent, env=env)
     assert again.returncode == 1, again.stderr
     assert TEAM_EDIT in (copy / "k8s/base/deployment.yaml").read_text()
+
+
+STARTUP_HIT = """
+import os, signal, sys
+from generator import launch
+
+class Landing:
+    # a signal that lands while Python runs __set_name__ (pydantic and dataclass
+    # fields do, while copier is imported) reaches us wrapped in a RuntimeError
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIG{name})
+        for _ in range(1000):
+            pass
+
+def command():
+    class Task:
+        extra_vars = Landing()
+    return 0
+
+sys.exit(launch.run(command))
+"""
+
+
+@pytest.mark.parametrize("name", ["INT", "TERM", "HUP"])
+def test_a_signal_wrapped_by_python_during_start_up_is_reported_as_the_interruption(
+    name: str,
+) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-c", STARTUP_HIT.replace("{name}", name)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.stderr == "keelson: interrupted; nothing was written\n"
+    assert ran.returncode == 128 + getattr(signal, f"SIG{name}")
