@@ -36,7 +36,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from generator import transaction
 from generator.answers import ANSWERS_FILE
-from generator.errors import DestinationError, KeelsonError, UsageError
+from generator.errors import DestinationError, KeelsonError, UsageError, one_line
 from generator.merging import merge_file
 from generator.render import (
     NO_TERMINAL,
@@ -529,7 +529,7 @@ def _detect_node(detection: Detection, spec: TemplateSpec) -> None:
     if name := slug(str(pkg.get("name") or "")):
         detection.propose("project_name", name, "package.json name")
     if description := str(pkg.get("description") or "").strip():
-        detection.propose("description", " ".join(description.split())[:200], "package.json")
+        detection.propose("description", one_line(description)[:200], "package.json")
     if "node_version" not in detection.answers:
         version, why = _node_version(root, pkg, spec)
         detection.propose("node_version", version, why)
@@ -868,7 +868,7 @@ def _detect_python(detection: Detection, spec: TemplateSpec) -> None:
         detection.propose("project_name", name, "pyproject.toml name")
     description = str((project or {}).get("description") or poetry.get("description") or "")
     if description := description.strip():
-        detection.propose("description", " ".join(description.split())[:200], "pyproject.toml")
+        detection.propose("description", one_line(description)[:200], "pyproject.toml")
     if "python_version" not in detection.answers:
         _python_version(root, pyproject, spec, detection)
     _python_installer(detection, bool(project), bool(poetry))

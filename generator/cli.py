@@ -31,7 +31,7 @@ from generator.catalogue import (
     require_catalogue,
 )
 from generator.delivery import delivery_exit_code, fleet_update
-from generator.errors import KeelsonError, UpdateConflictError, UsageError
+from generator.errors import KeelsonError, UpdateConflictError, UsageError, one_line
 from generator.fleet import JOBS, TIMEOUT, check_json, fleet_exit_code, fleet_status, format_fleet
 from generator.governance import (
     describe_preset,
@@ -800,7 +800,7 @@ def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning require
     file: Any = None,
     line: str | None = None,
 ) -> None:
-    text = " ".join(str(message).split())
+    text = one_line(str(message))
     print(f"keelson: warning: {text}", file=sys.stderr)
 
 
@@ -842,7 +842,7 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
             print(f"keelson: {error}", file=sys.stderr)
             return error.exit_code
         # the last line of defence: one line, never a traceback
-        detail = " ".join(str(error).split()) or "no detail"
+        detail = one_line(str(error)) or "no detail"
         print(
             f"keelson: unexpected error ({type(error).__name__}): {detail}; nothing was written",
             file=sys.stderr,

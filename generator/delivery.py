@@ -18,7 +18,7 @@ from pathlib import Path
 
 from generator.answers import ANSWERS_FILE, read_answers
 from generator.catalogue import Catalogue, FleetService
-from generator.errors import KeelsonError, UpdateConflictError
+from generator.errors import KeelsonError, UpdateConflictError, one_line
 from generator.fleet import JOBS, TIMEOUT, ServiceRecord, fleet_status
 from generator.git import git
 from generator.source import is_remote
@@ -130,10 +130,10 @@ def _deliver(
         identity = () if named else _IDENTITY
         done = git(*identity, "commit", "--quiet", "--no-verify", "-m", message, cwd=clone)
         if done.returncode != 0:
-            return failed(" ".join(done.stderr.split()) or "git commit failed")
+            return failed(one_line(done.stderr) or "git commit failed")
         pushed = git("push", "--quiet", "origin", f"{branch}:{branch}", cwd=clone, timeout=timeout)
         if pushed.returncode != 0:
-            said = " ".join(pushed.stderr.split())
+            said = one_line(pushed.stderr)
             return failed(f"push refused, nothing overwritten: {said}")
         return Delivery(entry.name, branch, old, new, "pushed", conflicts=conflicts)
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from generator.errors import DockerError, KeelsonError
+from generator.errors import DockerError, KeelsonError, one_line
 
 __all__ = [
     "build",
@@ -328,7 +328,7 @@ def engine_problem() -> str | None:
     except (OSError, KeelsonError) as exc:
         return str(exc)
     if proc.returncode != 0:
-        return " ".join(proc.stderr.split())[:200] or "docker version failed"
+        return one_line(proc.stderr)[:200] or "docker version failed"
     return None
 
 

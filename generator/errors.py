@@ -14,6 +14,11 @@ if TYPE_CHECKING:  # pragma: no cover - only for the annotation
     from generator.outcomes import UpdateResult
 
 
+def one_line(text: str) -> str:
+    """Fold a tool's message (copier's, git's) into one line for a keelson error."""
+    return " ".join(text.split())
+
+
 class KeelsonError(Exception):
     """Root of every error keelson reports to a user."""
 

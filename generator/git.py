@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.errors import KeelsonError
+from generator.errors import KeelsonError, one_line
 
 
 def git(
@@ -49,21 +49,23 @@ def git(
             "git is not installed; keelson needs it: `apt-get install -y git`"
         ) from error
     if check and result.returncode != 0:
-        detail = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
+        detail = one_line(result.stderr) or f"exit code {result.returncode}"
         raise KeelsonError(f"git {args[0]} failed in {cwd}: {detail}")
     return result
 
 
-def git_env(*args: str, cwd: Path, env: Mapping[str, str]) -> str:
-    """Run git with extra environment variables (`GIT_INDEX_FILE`); return what it printed.
+def git_env(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> str:
+    """Run git with extra environment variables (`GIT_INDEX_FILE`) and input; return its output.
 
     Raises:
         KeelsonError: git failed.
 
     """
     done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **env},
-        check=False,
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+        input=stdin, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise KeelsonError(f"git {args[0]} failed in {cwd}: {' '.join(done.stderr.split())}")

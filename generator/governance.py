@@ -21,7 +21,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.catalogue import Catalogue, CatalogueTemplate, Preset, template_questions
-from generator.errors import CatalogueError, InvalidAnswerError, KeelsonError
+from generator.errors import CatalogueError, InvalidAnswerError, KeelsonError, one_line
 from generator.render import check_data_keys, hide_chatter, translate_copier_error
 from generator.source import is_own, list_refs
 from generator.table import columns
@@ -90,7 +90,7 @@ def _preset_problems(catalogue: Catalogue, preset: Preset, *, trust: bool) -> li
                 field = translated.field
                 what = "invalid" if field in preset.answers else "the template's default for"
                 return [f"{at(field)}: {head}: {what} {field}: {translated.message}"]
-            detail = " ".join(str(translated or error).split())
+            detail = one_line(str(translated or error))
             return [f"{at(None)}: {head}: cannot render template {template.name!r}: {detail}"]
     return []
 

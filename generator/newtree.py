@@ -17,13 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from generator import transaction
-from generator.errors import KeelsonError
+from generator.errors import KeelsonError, one_line
 from generator.git import git, git_env
 from generator.source import git_toplevel
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _message(recorded: Mapping[str, Any]) -> str:
@@ -140,7 +136,7 @@ def _commit_into(
 
 
 def _failed(reason: str, code: int) -> str:
-    said = _one_line(reason) or f"exit code {code}"
+    said = one_line(reason) or f"exit code {code}"
     return (
         f"git: initialised, but the first commit failed ({said}); "
         "run `git add -A && git commit` there"

@@ -32,6 +32,7 @@ from generator.errors import (
     KeelsonError,
     TemplateError,
     UsageError,
+    one_line,
 )
 from generator.newtree import bring_in
 from generator.source import (
@@ -67,10 +68,6 @@ NO_TERMINAL = (
 )
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def translate_copier_error(error: BaseException) -> KeelsonError | None:
     """Turn copier's answer errors into keelson's one-line errors.
 
@@ -93,7 +90,7 @@ def translate_copier_error(error: BaseException) -> KeelsonError | None:
         return InvalidAnswerError(match["field"], f"{match['value']} is not one of: {allowed}")
     for pattern in (_VALIDATION, _DISABLED_CHOICE, _RULE_NAME):
         if match := pattern.search(text):
-            message = _one_line(match["msg"])
+            message = one_line(match["msg"])
             if pattern is _RULE_NAME:
                 message = message.replace("_", " ")
             return InvalidAnswerError(match["field"], message)
@@ -591,7 +588,7 @@ def _run_copy(
     except Exception as error:  # copier raises plain ValueErrors for bad answers
         if translated := translate_copier_error(error):
             raise translated from error
-        raise TemplateError(_one_line(f"rendering failed: {error}")) from error
+        raise TemplateError(one_line(f"rendering failed: {error}")) from error
 
 
 def record_source(

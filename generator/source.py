@@ -54,7 +54,7 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
-from generator.errors import NotTrustedError, TemplateError, UsageError
+from generator.errors import NotTrustedError, TemplateError, UsageError, one_line
 from generator.git import git
 from generator.yamlfile import load_yaml
 
@@ -222,7 +222,7 @@ def list_refs(location: str, timeout: float = PROBE_SECONDS) -> dict[str, str] |
         return f"{location} is a placeholder, not a repository"
     listed = git("ls-remote", "--", git_url(location), cwd=Path.cwd(), timeout=timeout)
     if listed.returncode != 0:
-        return " ".join(listed.stderr.split()) or f"git ls-remote exit code {listed.returncode}"
+        return one_line(listed.stderr) or f"git ls-remote exit code {listed.returncode}"
     refs: dict[str, str] = {}
     for line in listed.stdout.splitlines():
         sha, _, name = line.partition("\t")

@@ -30,7 +30,13 @@ from packaging.version import InvalidVersion, Version
 
 from generator import transaction, workspace
 from generator.answers import ANSWERS_FILE, find_service, read_answers
-from generator.errors import InvalidAnswerError, KeelsonError, UpdateConflictError, UsageError
+from generator.errors import (
+    InvalidAnswerError,
+    KeelsonError,
+    UpdateConflictError,
+    UsageError,
+    one_line,
+)
 from generator.git import git, git_env, show_at
 from generator.outcomes import UpdateResult
 from generator.render import check_data_keys, hide_chatter, translate_copier_error
@@ -197,7 +203,7 @@ def _run_copier_update(
         )  # fmt: skip
     except subprocess.CalledProcessError as error:  # copier's TaskError too
         if "migrations.py" not in str(error.cmd):  # a task, after the update's changes
-            raise KeelsonError(" ".join(f"update failed: {error}".split())) from error
+            raise KeelsonError(one_line(f"update failed: {error}")) from error
         # a migration step that refuses prints its own reason on stderr before this;
         # copier runs `before` migrations ahead of any change to the service
         raise KeelsonError(
@@ -205,7 +211,7 @@ def _run_copier_update(
             "the service is unchanged"
         ) from error
     except UserMessageError as error:
-        text = " ".join(str(error).split())
+        text = one_line(str(error))
         if "downgrad" in text.lower():
             raise UsageError(f"--to {to} is older than the service's version: {text}") from error
         if translated := translate_copier_error(error):
@@ -222,7 +228,7 @@ def _run_copier_update(
             ) from error
         if translated is not None:
             raise translated from error
-        raise KeelsonError(" ".join(f"update failed: {error}".split())) from error
+        raise KeelsonError(one_line(f"update failed: {error}")) from error
 
 
 def update_service(
@@ -425,10 +431,7 @@ def _keep_edited_drops(
             base = git("hash-object", "-w", "--", str(before), cwd=work.project, check=True)
             lines.append(f"{mode} {base.stdout.strip()} 1\t{name}")
         lines.append(f"{mode} {blob} 2\t{name}")
-        subprocess.run(
-            ["git", "update-index", "--index-info"], cwd=work.project,
-            input="\n".join(lines) + "\n", text=True, capture_output=True, check=True,
-        )  # fmt: skip
+        git_env("update-index", "--index-info", cwd=work.project, stdin="\n".join(lines) + "\n")
         kept.append(name)
     return kept
 
@@ -560,7 +563,7 @@ def release_tags(src: str) -> list[str]:
         repo = str(Path(repo).expanduser().resolve())
     listed = git("ls-remote", "--tags", "--refs", "--", repo, cwd=Path.cwd(), check=False)
     if listed.returncode != 0:
-        detail = " ".join(listed.stderr.split())
+        detail = one_line(listed.stderr)
         raise KeelsonError(f"cannot list the versions of the template {src}: {detail}")
     tags: dict[str, Version] = {}
     for line in listed.stdout.splitlines():
@@ -715,7 +718,7 @@ def _compare_commits(base: CheckResult) -> CheckResult:
             cloned = git("clone", "--quiet", "--bare", "--", repo, str(where), cwd=Path(tmp),
                           check=False)  # fmt: skip
             if cloned.returncode != 0:
-                detail = " ".join(cloned.stderr.split())
+                detail = one_line(cloned.stderr)
                 return dataclasses.replace(
                     base, unknown=f"cannot reach the template {base.template}: {detail}"
                 )

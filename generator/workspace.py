@@ -14,12 +14,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.git import git
+from generator.git import git, git_env
 from generator.transaction import Change, IndexSwap
 
 # git-ignored files the template may read or rewrite (its password files) are copied
@@ -196,19 +195,13 @@ def index_swap(work: Clone, changed: list[Change], into: Path) -> IndexSwap | No
     new = into / "index"
     if target.exists():
         shutil.copy2(target, new)
-    env = {**os.environ, "GIT_INDEX_FILE": str(new)}
     staged = git("ls-files", "-z", "--stage", "--", *conflicted, cwd=work.root, check=True)
     lines = [f"0 {'0' * 40}\t{path}" for path in conflicted]
     lines += [entry for entry in staged.stdout.split("\0") if entry]
-    subprocess.run(
-        ["git", "update-index", "-z", "--index-info"],
-        cwd=work.top,
-        input="\0".join(lines) + "\0",
-        text=True,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    git_env(
+        "update-index", "-z", "--index-info", cwd=work.top,
+        env={"GIT_INDEX_FILE": str(new)}, stdin="\0".join(lines) + "\0",
+    )  # fmt: skip
     return IndexSwap(target=target, new=new)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from generator.errors import UsageError
+from generator.errors import UsageError, one_line
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -59,7 +59,7 @@ def load_yaml(text: str, where: str) -> Any:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = " ".join(str(error.problem or error.context or "").split())
+        problem = one_line(str(error.problem or error.context or ""))
         raise UsageError(f"{where}: {line}invalid YAML ({problem})") from None
     except yaml.YAMLError as error:
         raise UsageError(f"{where}: invalid YAML ({' '.join(str(error).split())})") from None
