@@ -1,5 +1,6 @@
-"""/healthz of each language's service against the floor: a hello-world of the same
-framework and server, built by the same Dockerfile on the same base.
+"""/healthz and a database round trip of each language's service against the floor: a
+hello-world of the same framework, server and database driver, built by the same
+Dockerfile on the same base.
 
 Usage: .venv/bin/python benchmarks/floor.py [--languages go,node,python] [--seconds 8]
                                             [--connections 16] [--rounds 2]
@@ -13,8 +14,14 @@ settings, Dockerfile and base image); both images are built and run side by side
 each capped at the app's Kubernetes memory limit, published on 127.0.0.1. Rounds
 alternate keelson and floor; the table prints each one's best round: requests per
 second, p50 and p99 latency, peak memory during the load, and keelson ÷ floor for
-the requests per second. Figures are printed, never asserted: one run on one
-machine, compare them between runs of this script.
+the requests per second.
+
+The database round trip is `GET /items/1` on the PostgreSQL variant, both stacks
+booted by their compose file (the app capped as there, its own PostgreSQL beside it,
+LOG_LEVEL=warning as in the /healthz run): keelson's item is created through its API
+first; the floor's source creates the table and its one row at start and answers
+`GET /items/{id}` with one pooled `SELECT` by the same driver. Figures are printed,
+never asserted: one run on one machine, compare them between runs of this script.
 """
 
 from __future__ import annotations
@@ -45,75 +52,22 @@ HEY = "github.com/rakyll/hey@v0.1.5"
 # templates/common/k8s/base/deployment.yaml.jinja
 MEMORY = {"go": "128m", "node": "256m", "python": "256m"}
 
-# The floor's source, per language: what replaces the service's own code. It
-# keeps the server settings the service uses, so the difference is keelson's code.
-GO_FLOOR = """package main
-
-import (
-\t"net/http"
-\t"os"
-\t"time"
-)
-
-func main() {
-\tif len(os.Args) > 1 {
-\t\tos.Exit(0) // the image's HEALTHCHECK
-\t}
-\thttp.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-\t\tw.Header().Set("Content-Type", "application/json")
-\t\t_, _ = w.Write([]byte("{\\"status\\":\\"ok\\"}\\n"))
-\t})
-\tsrv := &http.Server{
-\t\tAddr: ":" + os.Getenv("PORT"), ReadHeaderTimeout: 10 * time.Second,
-\t\tReadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10,
-\t}
-\t_ = srv.ListenAndServe()
-}
-"""
-NODE_FLOOR = """'use strict';
-const http = require('node:http');
-const express = require('express');
-
-const app = express();
-app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
-http
-  .createServer({ maxHeaderSize: 16384, headersTimeout: 10000, requestTimeout: 30000 }, app)
-  .listen(Number(process.env.PORT));
-"""
-PYTHON_FLOOR = """import os
-
-from fastapi import FastAPI
-from granian import Granian
-from granian.constants import HTTPModes, Interfaces
-from granian.http import HTTP1Settings
-from granian.log import LogLevels
-
-app = FastAPI()
+# The floors' sources: benchmarks/floors/<language>-<database>.<ext>. Each keeps the
+# server settings the service uses, so the difference is keelson's code.
+FLOORS = Path(__file__).resolve().parent / "floors"
 
 
-@app.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-if __name__ == "__main__":
-    Granian("app.__main__:app", address="0.0.0.0", port=int(os.environ["PORT"]),
-            interface=Interfaces.ASGI, http=HTTPModes.http1, websockets=False,
-            log_level=LogLevels.warning,
-            http1_settings=HTTP1Settings(header_read_timeout=10000, max_buffer_size=16384)).serve()
-"""
-
-
-def make_floor(project: Path, language: str) -> None:
+def make_floor(project: Path, language: str, database: str) -> None:
     """Replace the service's own source in `project` by the hello-world floor."""
+    source = next(FLOORS.glob(f"{language}-{database}.*")).read_text()
     if language == "go":
-        for source in project.glob("*.go"):
-            source.unlink()
-        (project / "main.go").write_text(GO_FLOOR)
+        for old in project.glob("*.go"):
+            old.unlink()
+        (project / "main.go").write_text(source)
     elif language == "node":
-        (project / "src" / "server.js").write_text(NODE_FLOOR)
+        (project / "src" / "server.js").write_text(source)
     else:
-        (project / "app" / "__main__.py").write_text(PYTHON_FLOOR)
+        (project / "app" / "__main__.py").write_text(source)
 
 
 def hey() -> str:
@@ -135,8 +89,8 @@ class Round:
     peak_mib: float
 
 
-def load(binary: str, port: int, container: str, seconds: int, connections: int) -> Round:
-    """One round of hey on /healthz, with the container's peak memory meanwhile."""
+def load(binary: str, url: str, container: str, seconds: int, connections: int) -> Round:
+    """One round of hey on `url`, with the container's peak memory meanwhile."""
     peak = [0]
     done = threading.Event()
 
@@ -147,7 +101,7 @@ def load(binary: str, port: int, container: str, seconds: int, connections: int)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out = subprocess.run(
-        [binary, "-z", f"{seconds}s", "-c", str(connections), f"http://127.0.0.1:{port}/healthz"],
+        [binary, "-z", f"{seconds}s", "-c", str(connections), url],
         capture_output=True,
         text=True,
         check=True,
@@ -155,64 +109,82 @@ def load(binary: str, port: int, container: str, seconds: int, connections: int)
     ).stdout
     done.set()
     sampler.join(timeout=30)
+    codes = dict(re.findall(r"\[(\d+)\]\s+(\d+) responses", out))
+    if set(codes) != {"200"}:
+        raise SystemExit(f"{url}: answers other than 200: {codes}")
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     latency = dict(re.findall(r"\s(\d+)%+ in ([0-9.]+) secs", out))
     return Round(rate, float(latency["50"]) * 1000, float(latency["99"]) * 1000, peak[0] / 2**20)
 
 
-def start(project: Path, language: str) -> tuple[str, int]:
-    """Build the project's image and run it on a free loopback port."""
-    stack = Stack(project)
-    stack.build()
-    port = free_port()
-    container_port = str(yaml.safe_load((project / ".copier-answers.yml").read_text())["port"])
-    container = docker(
-        "run",
-        "--detach",
-        "--memory",
-        MEMORY[language],
-        "--env",
-        f"PORT={container_port}",
-        "--env",
-        "LOG_LEVEL=warning",
-        "--publish",
-        f"127.0.0.1:{port}:{container_port}",
-        stack.image(),
-    ).strip()
-    url = f"http://127.0.0.1:{port}"
-    if wait_for(lambda: request(url, "GET", "/healthz").status == 200, 60) is None:
-        docker("rm", "--force", container, check=False)
-        raise SystemExit(f"{language}: {project.name} never answered /healthz")
-    return container, port
+class Running:
+    """One service (keelson's or the floor) running on loopback, torn down by `stop`."""
+
+    def __init__(self, project: Path, language: str, database: str) -> None:
+        self.stack = Stack(project)
+        self.stack.build()
+        self.database = database
+        if database == "none":
+            # no compose stack needed: the app alone, capped at its Kubernetes limit
+            self.port = free_port()
+            port = str(yaml.safe_load((project / ".copier-answers.yml").read_text())["port"])
+            self.container = docker(
+                "run", "--detach", "--memory", MEMORY[language], "--env", f"PORT={port}",
+                "--env", "LOG_LEVEL=warning", "--publish", f"127.0.0.1:{self.port}:{port}",
+                self.stack.image(),
+            ).strip()  # fmt: skip
+        else:
+            self.stack.up()
+            self.port = self.stack.port
+            self.container = self.stack.container("app")
+        url = f"http://127.0.0.1:{self.port}"
+        if wait_for(lambda: request(url, "GET", "/healthz").status == 200, 60) is None:
+            self.stop()
+            raise SystemExit(f"{language}: {project.name} never answered /healthz")
+
+    def stop(self) -> None:
+        if self.database == "none":
+            docker("rm", "--force", self.container, check=False)
+        else:
+            self.stack.down()
 
 
-def measure(language: str, args: argparse.Namespace, binary: str, tmp: Path) -> list[str]:
-    service = render(tmp / f"{language}-keelson", language=language, database="none")
+def measure(
+    language: str, database: str, args: argparse.Namespace, binary: str, tmp: Path
+) -> list[str]:
+    """keelson's service and its floor side by side; one table row."""
+    service = render(tmp / f"{language}-{database}-keelson", language=language, database=database)
     ensure_images(required_images(service), policy="auto", log=lambda _m: None)
-    floor = tmp / f"{language}-floor"
+    floor = tmp / f"{language}-{database}-floor"
     shutil.copytree(service, floor)
-    make_floor(floor, language)
+    make_floor(floor, language, database)
     # the floor's image gets its own tag: the compose file names the image
     compose = floor / "compose.yaml"
     compose.write_text(compose.read_text().replace(":dev", ":floor"))
-    containers: list[str] = []
+    path = "/healthz" if database == "none" else "/items/1"
+    running: dict[str, Running] = {}
     try:
-        best: dict[str, Round] = {}
-        runs = {}
         for name, project in (("keelson", service), ("floor", floor)):
-            container, port = start(project, language)
-            containers.append(container)
-            runs[name] = (container, port)
-            # warm up (JIT, connection pools of the runtime)
-            load(binary, port, container, 2, args.connections)
+            running[name] = Running(project, language, database)
+        if database != "none":
+            made = request(
+                f"http://127.0.0.1:{running['keelson'].port}", "POST", "/items", {"name": "bench"}
+            )
+            if made.status != 201:
+                raise SystemExit(f"{language}: POST /items answered {made.status}")
+        best: dict[str, Round] = {}
+        for run in running.values():  # warm up (JIT, connection pools of the runtime)
+            load(binary, f"http://127.0.0.1:{run.port}{path}", run.container, 2, args.connections)
         for _ in range(args.rounds):
-            for name, (container, port) in runs.items():
-                result = load(binary, port, container, args.seconds, args.connections)
+            for name, run in running.items():
+                url = f"http://127.0.0.1:{run.port}{path}"
+                result = load(binary, url, run.container, args.seconds, args.connections)
                 if name not in best or result.rate > best[name].rate:
                     best[name] = result
         k, f = best["keelson"], best["floor"]
         return [
             language,
+            f"GET {path}",
             f"{k.rate:.0f}",
             f"{k.p50_ms:.2f}",
             f"{k.p99_ms:.2f}",
@@ -224,25 +196,30 @@ def measure(language: str, args: argparse.Namespace, binary: str, tmp: Path) -> 
             f"{k.rate / f.rate:.2f}",
         ]
     finally:
-        for container in containers:
-            docker("rm", "--force", container, check=False)
+        for run in running.values():
+            run.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default="go,node,python")
+    parser.add_argument("--databases", default="none,postgresql")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     binary = hey()
-    header = ["language", "req/s", "p50 ms", "p99 ms", "peak MiB"]
+    # no access log in either (the floors have none; compose reads LOG_LEVEL from here)
+    os.environ["LOG_LEVEL"] = "warning"
+    header = ["language", "request", "req/s", "p50 ms", "p99 ms", "peak MiB"]
     header += ["floor req/s", "p50 ms", "p99 ms", "peak MiB", "keelson ÷ floor"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for language in args.languages.split(","):
-            rows.append(measure(language, args, binary, Path(tmp)))
-    print(f"GET /healthz, hey ({HEY}), {args.connections} connections, {args.seconds} s rounds")
+            for database in args.databases.split(","):
+                rows.append(measure(language, database, args, binary, Path(tmp)))
+    rounds = f"{args.seconds} s rounds, best of {args.rounds}"
+    print(f"hey ({HEY}), {args.connections} connections, {rounds}")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
