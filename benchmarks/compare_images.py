@@ -67,7 +67,7 @@ from generator.docker import build as docker_build  # noqa: E402
 from generator.docker import docker  # noqa: E402
 from generator.images import dockerfile_bases  # noqa: E402
 from generator.verify import free_port, image_size, request, wait_for  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.matrix import render  # noqa: E402
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 LANGUAGES = ("python", "node", "go")

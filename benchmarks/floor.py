@@ -46,7 +46,7 @@ from benchmarks.load import memory  # noqa: E402
 from generator import ensure_images, required_images  # noqa: E402
 from generator.docker import docker  # noqa: E402
 from generator.verify import Stack, free_port, request, wait_for  # noqa: E402
-from tests.conftest import render  # noqa: E402
+from tests.matrix import render  # noqa: E402
 
 HEY = "github.com/rakyll/hey@v0.1.5"
 # templates/common/k8s/base/deployment.yaml.jinja

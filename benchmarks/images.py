@@ -36,7 +36,7 @@ from generator.docker import build, docker  # noqa: E402
 from generator.images import dockerfile_bases  # noqa: E402
 from generator.template import TemplateSpec  # noqa: E402
 from generator.verify import Stack, image_size, request, wait_for  # noqa: E402
-from tests.conftest import MATRIX, combo_id, render  # noqa: E402
+from tests.matrix import MATRIX, combo_id, render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 # each language's facts (source file to edit, dependency folder) come from its pack

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from generator import ensure_images, required_images  # noqa: E402
 from generator.docker import docker  # noqa: E402
 from generator.verify import Stack, request, wait_for  # noqa: E402
-from tests.conftest import combo_id, render  # noqa: E402
+from tests.matrix import combo_id, render  # noqa: E402
 
 Step = Callable[[http.client.HTTPConnection], int]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import MATRIX, combo_id, render  # noqa: E402
+from tests.matrix import MATRIX, combo_id, render  # noqa: E402
 
 
 def render_once(dest: Path, combo: dict[str, str]) -> float:

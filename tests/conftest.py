@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,12 @@ import pytest
 import yaml
 
 from generator.cli import main
+from generator.docker import engine_problem
 from generator.locks import locked
-from generator.render import new_service
-from generator.template import TemplateSpec
+from tests.matrix import (
+    ROOT,
+    render,
+)
 
 # kubernetes-validate reads its schema files, a multi-megabyte definitions file among
 # them, for every object it checks; they never change during a run, so read each once
@@ -43,92 +45,70 @@ for _var, _value in {
 }.items():
     os.environ.setdefault(_var, _value)
 
-ROOT = Path(__file__).resolve().parent.parent
 # the golden renders are services, with tests of their own: not this suite's
 collect_ignore = ["golden"]
-SPEC = TemplateSpec.load(ROOT)
-
-
-def combo_id(answers: Mapping[str, object]) -> str:
-    """The one name of a set of answers, for test ids, golden folders and benchmark rows.
-
-    `language-database`, then `key=value` for each further answer in key order, e.g.
-    `python-none-ingress_host=api.example.com`.
-    """
-    head = [str(answers[key]) for key in ("language", "database") if key in answers]
-    rest = [
-        f"{key}={answers[key]}" for key in sorted(answers) if key not in {"language", "database"}
-    ]
-    return "-".join(head + rest) or "defaults"
-
-
-# the matrix comes from copier.yml itself, so it cannot drift from the template
-MATRIX = list(SPEC.matrix("language", "database"))
-MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 Render = Callable[..., Path]
 Manifests = list[dict[str, Any]]
 Kustomized = Callable[[Path, str], Manifests]
 # libyaml when PyYAML has it: the suite parses a few thousand manifests
 FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
-    "template-files"
-]
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git with the suite's identity; fail the test with git's output on error."""
-    result = subprocess.run(
-        ["git", "-c", "user.name=keelson tests", "-c", "user.email=tests@keelson.invalid", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
-    return result.stdout
+# --- tiers: set here and nowhere else ---------------------------------------------------
+# A tier is a marker. A test gets the markers of the most specific entry it matches: a
+# folder (`name/`) covers everything under it, a file its tests, `file::test` one test;
+# an empty entry keeps a file of a tier's folder in the fast tier. scripts/test.sh runs
+# the tiers in turn; tests/test_tiers.py checks that every entry still names a test.
+TIERS: dict[str, tuple[str, ...]] = {
+    "integration/": ("docker",),
+    "adopt/test_adopt_engine.py": ("docker", "slow"),
+    "kubernetes/": ("kubernetes", "slow"),
+    # the deploy helpers' pure functions: no cluster
+    "kubernetes/test_deploy_helpers.py": (),
+    "adopt/test_adopt_update.py": ("slow",),
+    "test_fleet.py": ("slow",),
+    "test_interruptions.py": ("slow",),
+    "test_never_lose_work.py": ("slow",),
+    "test_pins.py": ("slow",),
+    "test_release.py": ("slow",),
+    "test_update.py": ("slow",),
+    "test_update_from_before.py": ("slow",),
+    "adopt/test_adopt.py::test_in_a_terminal_the_answers_are_shown_for_confirmation": ("slow",),
+    "test_app_unit.py::test_generated_unit_tests_pass": ("slow",),
+    "test_defects_cli.py::"
+    "test_adopt_quiet_prints_nothing_and_skip_existing_says_when_nothing_is_left": ("slow",),
+    "test_defects_cli.py::test_pretend_hint_repeats_the_same_update_for_real": ("slow",),
+    "test_defects_cli.py::test_update_from_a_subfolder_finds_the_service": ("slow",),
+    "test_defects_cli.py::test_update_names_data_as_the_source_of_a_bad_answer": ("slow",),
+    "test_governance.py::test_validate_refuses_port_80_with_keelsons_own_validator": ("slow",),
+    "test_pack_move.py::test_service_from_before_the_move_updates_with_only_the_intended_change": (
+        "slow",
+    ),
+}
+TESTS = Path(__file__).resolve().parent
+ENGINE_PROBLEM = engine_problem()
 
 
-def release(repo: Path, tag: str) -> None:
-    """Commit everything in a template repository and tag it, as a template release does."""
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", f"release {tag}")
-    git(repo, "tag", tag)
+def tiers_of(path: Path, test: str) -> tuple[str, ...]:
+    """The markers TIERS gives a test (its file's path and its function's name)."""
+    rel = path.resolve().relative_to(TESTS).as_posix()
+    matching = [
+        key
+        for key in TIERS
+        if key in {rel, f"{rel}::{test}"} or (key.endswith("/") and rel.startswith(key))
+    ]
+    return TIERS[max(matching, key=len)] if matching else ()
 
 
-def copy_template(dest: Path) -> Path:
-    """Copy keelson's template, as the working tree has it, into a new git repo on `main`.
-
-    Nothing is committed: the caller edits and commits (and tags) as a release would.
-    """
-    dest.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]", "node_modules")
-    for name in TEMPLATE_FILES:
-        source, target = ROOT / name, dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            # links keep the language packs' shared parts shared in the copy
-            shutil.copytree(source, target, ignore=ignore, symlinks=True)
-        else:
-            shutil.copy2(source, target)
-    git(dest, "init", "-q", "-b", "main")
-    return dest
-
-
-def render(dest: Path, **answers: object) -> Path:
-    """Render the working tree of the template (uncommitted changes included)."""
-    return new_service(
-        dest,
-        data=answers,
-        defaults=True,
-        template=str(ROOT),
-        vcs_ref="HEAD",
-        quiet=True,
-        trust=True,
-        # the suite renders the working tree, uncommitted edits included
-        allow_dirty=True,
-        git=False,
-    )
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # marked as they are collected, so that `-m "not docker"` deselects them
+    name = getattr(item, "originalname", item.name)
+    for mark in tiers_of(item.path, name):
+        item.add_marker(getattr(pytest.mark, mark))
+        # under CI a missing engine must fail the run, never skip it
+        if mark == "docker" and ENGINE_PROBLEM and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
 
 
 def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:

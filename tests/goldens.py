@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import ROOT, combo_id, render
+from tests.matrix import ROOT, combo_id, render
 
 GOLDEN = ROOT / "tests" / "golden"
 REFRESH = "scripts/refresh-golden.sh"

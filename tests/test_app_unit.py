@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from generator import packs
-from tests.conftest import MATRIX, MATRIX_IDS, ROOT, Render
+from tests.conftest import Render
+from tests.matrix import MATRIX, MATRIX_IDS, ROOT
 
 
 def commands(language: str) -> list[list[str]]:
@@ -22,7 +23,6 @@ def commands(language: str) -> list[list[str]]:
     ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("combo", MATRIX, ids=MATRIX_IDS)
 def test_generated_unit_tests_pass(rendered: Render, combo: dict[str, str], tmp_path: Path) -> None:
     project = tmp_path / "svc"

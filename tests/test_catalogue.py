@@ -27,7 +27,8 @@ from generator.catalogue import (
     parse_catalogue,
 )
 from generator.errors import CatalogueError
-from tests.conftest import ROOT, Keelson, Terminal, copy_template, git, release
+from tests.conftest import Keelson, Terminal
+from tests.matrix import ROOT, copy_template, git, release
 
 OTHER_COPIER_YML = """\
 _templates_suffix: .jinja

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from generator import __version__
-from tests.conftest import ROOT, SPEC, Keelson, Ran, tool
+from tests.conftest import Keelson, Ran, tool
+from tests.matrix import ROOT, SPEC
 
 
 def new(keelson: Keelson, dest: Path, *data: str) -> Ran:

@@ -20,7 +20,8 @@ import yaml
 from generator.render import new_service
 from generator.source import runs_code
 from tests.adopt.helpers import adopt, copy_fixture
-from tests.conftest import ROOT, Keelson, Ran, Render, copy_template, git, tool
+from tests.conftest import Keelson, Ran, Render, tool
+from tests.matrix import ROOT, copy_template, git
 
 LABEL = 'LABEL org.opencontainers.image.vendor="acme"'
 
@@ -229,7 +230,6 @@ def test_images_of_a_missing_folder_is_an_error(keelson: Keelson, tmp_path: Path
     assert result.stdout == ""
 
 
-@pytest.mark.slow
 def test_adopt_quiet_prints_nothing_and_skip_existing_says_when_nothing_is_left(
     tmp_path: Path,
 ) -> None:
@@ -335,7 +335,6 @@ def go_service(template_v2: Path, tmp_path: Path) -> Iterator[Path]:
     yield service
 
 
-@pytest.mark.slow
 def test_update_names_data_as_the_source_of_a_bad_answer(
     keelson: Keelson, go_service: Path
 ) -> None:
@@ -359,7 +358,6 @@ def test_update_names_data_as_the_source_of_a_bad_answer(
     assert "edit .copier-answers.yml" in line
 
 
-@pytest.mark.slow
 def test_update_from_a_subfolder_finds_the_service(keelson: Keelson, go_service: Path) -> None:
     result = keelson("update", "--trust", "--pretend", cwd=go_service / "k8s" / "base")
     assert result.returncode == 0, result.stderr
@@ -367,7 +365,6 @@ def test_update_from_a_subfolder_finds_the_service(keelson: Keelson, go_service:
     assert git(go_service, "status", "--porcelain") == ""
 
 
-@pytest.mark.slow
 def test_pretend_hint_repeats_the_same_update_for_real(keelson: Keelson, go_service: Path) -> None:
     dockerfile = go_service / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace(LABEL, LABEL + ' vendor.team="ours"'))

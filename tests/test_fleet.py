@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from generator.table import columns
-from tests.conftest import Keelson, git
+from tests.conftest import Keelson
+from tests.matrix import git
 from tests.test_pins import COPIER_YML
-
-pytestmark = pytest.mark.slow
 
 ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
 MARKERS = "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"

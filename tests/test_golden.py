@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import combo_id
 from tests.goldens import (
     CASES,
     GOLDEN,
@@ -20,6 +19,7 @@ from tests.goldens import (
     render_case,
     stored,
 )
+from tests.matrix import combo_id
 
 
 @pytest.mark.parametrize("answers", CASES, ids=[combo_id(a) for a in CASES])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Keelson, copy_template, git
+from tests.conftest import Keelson
+from tests.matrix import copy_template, git
 
 GREETER_YML = """\
 _templates_suffix: .jinja
@@ -141,7 +142,6 @@ def test_validate_names_every_finding_with_file_and_line(
     ]
 
 
-@pytest.mark.slow
 def test_validate_refuses_port_80_with_keelsons_own_validator(
     keelson: Keelson, tmp_path: Path
 ) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.images import required_images, standin_supported
-from tests.conftest import SPEC, Render
+from tests.conftest import Render
+from tests.matrix import SPEC
 
 PYTHON = "python:3.13-slim-trixie"
 DISTROLESS = "gcr.io/distroless/static-debian13:nonroot"

@@ -32,9 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import copy_template, git, release
-
-pytestmark = pytest.mark.slow
+from tests.matrix import copy_template, git, release
 
 KEELSON = str(Path(sys.executable).with_name("keelson"))
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]

@@ -19,7 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import MATRIX, MATRIX_IDS, Kustomized, Render, kustomize, tool
+from tests.conftest import Kustomized, Render, kustomize, tool
+from tests.matrix import MATRIX, MATRIX_IDS
 
 APPLIED = ["k8s/overlays/dev", "k8s/overlays/prod"]
 # the replica range each overlay promises, owned by the HorizontalPodAutoscaler

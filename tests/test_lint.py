@@ -12,17 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import (
-    MATRIX,
-    MATRIX_IDS,
-    Kustomized,
-    Render,
-    combo_id,
-    locked,
-    shared_tmp,
-    tool,
-)
+from tests.conftest import Kustomized, Render, locked, shared_tmp, tool
 from tests.conftest import kustomize as kustomize  # noqa: PLC0414 - tests/kubernetes imports it here
+from tests.matrix import MATRIX, MATRIX_IDS, combo_id
 
 OVERLAYS = ["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"]
 CHECKOV_VIEWS = ["k8s/checkov/dev", "k8s/checkov/prod"]

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson, copy_template, git, release
-
-pytestmark = pytest.mark.slow
+from tests.conftest import Keelson
+from tests.matrix import copy_template, git, release
 
 TEAM_SECURITY = "Write to security@acme.test; we answer within a day.\n"
 

@@ -19,7 +19,7 @@ import yaml
 
 from generator.render import create_service
 from generator.update import update_service
-from tests.conftest import MATRIX, MATRIX_IDS, ROOT, TEMPLATE_FILES, git
+from tests.matrix import MATRIX, MATRIX_IDS, ROOT, TEMPLATE_FILES, git
 
 # main's last commit with the one-folder template, and the move's last commit
 BEFORE_MOVE = "1cfb18433a62c6cc69b38fe5003e6242a82f087c"
@@ -79,7 +79,6 @@ def _answers(service: Path) -> dict[str, object]:
     return data
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("combo", MATRIX, ids=MATRIX_IDS)
 def test_service_from_before_the_move_updates_with_only_the_intended_change(
     template: Path, combo: dict[str, str], tmp_path: Path

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Keelson, git
-
-pytestmark = pytest.mark.slow
+from tests.conftest import Keelson
+from tests.matrix import git
 
 COPIER_YML = """\
 _templates_suffix: .jinja

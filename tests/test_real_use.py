@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import Keelson, Ran, Terminal, copy_template, git, tool
+from tests.conftest import Keelson, Ran, Terminal, tool
+from tests.matrix import copy_template, git
 
 SCREEN_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

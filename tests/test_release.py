@@ -24,10 +24,8 @@ import pytest
 import yaml
 
 from generator.source import FALLBACK_URL
-from tests.conftest import ROOT, git
+from tests.matrix import ROOT, git
 from tests.test_update import LIMITRANGE
-
-pytestmark = pytest.mark.slow
 
 DOCKERFILE_LINE = 'LABEL org.opencontainers.image.vendor="acme platform team"'
 NEWS = [

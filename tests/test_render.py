@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from generator import packs
-from tests.conftest import MATRIX, MATRIX_IDS, ROOT, SPEC, Render
+from tests.conftest import Render
+from tests.matrix import MATRIX, MATRIX_IDS, ROOT, SPEC
 
 PACKS = packs.load_all(ROOT, SPEC.choices("language"))
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from generator.source import FALLBACK_URL
-from tests.conftest import Keelson, git
+from tests.conftest import Keelson
+from tests.matrix import git
 
 COPIER_YML = "name:\n  type: str\n  default: app\n"
 

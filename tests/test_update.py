@@ -31,9 +31,8 @@ import yaml
 from generator.errors import UsageError
 from generator.render import new_service
 from generator.update import changelog_between, check_service, find_conflicts, update_service
-from tests.conftest import ROOT, Keelson, copy_template, git, release
-
-pytestmark = pytest.mark.slow
+from tests.conftest import Keelson
+from tests.matrix import ROOT, copy_template, git, release
 
 LABEL_V1 = 'LABEL org.opencontainers.image.vendor="acme"'
 LABEL_V2 = 'LABEL org.opencontainers.image.vendor="acme" org.opencontainers.image.licenses="MIT"'

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TEMPLATE_FILES, Keelson, copy_template, git, release
-
-pytestmark = pytest.mark.slow
+from tests.conftest import Keelson
+from tests.matrix import ROOT, TEMPLATE_FILES, copy_template, git, release
 
 BEFORE = "dd0c0a20275bb195713cf30d2a731e63eec4c521"
 GUARDS = {"go": "limits.go", "python": "app/server.py", "node": "src/http-limits.js"}

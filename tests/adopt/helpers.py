@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.cli import main
-from tests.conftest import ROOT
+from tests.matrix import ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 UVICORN = ["--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "4"]

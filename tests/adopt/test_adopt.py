@@ -30,7 +30,8 @@ from tests.adopt.helpers import (
     keelson,
     snapshot,
 )
-from tests.conftest import SPEC, Render, Terminal, tool
+from tests.conftest import Render, Terminal, tool
+from tests.matrix import SPEC
 from tests.test_lint import OVERLAYS, kustomize, run
 
 corpus = pytest.mark.parametrize("fixture", CORPUS_IDS)
@@ -502,7 +503,6 @@ def test_detection_error_is_a_usage_error() -> None:
     assert DetectionError("x").exit_code == 2
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("key", "written"), [(b"n", False), (b"y", True)], ids=["no", "yes"])
 def test_in_a_terminal_the_answers_are_shown_for_confirmation(
     tmp_path: Path, key: bytes, written: bool

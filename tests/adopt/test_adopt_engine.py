@@ -25,13 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.images import docker_command, engine_problem, ensure_images, required_images
+from generator.images import docker_command, ensure_images, required_images
 from tests.adopt.helpers import CORPUS, CORPUS_IDS, adopt, copy_fixture
-
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
-ENGINE_PROBLEM = engine_problem()
-if ENGINE_PROBLEM and not os.environ.get("CI"):
-    pytestmark.append(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
 
 HTTPBIN = "httpbin==0.10.4"
 # httpbin defines two Flask apps (core and filters) and no WSGI server dependency, so

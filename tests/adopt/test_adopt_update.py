@@ -15,9 +15,7 @@ import yaml
 
 from generator.source import FALLBACK_URL
 from tests.adopt.helpers import CORPUS, CORPUS_IDS, copy_fixture, keelson
-from tests.conftest import copy_template, git
-
-pytestmark = pytest.mark.slow
+from tests.matrix import copy_template, git
 
 LABEL = 'LABEL org.opencontainers.image.vendor="acme platform team"'
 NEWS = "- Adopted projects' images name their vendor."

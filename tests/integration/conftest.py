@@ -9,26 +9,14 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytest_docker.plugin import get_docker_services
 
-from generator.docker import compose_command, engine_problem
+from generator.docker import compose_command
 from generator.verify import Stack
-from tests.conftest import MATRIX, render
-from tests.conftest import combo_id as combo_id  # noqa: PLC0414 - the tiers import it here
-
-ENGINE_PROBLEM = engine_problem()
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    # marked as they are collected, so that `-m "not docker"` deselects them
-    if Path(__file__).parent in item.path.parents:
-        item.add_marker(pytest.mark.docker)
-        # under CI a missing engine must fail the run, never skip it
-        if ENGINE_PROBLEM and not os.environ.get("CI"):
-            item.add_marker(pytest.mark.skip(reason=f"no Docker engine: {ENGINE_PROBLEM}"))
+from tests.conftest import ENGINE_PROBLEM
+from tests.matrix import MATRIX, combo_id, render
 
 
 @pytest.hookimpl(trylast=True)

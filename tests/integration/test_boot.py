@@ -25,8 +25,8 @@ from generator.verify import (
     round_trip,
     wait_for,
 )
-from tests.conftest import MATRIX, combo_id
 from tests.integration.loadgen import root_step, round_trip_step, run_load
+from tests.matrix import MATRIX, combo_id
 
 # one parametrization for every test, so that pytest groups the tests of a
 # combination and boots its stack once

@@ -21,8 +21,7 @@ import pytest
 import yaml
 
 from generator.verify import Stack, docker, free_port, request, wait_for
-from tests.conftest import MATRIX
-from tests.integration.conftest import combo_id
+from tests.matrix import MATRIX, combo_id
 
 ALL = pytest.mark.parametrize("stack", MATRIX, ids=combo_id, indirect=True)
 # item routes exist only with a database; some rules are measured on one kind of stack

@@ -31,8 +31,6 @@ from generator.images import (
     standin_supported,
 )
 
-pytestmark = pytest.mark.docker
-
 PYTHON = "python:3.13-slim-trixie"
 NODE = "node:24-trixie-slim"
 GOLANG = "golang:1.27-trixie"

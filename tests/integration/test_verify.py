@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import render
+from tests.matrix import render
 
 
 def verify(project: Path) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from generator.docker import run_docker
-from tests.conftest import ROOT
+from generator.kubernetes import Kubectl
+from tests.matrix import ROOT
 
 SCRIPT = ROOT / "scripts" / "kube-control-plane.sh"
 NODE = "keelson-node-0"
@@ -36,10 +37,18 @@ VOLUMES = 16
 
 @dataclass
 class Kubeconfig:
-    """A cluster this run reaches: its kubeconfig and the kubectl of the same version."""
+    """A cluster this run reaches: its kubeconfig and the kubectl of the same version.
+
+    kubectl itself is generator.kubernetes.Kubectl, the client `keelson verify` uses.
+    """
 
     kubeconfig: Path
     kubectl: str
+
+    @property
+    def client(self) -> Kubectl:
+        """The generator's kubectl client bound to this cluster."""
+        return Kubectl(self.kubectl, kubeconfig=str(self.kubeconfig))
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -47,21 +56,13 @@ class Kubeconfig:
     def run(
         self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [self.kubectl, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=self.env(),
-            timeout=timeout,
-        )
+        result = self.client.run(*args, stdin=stdin, timeout=timeout)
         if check:
             assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result
 
     def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-o", "json", check=True).stdout)
+        return self.client.json(*args)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
+from generator.kube_deploy import namespace_doc
 from generator.kubernetes import selects, warnings_of
 from tests.kubernetes.conftest import ControlPlane
 
 Doc = dict[str, Any]
-LEVEL = "restricted"
 
 
 @dataclass
@@ -45,12 +45,6 @@ def in_namespace(docs: list[Doc], namespace: str) -> list[Doc]:
     for doc in moved:
         doc["metadata"]["namespace"] = namespace
     return moved
-
-
-def namespace_doc(name: str) -> Doc:
-    """A namespace that enforces, warns and audits the restricted Pod Security level."""
-    labels = {f"pod-security.kubernetes.io/{mode}": LEVEL for mode in ("enforce", "warn", "audit")}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 def deploy(plane: ControlPlane, namespace: str, docs: list[Doc]) -> Applied:

@@ -28,12 +28,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MATRIX, MATRIX_IDS, Render
+from tests.conftest import Render
 from tests.kubernetes.conftest import ControlPlane
 from tests.kubernetes.live import Applied, converge, deploy
+from tests.matrix import MATRIX, MATRIX_IDS
 from tests.test_lint import kustomize
-
-pytestmark = [pytest.mark.kubernetes, pytest.mark.slow]
 
 OVERLAYS = {"dev": "k8s/overlays/dev", "prod": "k8s/overlays/prod"}
 CASES = [(combo, overlay) for combo in MATRIX for overlay in OVERLAYS]

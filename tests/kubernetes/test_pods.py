@@ -43,12 +43,10 @@ from generator.kube_deploy import (
     split_image,
     stand_in_secrets,
 )
-from generator.kubernetes import Kubectl, KubernetesError, build_overlay
+from generator.kubernetes import KubernetesError, build_overlay
 from generator.verify import Stack, request, round_trip, wait_for
-from tests.conftest import MATRIX, MATRIX_IDS, render
 from tests.kubernetes.conftest import Cluster
-
-pytestmark = [pytest.mark.kubernetes, pytest.mark.slow]
+from tests.matrix import MATRIX, MATRIX_IDS, render
 
 # how long all 12 dev overlays may take from apply to every Deployment Available and
 # database Ready, together on this 2-core machine (measured: see the README)
@@ -81,17 +79,13 @@ class Running:
         return f"http://127.0.0.1:{self.node_port}"
 
 
-def _client(cluster: Cluster) -> Kubectl:
-    return Kubectl(cluster.kubectl, kubeconfig=str(cluster.kubeconfig))
-
-
 def _ship(cluster: Cluster, project: Path, tag: str | None = None) -> dict[str, str]:
     """Build (a cache hit after the boot tier) and push the app and database images."""
     ensure_images(required_images(project), policy="auto", log=print)
     stack = Stack(project)
     stack.build()
     app = stack.image()
-    docs = build_overlay(_client(cluster), project / "k8s" / "overlays" / "dev")
+    docs = build_overlay(cluster.client, project / "k8s" / "overlays" / "dev")
     images = {}
     for ref in sorted(set(containers_images(docs).values())):
         name, _ = split_image(ref)
@@ -117,7 +111,7 @@ def _dev_docs(
     folder = overlay_for(
         project, "k8s/overlays/dev", namespace, images, work, patches=[NODE_PORT_PATCH]
     )
-    return build_overlay(_client(cluster), folder)
+    return build_overlay(cluster.client, folder)
 
 
 def _app_pods(cluster: Cluster, run: Running) -> list[Doc]:
@@ -165,7 +159,7 @@ def _user_evidence(cluster: Cluster, run: Running) -> dict[str, Any]:
 
 def _observe(cluster: Cluster, run: Running, applied: float) -> None:
     """Wait for the rollout, then probe through the Service and read the user evidence."""
-    client = _client(cluster)
+    client = cluster.client
     left = ROLLOUT_BOUND - (time.monotonic() - applied)
     try:
         rollout(client, run.deployment, timeout=max(left, 10))
@@ -195,7 +189,7 @@ KEEP = {
 @pytest.fixture(scope="session")
 def running(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Running]:
     """Every combination's dev overlay, in two waves that are each applied, then awaited."""
-    client = _client(cluster)
+    client = cluster.client
     root = tmp_path_factory.mktemp("pods")
     out: dict[str, Running] = {}
     first = [cid for cid in MATRIX_IDS if cid not in KEEP]
@@ -532,7 +526,7 @@ def test_rolling_update_to_a_new_tag_drops_no_request(
     old = {p["metadata"]["name"] for p in _app_pods(cluster, run)}
     images = _ship(cluster, run.project, tag="rollout")
     docs = _dev_docs(cluster, run.project, run.deployment.namespace, images, tmp_path)
-    client = _client(cluster)
+    client = cluster.client
     with Load(run.url) as load:
         time.sleep(1)
         apply(client, run.deployment.namespace, docs)
@@ -569,7 +563,7 @@ def test_deleted_app_pod_is_replaced_and_the_service_answers(
         f"app pod deleted: replaced in {replaced or -1:.1f} s; {load.sent} requests, "
         f"{len(load.failed)} failed while it was replaced"
     )
-    assert replaced is not None, pod_states(_client(cluster), run.deployment.namespace)
+    assert replaced is not None, pod_states(cluster.client, run.deployment.namespace)
     assert request(run.url, "GET", "/").status == 200
     ok, detail = round_trip(run.url)
     assert ok, detail
@@ -585,7 +579,7 @@ def test_deleted_database_pod_turns_readyz_503_then_recovers_with_its_data(
 ) -> None:
     run = running[cid]
     assert run.problems == []
-    client = _client(cluster)
+    client = cluster.client
     namespace = run.deployment.namespace
     created = request(run.url, "POST", "/items", {"name": f"kept-{cid}"})
     assert created.status == 201, created.body
@@ -669,7 +663,7 @@ def test_prod_overlay_runs_against_an_external_database(
     cluster: Cluster, external_database: tuple[Running, int], tmp_path: Path
 ) -> None:
     run, port = external_database
-    client = _client(cluster)
+    client = cluster.client
     namespace = f"prod-{run.combo['language']}-{run.combo['database']}"
     folder = overlay_for(
         run.project,

@@ -1,0 +1,95 @@
+"""The template's combination matrix and a renderer, shared by the tests and benchmarks/.
+
+A plain module (no pytest, no fixtures), so scripts import it without the suite's conftest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from generator.render import new_service
+from generator.template import TemplateSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = TemplateSpec.load(ROOT)
+
+
+def combo_id(answers: Mapping[str, object]) -> str:
+    """The one name of a set of answers, for test ids, golden folders and benchmark rows.
+
+    `language-database`, then `key=value` for each further answer in key order, e.g.
+    `python-none-ingress_host=api.example.com`.
+    """
+    head = [str(answers[key]) for key in ("language", "database") if key in answers]
+    rest = [
+        f"{key}={answers[key]}" for key in sorted(answers) if key not in {"language", "database"}
+    ]
+    return "-".join(head + rest) or "defaults"
+
+
+# the matrix comes from copier.yml itself, so it cannot drift from the template
+MATRIX = list(SPEC.matrix("language", "database"))
+MATRIX_IDS = [combo_id(c) for c in MATRIX]
+
+TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
+    "template-files"
+]
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git with the suite's identity; fail the test with git's output on error."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=keelson tests", "-c", "user.email=tests@keelson.invalid", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def release(repo: Path, tag: str) -> None:
+    """Commit everything in a template repository and tag it, as a template release does."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"release {tag}")
+    git(repo, "tag", tag)
+
+
+def copy_template(dest: Path) -> Path:
+    """Copy keelson's template, as the working tree has it, into a new git repo on `main`.
+
+    Nothing is committed: the caller edits and commits (and tags) as a release would.
+    """
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.py[co]", "node_modules")
+    for name in TEMPLATE_FILES:
+        source, target = ROOT / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            # links keep the language packs' shared parts shared in the copy
+            shutil.copytree(source, target, ignore=ignore, symlinks=True)
+        else:
+            shutil.copy2(source, target)
+    git(dest, "init", "-q", "-b", "main")
+    return dest
+
+
+def render(dest: Path, **answers: object) -> Path:
+    """Render the working tree of the template (uncommitted changes included)."""
+    return new_service(
+        dest,
+        data=answers,
+        defaults=True,
+        template=str(ROOT),
+        vcs_ref="HEAD",
+        quiet=True,
+        trust=True,
+        # the suite renders the working tree, uncommitted edits included
+        allow_dirty=True,
+        git=False,
+    )
