@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +30,20 @@ from generator.docker import run_docker
 from generator.errors import KubernetesError, UsageError
 from generator.images import docker_command, engine_problem, ensure_images, required_images
 from generator.kubernetes import (
+    LEVEL,
     Kubectl,
-    _first_error,
     build_overlay,
+    delete_namespace,
+    first_error,
     kubectl_command,
+    namespace_doc,
+    pod_states,
+    port_forward,
     warnings_of,
 )
 from generator.verify import Check, Report, Stack, _timed, probe_endpoints
 
 Doc = dict[str, Any]
-LEVEL = "restricted"
 
 
 # --- images -------------------------------------------------------------------------------
@@ -244,13 +246,6 @@ def secret_doc(name: str, namespace: str, files: Mapping[str, Path]) -> Doc:
 # --- applying and waiting ---------------------------------------------------------------------
 
 
-def namespace_doc(name: str, level: str = LEVEL) -> Doc:
-    """Return a namespace that enforces, warns and audits one Pod Security level."""
-    labels = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")}
-    labels["app.kubernetes.io/managed-by"] = "keelson-verify"
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
 @dataclass
 class Deployment:
     """An overlay applied to a namespace: what it holds and where its app answers."""
@@ -296,17 +291,17 @@ def apply(
     """
     created = kubectl.run("apply", "-f", "-", stdin=json.dumps(namespace_doc(namespace)))
     if created.returncode != 0:
-        raise KubernetesError(f"namespace {namespace}: {_first_error(created.stderr)}")
+        raise KubernetesError(f"namespace {namespace}: {first_error(created.stderr)}")
     for name, files in (secrets or {}).items():
         made = kubectl.run("apply", "-f", "-", stdin=json.dumps(secret_doc(name, namespace, files)))
         if made.returncode != 0:
-            raise KubernetesError(f"secret {name} in {namespace}: {_first_error(made.stderr)}")
+            raise KubernetesError(f"secret {name} in {namespace}: {first_error(made.stderr)}")
     result = kubectl.run(
         "apply", "--server-side", "--field-manager=keelson-verify", "-f", "-",
         stdin=yaml.safe_dump_all(docs),
     )  # fmt: skip
     if result.returncode != 0:
-        raise KubernetesError(f"apply to {namespace}: {_first_error(result.stderr)}")
+        raise KubernetesError(f"apply to {namespace}: {first_error(result.stderr)}")
     return Deployment(namespace, list(docs), warnings_of(result.stderr))
 
 
@@ -327,85 +322,10 @@ def rollout(kubectl: Kubectl, deployment: Deployment, timeout: float = 300) -> f
         )  # fmt: skip
         if result.returncode != 0:
             raise KubernetesError(
-                f"{target} not ready in {timeout:.0f}s: {_first_error(result.stderr)}; "
+                f"{target} not ready in {timeout:.0f}s: {first_error(result.stderr)}; "
                 + pod_states(kubectl, deployment.namespace)
             )
     return time.monotonic() - start
-
-
-def pod_states(kubectl: Kubectl, namespace: str) -> str:
-    """One line per pod: phase, readiness and why a container waits (for error messages)."""
-    result = kubectl.run("get", "pods", "-n", namespace, "-o", "json")
-    if result.returncode != 0:
-        return _first_error(result.stderr)
-    lines = []
-    for pod in json.loads(result.stdout)["items"]:
-        states = []
-        for status in pod["status"].get("containerStatuses", []):
-            waiting = status.get("state", {}).get("waiting") or {}
-            terminated = status.get("lastState", {}).get("terminated") or {}
-            states.append(
-                f"{status['name']} ready={status['ready']} restarts={status['restartCount']}"
-                + (
-                    f" waiting={waiting.get('reason')}: {waiting.get('message', '')}"
-                    if waiting
-                    else ""
-                )
-                + (f" last-exit={terminated.get('exitCode')}" if terminated else "")
-            )
-        lines.append(
-            f"{pod['metadata']['name']} {pod['status'].get('phase')} [{'; '.join(states)}]"
-        )
-    return " | ".join(lines) or "no pods"
-
-
-@contextmanager
-def port_forward(
-    kubectl: Kubectl, namespace: str, target: str, port: int, timeout: float = 30
-) -> Iterator[str]:
-    """`kubectl port-forward` to a Service or pod on a free loopback port; yield the base URL.
-
-    Raises:
-        KubernetesError: The forward did not start.
-
-    """
-    cmd = [
-        *kubectl.prefix(),
-        "port-forward",
-        "-n",
-        namespace,
-        "--address",
-        "127.0.0.1",
-        target,
-        f":{port}",
-    ]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = ""
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if match := re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line):
-                url = f"http://127.0.0.1:{match.group(1)}"
-                break
-            if not line and process.poll() is not None:
-                break
-        else:
-            url = ""
-        if not url:
-            process.kill()
-            err = process.stderr.read() if process.stderr else ""
-            raise KubernetesError(f"kubectl port-forward {target}: {_first_error(err) or line}")
-        yield url
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def delete_namespace(kubectl: Kubectl, namespace: str, wait: bool = False) -> None:
-    """Delete a namespace (never raises)."""
-    kubectl.run("delete", "namespace", namespace, f"--wait={str(wait).lower()}", timeout=180)
 
 
 # --- keelson verify --kubernetes --deploy ----------------------------------------------------
@@ -463,7 +383,7 @@ def deploy_service(
         )
     version = client.run("version", "-o", "json", timeout=30)
     if version.returncode != 0 or "serverVersion" not in version.stdout:
-        raise KubernetesError(f"cannot reach the cluster: {_first_error(version.stderr)}")
+        raise KubernetesError(f"cannot reach the cluster: {first_error(version.stderr)}")
     namespace = namespace or f"keelson-verify-{uuid.uuid4().hex[:8]}"
     report = Report()
     stack = Stack(root)
@@ -611,11 +531,8 @@ __all__ = [
     "Deployment",
     "apply",
     "cluster_loader",
-    "delete_namespace",
     "deploy_service",
-    "namespace_doc",
     "overlay_for",
-    "port_forward",
     "pull_if_not_present",
     "push",
     "rollout",

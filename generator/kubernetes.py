@@ -20,10 +20,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ from generator.table import columns
 OVERLAYS = ("k8s/overlays/dev", "k8s/overlays/prod")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+# the Pod Security level of the namespaces keelson makes (verify --deploy, the pods tier)
+LEVEL = "restricted"
 
 Doc = dict[str, Any]
 
@@ -138,11 +143,12 @@ class Kubectl:
         """
         result = self.run(*args, "-o", "json", stdin=stdin)
         if result.returncode != 0:
-            raise KubernetesError(_first_error(result.stderr) or f"kubectl {args[0]} failed")
+            raise KubernetesError(first_error(result.stderr) or f"kubectl {args[0]} failed")
         return json.loads(result.stdout)
 
 
-def _first_error(stderr: str) -> str:
+def first_error(stderr: str) -> str:
+    """Return the first line of kubectl's stderr that is not a warning (the error to show)."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if not line.startswith("Warning:")]
     return (errors or lines or [""])[0]
@@ -157,6 +163,91 @@ def warnings_of(stderr: str) -> list[str]:
     ]
 
 
+# --- namespaces, pods, port-forwards ------------------------------------------
+
+
+def namespace_doc(name: str, level: str = LEVEL) -> Doc:
+    """Return a namespace that enforces, warns and audits one Pod Security level."""
+    labels = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "warn", "audit")}
+    labels["app.kubernetes.io/managed-by"] = "keelson-verify"
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def pod_states(kubectl: Kubectl, namespace: str) -> str:
+    """One line per pod: phase, readiness and why a container waits (for error messages)."""
+    result = kubectl.run("get", "pods", "-n", namespace, "-o", "json")
+    if result.returncode != 0:
+        return first_error(result.stderr)
+    lines = []
+    for pod in json.loads(result.stdout)["items"]:
+        states = []
+        for status in pod["status"].get("containerStatuses", []):
+            waiting = status.get("state", {}).get("waiting") or {}
+            terminated = status.get("lastState", {}).get("terminated") or {}
+            states.append(
+                f"{status['name']} ready={status['ready']} restarts={status['restartCount']}"
+                + (
+                    f" waiting={waiting.get('reason')}: {waiting.get('message', '')}"
+                    if waiting
+                    else ""
+                )
+                + (f" last-exit={terminated.get('exitCode')}" if terminated else "")
+            )
+        lines.append(
+            f"{pod['metadata']['name']} {pod['status'].get('phase')} [{'; '.join(states)}]"
+        )
+    return " | ".join(lines) or "no pods"
+
+
+@contextmanager
+def port_forward(
+    kubectl: Kubectl, namespace: str, target: str, port: int, timeout: float = 30
+) -> Iterator[str]:
+    """`kubectl port-forward` to a Service or pod on a free loopback port; yield the base URL.
+
+    Raises:
+        KubernetesError: The forward did not start.
+
+    """
+    cmd = [
+        *kubectl.prefix(),
+        "port-forward",
+        "-n",
+        namespace,
+        "--address",
+        "127.0.0.1",
+        target,
+        f":{port}",
+    ]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if match := re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line):
+                url = f"http://127.0.0.1:{match.group(1)}"
+                break
+            if not line and process.poll() is not None:
+                break
+        else:
+            url = ""
+        if not url:
+            process.kill()
+            err = process.stderr.read() if process.stderr else ""
+            raise KubernetesError(f"kubectl port-forward {target}: {first_error(err) or line}")
+        yield url
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def delete_namespace(kubectl: Kubectl, namespace: str, wait: bool = False) -> None:
+    """Delete a namespace (never raises)."""
+    kubectl.run("delete", "namespace", namespace, f"--wait={str(wait).lower()}", timeout=180)
+
+
 def build_overlay(kubectl: Kubectl, folder: Path) -> list[Doc]:
     """Build a kustomize folder with `kubectl kustomize` and return its objects.
 
@@ -166,7 +257,7 @@ def build_overlay(kubectl: Kubectl, folder: Path) -> list[Doc]:
     """
     result = kubectl.run("kustomize", str(folder))
     if result.returncode != 0:
-        raise KubernetesError(f"kubectl kustomize {folder}: {_first_error(result.stderr)}")
+        raise KubernetesError(f"kubectl kustomize {folder}: {first_error(result.stderr)}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
@@ -330,7 +421,7 @@ def pod_security_findings(
             stdin=json.dumps(probe_pod(workload, namespace)),
         )  # fmt: skip
         if result.returncode != 0:
-            message = _first_error(result.stderr)
+            message = first_error(result.stderr)
             check = "pod-security" if "PodSecurity" in message else "pod admission"
             detail = message.split("violates ", 1)[-1] if check == "pod-security" else message
             found.append(Finding(overlay, name_of(workload), check, detail))
@@ -346,7 +437,7 @@ def _namespace_level(kubectl: Kubectl, namespace: str) -> str | None:
     if result.returncode != 0:
         if "NotFound" in result.stderr or "not found" in result.stderr:
             return None
-        raise KubernetesError(f"cannot reach the cluster: {_first_error(result.stderr)}")
+        raise KubernetesError(f"cannot reach the cluster: {first_error(result.stderr)}")
     labels = json.loads(result.stdout)["metadata"].get("labels") or {}
     return str(labels.get(ENFORCE_LABEL, "privileged (no enforce label)"))
 
@@ -426,7 +517,7 @@ def verify_kubernetes(
     if version.returncode != 0 or "serverVersion" not in version.stdout:
         raise KubernetesError(
             f"cannot reach the cluster{f' of context {context}' if context else ''}: "
-            f"{_first_error(version.stderr)}"
+            f"{first_error(version.stderr)}"
         )
     report = KubeReport()
     for overlay in overlays:

@@ -17,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from generator.kube_deploy import namespace_doc
-from generator.kubernetes import selects, warnings_of
+from generator.kubernetes import namespace_doc, selects, warnings_of
 from tests.kubernetes.conftest import ControlPlane
 
 Doc = dict[str, Any]

@@ -35,15 +35,19 @@ from generator.kube_deploy import (
     Deployment,
     apply,
     containers_images,
-    delete_namespace,
     overlay_for,
-    pod_states,
     push,
     rollout,
     split_image,
     stand_in_secrets,
 )
-from generator.kubernetes import KubernetesError, build_overlay
+from generator.kubernetes import (
+    KubernetesError,
+    build_overlay,
+    delete_namespace,
+    pod_states,
+    port_forward,
+)
 from generator.verify import Stack, request, round_trip, wait_for
 from tests.kubernetes.conftest import Cluster
 from tests.matrix import MATRIX, MATRIX_IDS, render
@@ -586,7 +590,6 @@ def test_deleted_database_pod_turns_readyz_503_then_recovers_with_its_data(
     item = created.body
     (app,) = _app_pods(cluster, run)
     (database,) = run.deployment.databases
-    from generator.kube_deploy import port_forward
 
     # straight to the app pod: an unready pod leaves the Service, and /readyz is what we watch
     with port_forward(client, namespace, f"pod/{app['metadata']['name']}", _port_of(app)) as url:
