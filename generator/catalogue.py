@@ -23,6 +23,7 @@ import yaml
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
+from generator.source import is_remote
 from generator.template import copier_yml_at, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
@@ -33,7 +34,6 @@ _TEMPLATE_KEYS = ("url", "ref")
 _PRESET_KEYS = ("name", "description", "template", "answers", "owner", "tags")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _QUESTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|gh:|gl:)", re.IGNORECASE)
 _FETCH_TIMEOUT = 30
 
 
@@ -57,7 +57,7 @@ class CatalogueTemplate:
     @property
     def is_local(self) -> bool:
         """Whether the template is a folder on this machine."""
-        return not _REMOTE.match(self.url)
+        return not is_remote(self.url)
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ def _parse_templates(reader: _Reader, node: yaml.Node, base: Path) -> dict[str, 
         entries = reader.mapping(entry, what, _TEMPLATE_KEYS)
         reader.require(entry, entries, what, _TEMPLATE_KEYS)
         url = reader.text(entries["url"][1], f"{what}: url")
-        if not _REMOTE.match(url):
+        if not is_remote(url):
             url = str((base / Path(url).expanduser()).resolve())
         ref = reader.text(entries["ref"][1], f"{what}: ref")
         templates[name] = CatalogueTemplate(name, url, ref, key_node.start_mark.line + 1)
@@ -361,7 +361,7 @@ def _parse_services(reader: _Reader, node: yaml.Node, base: Path) -> tuple[Fleet
         entries = reader.mapping(item, what, _SERVICE_KEYS)
         reader.require(item, entries, what, ("url",))
         got = {k: reader.text(v, f"{what}: {k}") for k, (_, v) in entries.items()}
-        url = got["url"] if _REMOTE.match(got["url"]) else str((base / got["url"]).resolve())
+        url = got["url"] if is_remote(got["url"]) else str((base / got["url"]).resolve())
         folder = got.get("subfolder", "").strip("/")
         name = got.get("name") or "/".join(
             filter(None, (url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"), folder))

@@ -253,6 +253,24 @@ def test_valid_catalogue_keeps_answers_and_resolves_local_paths(tmp_path: Path) 
         catalogue.preset("apii")
 
 
+def test_scp_style_urls_of_any_user_are_remote_as_keelson_new_reads_them(tmp_path: Path) -> None:
+    # git's `user@host:path` form is not only `git@`: a catalogue must not turn
+    # `deploy@git.internal:platform/keelson.git` into a folder beside it
+    text = (
+        "version: 1\n"
+        "templates:\n"
+        "  scp: {url: 'deploy@git.internal:platform/keelson.git', ref: v1.0.0}\n"
+        "presets:\n"
+        "  - {name: api, description: An API, template: scp, answers: {}}\n"
+        "services:\n"
+        "  - {url: 'ci@git.internal:team/orders.git'}\n"
+    )
+    catalogue = parse_catalogue(text, "c.yml", tmp_path / "team")
+    assert catalogue.templates["scp"].url == "deploy@git.internal:platform/keelson.git"
+    assert not catalogue.templates["scp"].is_local
+    assert [s.url for s in catalogue.services] == ["ci@git.internal:team/orders.git"]
+
+
 def test_example_catalogue_is_valid_and_listed(keelson: Keelson) -> None:
     listed = keelson("catalogue", "list", "--catalogue", "catalogue.example.yml")
     assert listed.returncode == 0, listed.stderr
