@@ -34,15 +34,14 @@ from typing import Any
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from generator import transaction
+from generator import gateway, transaction
 from generator.answers import ANSWERS_FILE
 from generator.errors import DestinationError, KeelsonError, UsageError, one_line
+from generator.gateway import NO_TERMINAL
 from generator.merging import merge_file
 from generator.render import (
-    NO_TERMINAL,
-    _checked_source,
-    _run_copy,
     check_data_keys,
+    checked_source,
     local_spec,
     record_source,
 )
@@ -1132,7 +1131,7 @@ def _previous_adoption(root: Path) -> dict[str, Any] | None:
 
 
 def _recorded_location(previous: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """Where to render the template an adoption recorded: (template, ref) for `_checked_source`."""
+    """Where to render the template an adoption recorded: (template, ref) for `checked_source`."""
     src, commit = str(previous["_src_path"]), previous.get("_commit")
     if not is_own(src):
         return src, str(commit) if commit else None
@@ -1226,7 +1225,7 @@ def adopt_project(
         # adopting again keeps the template and version the project records (`--template`
         # and `--vcs-ref` move it on purpose); only the answers change
         template, vcs_ref = _recorded_location(previous)
-    source, notes = _checked_source(
+    source, notes = checked_source(
         template, root / ".keelson-adopt", vcs_ref, allow_dirty=allow_dirty
     )
     keep_source = source
@@ -1289,15 +1288,13 @@ def _write(
     """Render the container files away from the project, merge or skip, and write in one step."""
     with transaction.scratch() as scratch:
         staged = scratch / "new" / root.resolve().name
-        _run_copy(
+        gateway.copy(
             source.location,
             staged,
             {**answers, "adopted": True},
-            defaults=True,
             vcs_ref=vcs_ref,
             quiet=quiet,
             unsafe=unsafe,
-            interactive=False,
         )
         # template authors (--allow-dirty) render their own checkout: no probe of its origin
         source_notes: list[str] = []

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import copier
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from generator import gateway
 from generator.catalogue import Catalogue, CatalogueTemplate, Preset, template_questions
 from generator.errors import CatalogueError, InvalidAnswerError, KeelsonError, one_line
-from generator.render import check_data_keys, hide_chatter, translate_copier_error
+from generator.render import check_data_keys
 from generator.source import is_own, list_refs
 from generator.table import columns
 from generator.template import TemplateSpec, spec_at
@@ -76,21 +76,15 @@ def _preset_problems(catalogue: Catalogue, preset: Preset, *, trust: bool) -> li
     unsafe = trust or is_own(template.url)
     with tempfile.TemporaryDirectory(prefix="keelson-validate-") as tmp:
         try:
-            with hide_chatter(True):
-                copier.run_copy(
-                    template.url, Path(tmp) / preset.name, data=dict(preset.answers),
-                    vcs_ref=template.ref, defaults=True, pretend=True, quiet=True,
-                    skip_tasks=True, unsafe=unsafe,
-                )  # fmt: skip
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # copier raises plain ValueErrors for bad answers
-            translated = translate_copier_error(error)
-            if isinstance(translated, InvalidAnswerError):
-                field = translated.field
-                what = "invalid" if field in preset.answers else "the template's default for"
-                return [f"{at(field)}: {head}: {what} {field}: {translated.message}"]
-            detail = one_line(str(translated or error))
+            gateway.copy(
+                template.url, Path(tmp) / preset.name, preset.answers,
+                vcs_ref=template.ref, unsafe=unsafe, pretend=True, skip_tasks=True,
+            )  # fmt: skip
+        except InvalidAnswerError as error:
+            what = "invalid" if error.field in preset.answers else "the template's default for"
+            return [f"{at(error.field)}: {head}: {what} {error.field}: {error.message}"]
+        except KeelsonError as error:
+            detail = one_line(str(error))
             return [f"{at(None)}: {head}: cannot render template {template.name!r}: {detail}"]
     return []
 

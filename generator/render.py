@@ -7,9 +7,7 @@ allowed values, and the destination is never half-written or silently overwritte
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import os
 import re
@@ -20,25 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-import copier
 import yaml
-from copier.errors import InteractiveSessionError, UnsafeTemplateError
 
-from generator import transaction
+from generator import gateway, transaction
 from generator.answers import ANSWERS_FILE
 from generator.errors import (
     DestinationError,
     InvalidAnswerError,
-    KeelsonError,
-    TemplateError,
     UsageError,
-    one_line,
 )
+from generator.gateway import NO_TERMINAL
 from generator.newtree import bring_in
 from generator.source import (
     BUNDLE,
     TemplateSource,
-    ask_trust,
     bundle_url,
     check_ref,
     confirm_trust,
@@ -47,58 +40,6 @@ from generator.source import (
     resolve,
 )
 from generator.template import TemplateSpec, spec_at
-
-_VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
-_BAD_CHOICE = re.compile(
-    r"Invalid choice for '(?P<field>\w+)': (?P<value>.*) is not in \[(?P<allowed>.*)\]", re.S
-)
-_DISABLED_CHOICE = re.compile(r"Invalid choice for '(?P<field>\w+)': (?P<msg>.*)", re.S)
-_BAD_TYPE = re.compile(
-    r'Invalid answer "(?P<value>.*)" of type .* to question "(?P<field>\w+)" '
-    r'of type "(?P<type>\w+)"',
-    re.S,
-)
-# copier.yml stops copier on an answer it cannot even cast (`port=abc`) with an
-# undefined name that reads as the rule: `'port_must_be_an_integer_from_1024_to_65535'
-# is undefined` (see the port question)
-_RULE_NAME = re.compile(r"'(?P<field>[a-z][a-z0-9_]*?)_(?P<msg>must_be_\w+)' is undefined")
-NO_TERMINAL = (
-    "no terminal to ask the questions: pass --defaults and/or --data KEY=VALUE "
-    "(or --data-file FILE)"
-)
-
-
-def translate_copier_error(error: BaseException) -> KeelsonError | None:
-    """Turn copier's answer errors into keelson's one-line errors.
-
-    Args:
-        error: What copier raised.
-
-    Returns:
-        The keelson error to raise instead, or None when it is not an answer error.
-
-    """
-    if isinstance(error, InteractiveSessionError):
-        return UsageError(NO_TERMINAL)
-    if isinstance(error, UnsafeTemplateError):
-        return UsageError(
-            "the template runs tasks or migrations; rerun with --trust if you trust it"
-        )
-    text = str(error)
-    if match := _BAD_CHOICE.search(text):
-        allowed = ", ".join(v.strip().strip("'\"") for v in match["allowed"].split(","))
-        return InvalidAnswerError(match["field"], f"{match['value']} is not one of: {allowed}")
-    for pattern in (_VALIDATION, _DISABLED_CHOICE, _RULE_NAME):
-        if match := pattern.search(text):
-            message = one_line(match["msg"])
-            if pattern is _RULE_NAME:
-                message = message.replace("_", " ")
-            return InvalidAnswerError(match["field"], message)
-    if match := _BAD_TYPE.search(text):
-        return InvalidAnswerError(
-            match["field"], f"{match['value']!r} is not of type {match['type']}"
-        )
-    return None
 
 
 def check_data_keys(spec: TemplateSpec, data: Mapping[str, Any]) -> None:
@@ -348,7 +289,7 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
         interactive = sys.stdin.isatty()
     if not defaults and not interactive and not answers:
         raise UsageError(NO_TERMINAL)
-    source, notes = _checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
+    source, notes = checked_source(template, destination, vcs_ref, allow_dirty=allow_dirty)
     spec = local_spec(source.location, vcs_ref)
     if spec is None and answers:
         # a bare repository or a URL: its copier.yml at the ref, fetched to read it
@@ -419,7 +360,7 @@ def _check_folder_name(spec: TemplateSpec, destination: Path, answers: Mapping[s
     )
 
 
-def _checked_source(
+def checked_source(
     template: str | None, destination: Path, vcs_ref: str | None, *, allow_dirty: bool
 ) -> tuple[TemplateSource, list[str]]:
     """Resolve the template; refuse what would make services that can never update."""
@@ -485,7 +426,7 @@ def _render_staged(
     parent = destination.absolute().parent
     with transaction.scratch(), transaction.staging(parent) as stage:
         staged = stage / destination.resolve().name
-        _run_copy(
+        gateway.copy(
             source.location,
             staged,
             answers,
@@ -528,67 +469,6 @@ def wrap_validation_errors() -> None:
 
     init.keelson_wraps = True  # type: ignore[attr-defined]
     toolbars.ValidationToolbar.__init__ = init  # type: ignore[method-assign]
-
-
-def hide_chatter(quiet: bool) -> contextlib.AbstractContextManager[object]:
-    """Hide what copier prints to stderr whatever its `quiet` says, when quiet.
-
-    Copier prints some notices (e.g. "No git tags found in template") straight to
-    stderr; keelson prints its own summary instead, and `-v` shows them all.
-    """
-    return contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext()
-
-
-def _run_copy(
-    location: str,
-    staged: Path,
-    answers: dict[str, Any],
-    *,
-    defaults: bool,
-    vcs_ref: str | None,
-    quiet: bool,
-    unsafe: bool,
-    interactive: bool,
-) -> None:
-    try:
-        with hide_chatter(quiet):
-            copier.run_copy(
-                location,
-                staged,
-                data=answers,
-                defaults=defaults,
-                vcs_ref=vcs_ref,
-                quiet=quiet,
-                overwrite=False,
-                cleanup_on_error=True,
-                unsafe=unsafe,
-            )
-    except KeyboardInterrupt:
-        # copier's interrupt carries its whole internal state; the user needs none
-        raise KeyboardInterrupt from None
-    except UnsafeTemplateError as error:
-        # a remote template's tasks are known only once copier has fetched it;
-        # copier stops before any question, so asking now and retrying is cheap
-        if not interactive or unsafe:
-            raise UsageError(
-                f"the template {location} runs tasks or migrations; rerun with --trust "
-                "if you trust it"
-            ) from error
-        ask_trust(location)
-        _run_copy(
-            location,
-            staged,
-            answers,
-            defaults=defaults,
-            vcs_ref=vcs_ref,
-            quiet=quiet,
-            unsafe=True,
-            interactive=interactive,
-        )
-    except Exception as error:  # copier raises plain ValueErrors for bad answers
-        if translated := translate_copier_error(error):
-            raise translated from error
-        raise TemplateError(one_line(f"rendering failed: {error}")) from error
 
 
 def record_source(

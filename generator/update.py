@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import yaml
-from copier.errors import UnsafeTemplateError, UserMessageError
 from packaging.version import InvalidVersion, Version
 
-from generator import transaction, workspace
+from generator import gateway, transaction, workspace
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.errors import (
     InvalidAnswerError,
@@ -39,10 +37,9 @@ from generator.errors import (
 )
 from generator.git import git, git_env, show_at
 from generator.outcomes import UpdateResult
-from generator.render import check_data_keys, hide_chatter, translate_copier_error
+from generator.render import check_data_keys
 from generator.source import (
     TemplateSource,
-    ask_trust,
     check_ref,
     confirm_trust,
     git_url,
@@ -158,79 +155,6 @@ def find_conflicts(path: str | Path) -> list[str]:
     return sorted(line for line in found if line)
 
 
-def _run_copier_update(
-    project: Path,
-    *,
-    to: str | None,
-    unsafe: bool,
-    quiet: bool,
-    answers_file: str,
-    template: str = "",
-    data: Mapping[str, Any] | None = None,
-    shown: Path | None = None,
-) -> None:
-    """Run copier's update on `project` (a scratch clone); `shown` is the service as named."""
-    try:
-        with hide_chatter(quiet):
-            copier.run_update(
-                project,
-                answers_file=answers_file,
-                vcs_ref=to,
-                data=dict(data or {}),
-                # the recorded answers answer every question and new questions take
-                # their defaults: an update never stops to ask. skip_answered stays
-                # False so that the answers a `before` migration rewrote are reloaded.
-                defaults=True,
-                overwrite=True,
-                conflict="inline",
-                unsafe=unsafe,
-                quiet=quiet,
-            )
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt from None
-    except UnsafeTemplateError as error:
-        # a remote template's tasks are known only once copier has fetched it; it
-        # stops before changing anything, so asking now and retrying is safe
-        if unsafe or not sys.stdin.isatty():
-            raise UsageError(
-                f"the template {template or 'of this service'} runs tasks or migrations; "
-                f"rerun `keelson update --trust {shown or project}` if you trust it"
-            ) from error
-        ask_trust(template)
-        _run_copier_update(
-            project, to=to, unsafe=True, quiet=quiet, answers_file=answers_file,
-            template=template, data=data, shown=shown,
-        )  # fmt: skip
-    except subprocess.CalledProcessError as error:  # copier's TaskError too
-        if "migrations.py" not in str(error.cmd):  # a task, after the update's changes
-            raise KeelsonError(one_line(f"update failed: {error}")) from error
-        # a migration step that refuses prints its own reason on stderr before this;
-        # copier runs `before` migrations ahead of any change to the service
-        raise KeelsonError(
-            "update stopped by a migration step of the template (its reason is above); "
-            "the service is unchanged"
-        ) from error
-    except UserMessageError as error:
-        text = one_line(str(error))
-        if "downgrad" in text.lower():
-            raise UsageError(f"--to {to} is older than the service's version: {text}") from error
-        if translated := translate_copier_error(error):
-            raise translated from error
-        raise KeelsonError(f"update failed: {text}") from error
-    except Exception as error:  # copier raises plain ValueErrors for bad answers
-        translated = translate_copier_error(error)
-        if isinstance(translated, InvalidAnswerError) and translated.field in (data or {}):
-            raise UsageError(f"--data {translated.field}: {translated.message}") from error
-        if isinstance(translated, InvalidAnswerError):
-            raise UsageError(
-                f"{translated}; the new template version rejects the service's recorded "
-                f"answer: edit {answers_file}, commit, and rerun `keelson update`"
-            ) from error
-        if translated is not None:
-            raise translated from error
-        raise KeelsonError(one_line(f"update failed: {error}")) from error
-
-
 def update_service(
     path: str | Path = ".",
     *,
@@ -321,9 +245,9 @@ def update_service(
             git("-c", "user.name=keelson", "-c", "user.email=keelson@localhost", "commit",
                 "--quiet", "--all", "-m", "keelson: re-point the template", cwd=work.root,
                 check=True)  # fmt: skip
-        _run_copier_update(
+        gateway.update(
             work.project, to=to, unsafe=unsafe, quiet=quiet, answers_file=answers_file,
-            template=src, data=data, shown=project,
+            interactive=sys.stdin.isatty(), template=src, data=data, shown=project,
         )  # fmt: skip
         dropped = _keep_edited_drops(work, answers, unsafe=unsafe, scratch=scratch)
         found = [] if pretend else workspace.changes(work)
@@ -449,21 +373,16 @@ def render_recorded(answers: Mapping[str, Any], *, unsafe: bool, into: Path) -> 
 
     """
     try:
-        with hide_chatter(True):
-            copier.run_copy(
-                str(answers["_src_path"]),
-                into,
-                data={k: v for k, v in answers.items() if not str(k).startswith("_")},
-                vcs_ref=str(answers.get("_commit") or "") or None,
-                defaults=True,
-                quiet=True,
-                overwrite=True,
-                skip_tasks=True,
-                unsafe=unsafe,
-            )
-    except KeyboardInterrupt:
-        raise
-    except Exception:  # an old version that no longer renders: every drop is a conflict
+        gateway.copy(
+            str(answers["_src_path"]),
+            into,
+            {k: v for k, v in answers.items() if not str(k).startswith("_")},
+            vcs_ref=str(answers.get("_commit") or "") or None,
+            unsafe=unsafe,
+            overwrite=True,
+            skip_tasks=True,
+        )
+    except KeelsonError:  # an old version that no longer renders: every drop is a conflict
         return None
     return into
 
