@@ -81,7 +81,7 @@ func (s *memStore) GetItem(_ context.Context, id int64) (string, error) {
 }
 
 func TestItemsRoundTrip(t *testing.T) {
-	a := &app{name: serviceName, version: "0.1.0", log: slog.New(slog.NewJSONHandler(io.Discard, nil)), store: &memStore{}}
+	a := &app{name: serviceName, version: "0.1.0", log: slog.New(slog.NewJSONHandler(io.Discard, nil)), store: &memStore{}, maxBodyBytes: 1 << 20}
 	h := a.routes()
 
 	code, got := do(t, h, http.MethodPost, "/items", `{"name": "caf\u00e9 \"quoted\""}`)

@@ -38,7 +38,7 @@ func newTestApp(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	a := &app{name: serviceName, version: cfg.Version, log: logger, store: st}
+	a := &app{name: serviceName, version: cfg.Version, log: logger, store: st, maxBodyBytes: cfg.MaxBodyBytes}
 	return a.routes()
 }
 
@@ -93,9 +93,9 @@ func TestLoadConfigDatabaseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{
-		Port: "8080", Version: "0.1.0",
-		MaxBodyBytes: 1 << 20, HeaderTimeout: 10, BodyTimeout: 30, IdleTimeout: 5,
-		DBHost: "localhost", DBPort: defaultDBPort,
+		Port: 8080, Version: "0.1.0", MaxBodyBytes: 1 << 20,
+		HeaderTimeout: 10 * time.Second, BodyTimeout: 30 * time.Second, IdleTimeout: 5 * time.Second,
+		DBAddr: "localhost:3306",
 		DBName: "orders", DBUser: "orders",
 	}
 	if cfg != want {
@@ -121,10 +121,17 @@ func TestLoadConfigPasswordFileWins(t *testing.T) {
 	}
 }
 
-func TestLoadConfigRejectsBadPort(t *testing.T) {
-	for _, port := range []string{"http", "0", "65536"} {
-		if _, err := loadConfig(env(map[string]string{"PORT": port})); err == nil {
-			t.Errorf("PORT=%q: want an error", port)
+func TestLoadConfigRejectsBadNumbers(t *testing.T) {
+	for key, values := range map[string][]string{
+		"PORT":           {"http", "0", "65536"},
+		"MAX_BODY_BYTES": {"1MB", "0", "-5"},
+		"BODY_TIMEOUT":   {"0", "1.5", "9223372037"},
+	} {
+		for _, value := range values {
+			_, err := loadConfig(env(map[string]string{key: value}))
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s=%q: got %v, want an error naming %s", key, value, err, key)
+			}
 		}
 	}
 }
@@ -143,16 +150,26 @@ func TestParseLevel(t *testing.T) {
 	}
 }
 
-func TestLogsAreJSONLines(t *testing.T) {
-	var buf bytes.Buffer
-	newLogger(&buf, slog.LevelInfo).Info("hello", "port", "8080")
-	var line map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
-		t.Fatalf("%q is not JSON: %v", buf.String(), err)
+func TestRunLogsJSONLinesAndRefusesABadPort(t *testing.T) {
+	if err := run(context.Background(), env(map[string]string{"PORT": "http"}), io.Discard); err == nil || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("run with PORT=http = %v, want an error naming PORT", err)
 	}
-	for _, key := range []string{"time", "level", "msg"} {
-		if _, ok := line[key]; !ok {
-			t.Errorf("log line %v has no %q", line, key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_ = ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve starts, then shuts down at once
+	var buf bytes.Buffer
+	if err := run(ctx, env(map[string]string{"PORT": port, "DB_HOST": "127.0.0.1", "DB_PORT": "1"}), &buf); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	for _, text := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(text), &line); err != nil || line["time"] == nil || line["level"] == nil || line["msg"] == nil {
+			t.Errorf("log line %q: want JSON with time, level and msg (%v)", text, err)
 		}
 	}
 }
