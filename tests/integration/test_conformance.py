@@ -880,9 +880,10 @@ def test_framing_is_what_a_strict_parser_sees(
 @ALL
 def test_a_bare_lf_ending_the_trailers_never_smuggles_the_next_request(service: Service) -> None:
     # a chunked body whose trailer section ends with a bare LF, then a pipelined
-    # GET: Go and Node read the LF as RFC 9112 allows and answer both at once;
-    # Python's granian (hyper) reads the GET as trailer lines, answers the POST
-    # and closes at HEADER_TIMEOUT (docs/app-contract.md). Never a 404.
+    # GET (docs/app-contract.md): the POST is answered; the GET is answered as a
+    # strict parser sees it (200) or the connection is refused and closed, at the
+    # latest when HEADER_TIMEOUT passes (Go: 400 at once; Node: closed at once;
+    # Python: hyper reads the GET as trailer lines, so closed at HEADER_TIMEOUT)
     data = POST_HEALTHZ + b"Transfer-Encoding: chunked\r\n\r\n" + chunk(SMUGGLED)[:-2] + b"\n"
     with service.connect() as sock:
         start = time.monotonic()
@@ -890,11 +891,10 @@ def test_a_bare_lf_ending_the_trailers_never_smuggles_the_next_request(service: 
             sock.sendall(data + FOLLOW)
         statuses, closed = read_all(sock, HEADER_TIMEOUT + 3)
         seconds = time.monotonic() - start
-    if service.language == "python":
-        assert (statuses, closed) == ([405], True), (statuses, closed)
+    assert statuses[:1] == [405] and 404 not in statuses, statuses
+    if statuses != [405, 200]:
+        assert statuses[1:] in ([], [400]) and closed, (statuses, closed)
         assert seconds < HEADER_TIMEOUT + 1.5, seconds
-    else:
-        assert statuses == [405, 200], (statuses, closed)
 
 
 @ALL
