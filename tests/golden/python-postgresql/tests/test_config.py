@@ -22,7 +22,7 @@ def test_defaults() -> None:
     assert settings.log_level == "info"
     # the HTTP limits of the contract
     assert settings.max_body_bytes == 1024 * 1024
-    assert (settings.header_timeout, settings.body_timeout, settings.idle_timeout) == (10, 30, 5)
+    assert (settings.header_timeout, settings.body_timeout) == (10, 30)
     assert settings.db_host == "localhost"
     assert settings.db_port == 5432
     assert settings.db_name == settings.db_user == "orders"
@@ -77,9 +77,7 @@ def test_access_log_lines_carry_request_fields() -> None:
     assert (line["method"], line["path"], line["status"]) == ("GET", "/items/1", 404)
 
 
-@pytest.mark.parametrize(
-    "name", ["MAX_BODY_BYTES", "HEADER_TIMEOUT", "BODY_TIMEOUT", "IDLE_TIMEOUT"]
-)
+@pytest.mark.parametrize("name", ["MAX_BODY_BYTES", "HEADER_TIMEOUT", "BODY_TIMEOUT"])
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "ten"])
 def test_limits_must_be_whole_numbers(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
