@@ -265,6 +265,7 @@ def test_good_bodies_round_trip_exactly(service: Service) -> None:
         "n" * MAX_NAME_LENGTH,
         "😀 paired surrogates ✓",
         "'; DROP TABLE items; --",
+        "\ufeffa leading byte order mark is part of the name",
     ]
     for name in names:
         created = service.post(json.dumps({"name": name}).encode())

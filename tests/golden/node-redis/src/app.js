@@ -2,102 +2,88 @@
 // (or `copier update`); your own edits are kept.
 'use strict';
 
+// The HTTP API on Express: routes, request logs and the JSON error shape.
+const { isUtf8 } = require('node:buffer');
 const express = require('express');
+const getRawBody = require('raw-body');
 
-const { BadBody, BodyTooLarge, parseName, readBody, storedText } = require('./body');
-
-// Request bodies larger than this are refused with 413 (MAX_BODY_BYTES).
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 // A client chooses the path: it is logged at most this long.
 const MAX_LOGGED_PATH = 200;
-
-// Every database call gets a deadline of its own on top of the driver's
-// timeouts, so a request never waits more than this for an answer.
+// Probes arrive every few seconds: they are logged at debug level only.
+const QUIET_PATHS = new Set(['/healthz', '/readyz']);
+// A name holds at most this many characters (code points).
+const MAX_NAME_LENGTH = 1000;
+// Arrays and objects nest at most this deep, the outer object counting as 1.
+const MAX_DEPTH = 32;
+// INCR counts to 2^63-1; ids stop where a JavaScript number is still exact.
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+// A deadline on every database call, on top of the driver's own timeouts.
 const DB_DEADLINE_MS = 2500;
 
-function withDeadline(promise, ms = DB_DEADLINE_MS) {
-  let timer;
-  const deadline = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`database gave no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+// Redis hands names back as bytes, decoded strictly: a value this service cannot
+// have written throws (a 500), and a leading U+FEFF stays part of the name.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// An error the error handler answers with its status and message.
+function httpError(status, message) {
+  return Object.assign(new Error(message), { status, expose: true });
 }
 
-// Ids are canonical positive decimals (no sign, no leading zero) up to the
-// database's largest id; anything else cannot name an item. Ids past what a
-// JavaScript number holds exactly (2^53) are never handed out in practice.
-function parseId(text, maxId) {
-  if (!/^[1-9][0-9]{0,18}$/.test(text)) return null;
-  const id = BigInt(text);
-  return id <= BigInt(maxId) && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : null;
+// Whether JSON text nests arrays and objects past MAX_DEPTH (strings skipped),
+// checked before parsing so that a deep document costs no memory.
+function nestsTooDeep(text) {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length && depth <= MAX_DEPTH; i += 1) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i += 1;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth += 1;
+    else if (c === ']' || c === '}') depth -= 1;
+  }
+  return depth > MAX_DEPTH;
 }
 
-// Redis past its maxmemory refuses writes with an OOM error reply.
-function isFull(err) {
-  return typeof err?.message === 'string' && err.message.startsWith('OOM ');
+// The `name` of a JSON body (bytes, not text: a JSON parser alone would mend
+// invalid UTF-8), or a 400 saying what is wrong with it.
+function parseName(body) {
+  if (!isUtf8(body)) throw httpError(400, 'the body must be UTF-8');
+  const text = body.toString('utf8');
+  if (nestsTooDeep(text)) throw httpError(400, `the body must nest at most ${MAX_DEPTH} levels`);
+  let payload;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw httpError(400, 'the body must be one JSON object');
+  }
+  const name = payload?.name; // undefined for anything but an object with a name
+  if (typeof name !== 'string') throw httpError(400, '"name" is required and must be a string');
+  if (!name.isWellFormed()) throw httpError(400, '"name" must not contain lone surrogates');
+  if ([...name].length > MAX_NAME_LENGTH) {
+    throw httpError(400, `"name" must be at most ${MAX_NAME_LENGTH} characters`);
+  }
+  if (name.includes('\u0000')) throw httpError(400, '"name" must not contain NUL');
+  return name;
 }
 
-// The contract's error answer: {"error": "<message>"}. `close` when the rest
-// of the request is never read, so the connection cannot be reused.
-function sendError(res, status, message, close = false) {
-  if (close) res.set('Connection', 'close');
-  res.status(status).json({ error: message });
+// Ids are canonical positive decimals (no sign, no leading zero) up to MAX_ID;
+// anything else cannot name an item: null.
+function parseId(text) {
+  const id = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Infinity;
+  return id <= MAX_ID ? id : null;
 }
 
-// Refuses a body announced larger than the limit (413) before any route
-// reads a byte of it. (Node's parser itself refuses a head over
-// maxHeaderSize and Content-Length beside Transfer-Encoding.)
-function requestLimits(maxBodyBytes) {
-  return (req, res, next) => {
-    const length = req.headers['content-length'];
-    if (length !== undefined && Number(length) > maxBodyBytes) {
-      sendError(res, 413, `the body must be at most ${maxBodyBytes} bytes`, true);
-      return;
-    }
-    next();
-  };
-}
-
-// Probes arrive every few seconds: log them only at debug level.
-const QUIET_PATHS = new Set(['/healthz', '/readyz']);
-
-function requestLogger(logger) {
-  return (req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const fields = {
-        method: req.method,
-        path:
-          req.originalUrl.length > MAX_LOGGED_PATH
-            ? `${req.originalUrl.slice(0, MAX_LOGGED_PATH)}...`
-            : req.originalUrl,
-        status: res.statusCode,
-        duration_ms: Number(process.hrtime.bigint() - start) / 1e6,
-      };
-      if (QUIET_PATHS.has(req.path)) logger.debug('request', fields);
-      else logger.info('request', fields);
-    });
-    next();
-  };
-}
-
-/**
- * Builds the Express application.
- *
- * @param {object} options
- * @param {string} options.name project name reported by `GET /`
- * @param {string} options.version version reported by `GET /`
- * @param {object} options.logger logger from ./logger
- * @param {number} [options.maxBodyBytes] request body limit (MAX_BODY_BYTES)
- * @param {object} options.db database from ./db (ping, createItem, getItem)
- */
+// The Express application; `db` is ./db (ping, createItem, getItem).
 function createApp({
   name,
   version,
   logger,
   db,
-  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+  maxBodyBytes = 1024 * 1024,
 }) {
+  const tooLarge = `the body must be at most ${maxBodyBytes} bytes`;
   const app = express();
   app.disable('x-powered-by');
   // '/healthz/' and '/HEALTHZ' are other paths (404), not the same route
@@ -106,8 +92,37 @@ function createApp({
   // Set by the shutdown handler so that load balancers stop sending traffic.
   app.locals.shuttingDown = false;
 
-  app.use(requestLogger(logger));
-  app.use(requestLimits(maxBodyBytes));
+  // A database call with a deadline; a failure is answered 503, and 507 when
+  // Redis past its maxmemory refuses a write (an OOM error reply).
+  async function database(call) {
+    let timer;
+    const deadline = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${DB_DEADLINE_MS} ms`)), DB_DEADLINE_MS);
+    });
+    try {
+      return await Promise.race([call, deadline]);
+    } catch (err) {
+      logger.warning('database error', { err });
+      if (err.message?.startsWith('OOM ')) throw httpError(507, 'database full');
+      throw httpError(503, 'database unavailable');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  app.use((req, res, next) => {
+    const start = performance.now();
+    res.on('finish', () => {
+      logger[QUIET_PATHS.has(req.path) ? 'debug' : 'info']('request', {
+        method: req.method,
+        path: req.originalUrl.slice(0, MAX_LOGGED_PATH),
+        status: res.statusCode,
+        duration_ms: performance.now() - start,
+      });
+    });
+    // A body announced past the limit is refused before any of it is read.
+    next(Number(req.headers['content-length']) > maxBodyBytes ? httpError(413, tooLarge) : undefined);
+  });
 
   app.get('/', (req, res) => {
     res.json({ name, version });
@@ -119,68 +134,25 @@ function createApp({
   });
 
   app.get('/readyz', async (req, res) => {
-    if (app.locals.shuttingDown) {
-      res.status(503).json({ status: 'unavailable' });
-      return;
-    }
-    try {
-      await withDeadline(db.ping());
-    } catch (err) {
-      logger.warning('database not ready', { err });
-      res.status(503).json({ status: 'unavailable' });
-      return;
-    }
-    res.json({ status: 'ready' });
+    const ready = !app.locals.shuttingDown && (await database(db.ping()).then(() => true, () => false));
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
 
   app.post('/items', async (req, res) => {
-    const type = (req.headers['content-type'] || '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json') {
-      sendError(res, 415, 'the body must be application/json');
-      return;
-    }
-    // The body arrives as bytes and is checked here, not by a JSON parser that
-    // would replace invalid UTF-8 and accept lone surrogates.
-    let itemName;
-    try {
-      itemName = parseName(await readBody(req, maxBodyBytes));
-    } catch (err) {
-      if (err instanceof BodyTooLarge) sendError(res, 413, err.message, true);
-      else if (err instanceof BadBody) sendError(res, 400, err.message);
-      else throw err;
-      return;
-    }
-    let item;
-    try {
-      item = await withDeadline(db.createItem(itemName));
-    } catch (err) {
-      logger.warning('database error', { err });
-      if (isFull(err)) sendError(res, 507, 'database full');
-      else sendError(res, 503, 'database unavailable');
-      return;
-    }
+    if (!req.is('application/json')) throw httpError(415, 'the body must be application/json');
+    // raw-body stops reading as soon as the limit is passed (a 413 error)
+    const length = req.headers['content-length'];
+    const body = await getRawBody(req, { length, limit: maxBodyBytes });
+    const item = await database(db.createItem(parseName(body)));
     res.status(201).location(`/items/${item.id}`).json(item);
   });
 
   app.get('/items/:id', async (req, res) => {
-    const id = parseId(req.params.id, db.maxId ?? Number.MAX_SAFE_INTEGER);
-    let item = null;
-    if (id !== null) {
-      try {
-        item = await withDeadline(db.getItem(id));
-      } catch (err) {
-        logger.warning('database error', { err });
-        sendError(res, 503, 'database unavailable');
-        return;
-      }
-    }
-    if (item === null) {
-      sendError(res, 404, 'item not found');
-      return;
-    }
-    // outside the database's try: what the database holds but the service
-    // cannot serve is a fault of its own (500), not an unavailable database
-    res.json({ ...item, name: storedText(item.name) });
+    const id = parseId(req.params.id);
+    const item = id === null ? null : await database(db.getItem(id));
+    if (item === null) throw httpError(404, 'item not found');
+    // decoded outside database(): a name this service cannot serve is a 500
+    res.json({ id: item.id, name: utf8.decode(item.name) });
   });
 
   // A known path with another method: 405 with the methods it has.
@@ -190,33 +162,33 @@ function createApp({
   for (const [path, allow] of Object.entries(allowed)) {
     app.all(path, (req, res) => {
       res.set('Allow', allow);
-      sendError(res, 405, 'method not allowed');
+      throw httpError(405, 'method not allowed');
     });
   }
 
-  app.use((req, res) => {
-    sendError(res, 404, 'not found');
+  app.use(() => {
+    throw httpError(404, 'not found');
   });
 
-  // Four arguments make this Express's error handler: malformed bodies and
-  // anything unexpected become JSON instead of an HTML page.
+  // Express's error handler (four arguments): every error becomes the JSON
+  // shape. A client's mistake says what it was; a fault of the service is
+  // logged and answered without its details.
   app.use((err, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    const status = err.status || err.statusCode || 500;
-    if (status >= 500) {
+    const status = err.status >= 400 && err.status < 600 ? err.status : 500;
+    const fault = status >= 500 && !err.expose;
+    if (fault) {
       logger.error('unhandled error', { err, path: req.originalUrl.slice(0, MAX_LOGGED_PATH) });
-      sendError(res, 500, 'internal error');
-    } else if (err.type === 'entity.too.large') {
-      sendError(res, 413, `the body must be at most ${maxBodyBytes} bytes`, true);
-    } else if (err.type === 'request.aborted') {
-      // the client left, or the body timed out: nobody reads this answer
-      sendError(res, 400, 'the request body was not complete', true);
-    } else {
-      sendError(res, status, err.expose ? err.message : 'bad request', status === 413);
     }
+    // the rest of a body too large is never read: the connection cannot be reused
+    if (status === 413) res.set('Connection', 'close');
+    let message = err.expose ? err.message : 'bad request';
+    if (status === 413) message = tooLarge;
+    if (fault) message = 'internal error';
+    res.status(status).json({ error: message });
   });
 
   return app;

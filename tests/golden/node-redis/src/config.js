@@ -2,80 +2,48 @@
 // (or `copier update`); your own edits are kept.
 'use strict';
 
-// All configuration comes from environment variables, read once at start;
-// invalid values stop the service at start rather than half-way through.
+// Configuration from environment variables, read once: a bad value stops the
+// service at start rather than half-way through.
 
 const fs = require('node:fs');
 const { LEVELS } = require('./logger');
 
-const PROJECT_NAME = 'orders';
-
-const DEFAULTS = {
-  port: 3000,
-  logLevel: 'info',
-  version: '0.1.0',
-  // HTTP limits: body bytes, and seconds to send a request head, a whole
-  // request, and the next request on an idle connection
-  maxBodyBytes: 1024 * 1024,
-  headerTimeout: 10,
-  bodyTimeout: 30,
-  idleTimeout: 5,
-  dbHost: 'localhost',
-  dbPort: 6379,
-};
-
-function parsePort(name, value, fallback) {
+// The whole number in variable `name`, or `fallback` when it is unset.
+function number(env, name, fallback, isPort = false) {
+  const value = env[name];
   if (value === undefined || value === '') return fallback;
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new Error(`${name} must be a port number from 0 to 65535 (got ${JSON.stringify(value)})`);
-  }
-  return Number(value);
-}
-
-function parsePositive(name, value, fallback) {
-  if (value === undefined || value === '') return fallback;
-  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) {
-    throw new Error(`${name} must be a whole number of at least 1 (got ${JSON.stringify(value)})`);
-  }
-  return Number(value);
-}
-
-function parseLogLevel(value) {
-  if (value === undefined || value === '') return DEFAULTS.logLevel;
-  const level = value.toLowerCase();
-  if (!Object.hasOwn(LEVELS, level)) {
-    throw new Error(
-      `LOG_LEVEL must be one of ${Object.keys(LEVELS).join(', ')} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return level;
-}
-
-// A mounted secret file wins over the plain variable; editors and `echo`
-// leave a trailing newline that is not part of the password.
-function readPassword(env) {
-  if (env.DB_PASSWORD_FILE) {
-    return fs.readFileSync(env.DB_PASSWORD_FILE, 'utf8').replace(/[\r\n]+$/, '');
-  }
-  return env.DB_PASSWORD || '';
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (isPort ? n <= 65535 : n >= 1) return n;
+  const allowed = isPort ? 'a port number from 0 to 65535' : 'a whole number of at least 1';
+  throw new Error(`${name} must be ${allowed} (got ${JSON.stringify(value)})`);
 }
 
 function loadConfig(env = process.env) {
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!Object.hasOwn(LEVELS, logLevel)) {
+    const allowed = Object.keys(LEVELS).join(', ');
+    throw new Error(`LOG_LEVEL must be one of ${allowed} (got ${JSON.stringify(env.LOG_LEVEL)})`);
+  }
   return {
-    name: PROJECT_NAME,
-    port: parsePort('PORT', env.PORT, DEFAULTS.port),
-    logLevel: parseLogLevel(env.LOG_LEVEL),
-    version: env.APP_VERSION || DEFAULTS.version,
-    maxBodyBytes: parsePositive('MAX_BODY_BYTES', env.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes),
-    headerTimeout: parsePositive('HEADER_TIMEOUT', env.HEADER_TIMEOUT, DEFAULTS.headerTimeout),
-    bodyTimeout: parsePositive('BODY_TIMEOUT', env.BODY_TIMEOUT, DEFAULTS.bodyTimeout),
-    idleTimeout: parsePositive('IDLE_TIMEOUT', env.IDLE_TIMEOUT, DEFAULTS.idleTimeout),
+    name: 'orders',
+    port: number(env, 'PORT', 3000, true),
+    logLevel,
+    version: env.APP_VERSION || '0.1.0',
+    // HTTP limits: body bytes, and seconds to send a request head, a whole
+    // request, and the next request on an idle connection
+    maxBodyBytes: number(env, 'MAX_BODY_BYTES', 1024 * 1024),
+    headerTimeout: number(env, 'HEADER_TIMEOUT', 10),
+    bodyTimeout: number(env, 'BODY_TIMEOUT', 30),
+    idleTimeout: number(env, 'IDLE_TIMEOUT', 5),
     db: {
-      host: env.DB_HOST || DEFAULTS.dbHost,
-      port: parsePort('DB_PORT', env.DB_PORT, DEFAULTS.dbPort),
-      password: readPassword(env),
+      host: env.DB_HOST || 'localhost',
+      port: number(env, 'DB_PORT', 6379, true),
+      // a mounted secret file wins; editors and `echo` leave a trailing newline
+      password: env.DB_PASSWORD_FILE
+        ? fs.readFileSync(env.DB_PASSWORD_FILE, 'utf8').replace(/[\r\n]+$/, '')
+        : env.DB_PASSWORD || '',
     },
   };
 }
 
-module.exports = { DEFAULTS, PROJECT_NAME, loadConfig };
+module.exports = { loadConfig };

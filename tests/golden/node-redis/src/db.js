@@ -38,14 +38,10 @@ function createDatabase(config, logger) {
     logger.info('redis connected');
   });
 
-  // Names are read back as bytes and decoded by the app, strictly: a value
-  // that is not UTF-8 was not written by this service and is not mended.
+  // Names are read back as bytes, for app.js to decode strictly.
   const binary = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
 
   return {
-    // The largest value INCR can produce.
-    maxId: 2n ** 63n - 1n,
-
     // Called once at start; the service starts even while Redis is down, and
     // the client keeps reconnecting in the background.
     start() {

@@ -2,40 +2,26 @@
 // (or `copier update`); your own edits are kept.
 'use strict';
 
-// One JSON object per line on stdout, so that any log collector can parse it
-// without a library on either side.
+// JSON log lines on stdout, one object per line, for any log collector.
 
 const LEVELS = { debug: 10, info: 20, warning: 30, error: 40 };
 
-// Error objects serialise to `{}`; keep what helps (refused connections are
-// AggregateErrors with an empty message but a code).
-function describe(value) {
-  if (!(value instanceof Error)) return value;
-  return value.message || value.code || value.name;
+// An Error serialises to `{}`: log what helps (a refused connection is an
+// AggregateError with an empty message but a code).
+function describe(key, value) {
+  return value instanceof Error ? value.message || value.code || value.name : value;
 }
 
 function createLogger({ level = 'info', write = (line) => process.stdout.write(line) } = {}) {
-  if (!Object.hasOwn(LEVELS, level)) {
-    throw new Error(`unknown log level ${JSON.stringify(level)}`);
+  const logger = { level };
+  for (const [name, rank] of Object.entries(LEVELS)) {
+    logger[name] = (msg, fields = {}) => {
+      if (rank < LEVELS[level]) return;
+      const entry = { time: new Date().toISOString(), level: name, msg, ...fields };
+      write(`${JSON.stringify(entry, describe)}\n`);
+    };
   }
-  const threshold = LEVELS[level];
-
-  function log(lineLevel, msg, fields = {}) {
-    if (LEVELS[lineLevel] < threshold) return;
-    const entry = { time: new Date().toISOString(), level: lineLevel, msg };
-    for (const [key, value] of Object.entries(fields)) {
-      entry[key] = describe(value);
-    }
-    write(`${JSON.stringify(entry)}\n`);
-  }
-
-  return {
-    level,
-    debug: (msg, fields) => log('debug', msg, fields),
-    info: (msg, fields) => log('info', msg, fields),
-    warning: (msg, fields) => log('warning', msg, fields),
-    error: (msg, fields) => log('error', msg, fields),
-  };
+  return logger;
 }
 
 module.exports = { LEVELS, createLogger };

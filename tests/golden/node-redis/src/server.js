@@ -2,8 +2,8 @@
 // (or `copier update`); your own edits are kept.
 'use strict';
 
-// Entry point: `node src/server.js`. Node runs as PID 1 in the container, so
-// this file handles SIGTERM itself.
+// Entry point (`node src/server.js`, PID 1 in the container): Node's HTTP
+// server with the contract's limits, and a clean stop on SIGTERM.
 
 const http = require('node:http');
 
@@ -12,102 +12,67 @@ const { loadConfig } = require('./config');
 const { createDatabase } = require('./db');
 const { createLogger } = require('./logger');
 
-// The request line and header fields together: Node's own default, made explicit.
-const MAX_HEADER_BYTES = 16 * 1024;
-// A keep-alive connection is closed after this many requests, so that clients
-// spread over new replicas after a scale-out.
-const MAX_REQUESTS_PER_SOCKET = 1000;
-
 // Orchestrators send SIGKILL 10 s (Kubernetes 30 s) after SIGTERM; exit well
 // before, even if a client holds a connection open.
 const SHUTDOWN_DEADLINE_MS = 4500;
 
-function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    createLogger().error('invalid configuration', { err });
-    process.exitCode = 1;
-    return;
-  }
-  const logger = createLogger({ level: config.logLevel });
-
-  process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception', { err, stack: err.stack });
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  createLogger().error('invalid configuration', { err });
+  process.exit(1);
+}
+const logger = createLogger({ level: config.logLevel });
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (err) => {
+    logger.error(event, { err, stack: err?.stack });
     process.exit(1);
   });
-  process.on('unhandledRejection', (err) => {
-    logger.error('unhandled promise rejection', { err });
-    process.exit(1);
-  });
-
-  const db = createDatabase(config.db, logger);
-  db.start();
-  const app = createApp({
-    name: config.name,
-    version: config.version,
-    logger,
-    db,
-    maxBodyBytes: config.maxBodyBytes,
-  });
-  // Node's own settings enforce the contract below the application: a head
-  // larger than maxHeaderSize gets 431, a head not complete within
-  // headersTimeout or a request not complete within requestTimeout gets 408,
-  // malformed framing gets 400; each closes the connection.
-  const server = http.createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: config.headerTimeout * 1000,
-      requestTimeout: Math.max(config.bodyTimeout, config.headerTimeout) * 1000,
-      // Node checks those deadlines this often (its default is 30 s)
-      connectionsCheckingInterval: 500,
-    },
-    app,
-  );
-  // an idle keep-alive connection is closed after IDLE_TIMEOUT
-  server.keepAliveTimeout = config.idleTimeout * 1000;
-  server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
-
-  server.on('error', (err) => {
-    logger.error('server error', { err });
-    process.exit(1);
-  });
-  server.listen(config.port, () => {
-    logger.info('listening', { port: server.address().port, version: config.version });
-  });
-
-  let stopping = false;
-  function shutdown(signal) {
-    if (stopping) {
-      logger.warning('second signal, exiting now', { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    app.locals.shuttingDown = true;
-    logger.info('shutting down', { signal });
-    setTimeout(() => {
-      logger.error('shutdown deadline passed, exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-
-    // Stop accepting connections; the callback runs once in-flight requests
-    // are done. Idle keep-alive connections would hold it open: close them
-    // now, and again as busy ones finish.
-    server.close(async () => {
-      try {
-        await db.close();
-      } catch (err) {
-        logger.warning('closing the database failed', { err });
-      }
-      logger.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setInterval(() => server.closeIdleConnections(), 100).unref();
-  }
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
 }
 
-main();
+const db = createDatabase(config.db, logger);
+db.start();
+const app = createApp({ ...config, logger, db });
+
+// Node's own documented settings hold the contract below the application: a
+// head past maxHeaderSize gets 431, a head or a whole request not in within
+// headersTimeout or requestTimeout gets 408, malformed framing gets 400; each
+// closes the connection.
+const server = http.createServer(
+  {
+    maxHeaderSize: 16 * 1024, // Node's default, made explicit
+    headersTimeout: config.headerTimeout * 1000,
+    requestTimeout: Math.max(config.bodyTimeout, config.headerTimeout) * 1000,
+    connectionsCheckingInterval: 500, // how often those are checked (default 30 s)
+  },
+  app,
+);
+server.keepAliveTimeout = config.idleTimeout * 1000;
+// so that clients spread over new replicas after a scale-out
+server.maxRequestsPerSocket = 1000;
+server.listen(config.port, () => {
+  logger.info('listening', { port: server.address().port, version: config.version });
+});
+
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) process.exit(1); // a second signal: stop now
+  stopping = true;
+  app.locals.shuttingDown = true;
+  logger.info('shutting down', { signal });
+  setTimeout(() => {
+    logger.error('shutdown deadline passed, exiting');
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS).unref();
+  // close() stops accepting and closes idle connections; its callback runs once
+  // the requests in flight are answered. Busy connections are closed as they idle.
+  server.close(async () => {
+    await db.close().catch((err) => logger.warning('closing the database failed', { err }));
+    logger.info('stopped');
+    process.exit(0);
+  });
+  setInterval(() => server.closeIdleConnections(), 100).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
