@@ -69,6 +69,8 @@ for tool in renovate renovate-config-validator; do
 #!/bin/sh
 here=\$(dirname "\$0")
 [ -f /etc/ssl/certs/ca-certificates.crt ] && export NODE_EXTRA_CA_CERTS=\${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+# the native re2 module is not built (--ignore-scripts): use JavaScript regexes without a warning
+export RENOVATE_X_IGNORE_RE2=\${RENOVATE_X_IGNORE_RE2:-true}
 exec "\$here/../node/bin/node" "\$here/../prefix/node_modules/renovate/dist/$( [ "$tool" = renovate ] && echo renovate.js || echo config-validator.js)" "\$@"
 EOF
   chmod +x "$work/home/bin/$tool"

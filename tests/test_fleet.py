@@ -11,6 +11,8 @@ Real copier, real git, no network.
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +336,40 @@ def test_fleet_update_never_overwrites_a_branch_it_cannot_push(
     assert git(mine, "rev-parse", branch).strip() == tip
     assert (mine / "NOTES.md").read_text() == "started by hand\n"
     assert git(mine, "status", "--porcelain") == ""
+
+
+def test_the_timeout_covers_the_whole_check_of_a_service(
+    keelson: Keelson, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service that clones at once but whose template never answers is cut off in time."""
+    monkeypatch.delenv("KEELSON_CATALOGUE", raising=False)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (the kernel does) and never answers them
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/template.git"
+        service = tmp_path / "repos" / "stuck"
+        service.mkdir(parents=True)
+        (service / ".copier-answers.yml").write_text(
+            f"_commit: v1.0.0\n_src_path: {url}\ngreeting: hi\n"
+        )
+        git(service, "init", "-q", "-b", "main")
+        commit_all(service, "a service of a template whose host hangs")
+        catalogue = tmp_path / "catalogue.yml"
+        catalogue.write_text(
+            f"version: 1\ntemplates:\n  t: {{url: {url}, ref: v1.0.0}}\npresets: []\n"
+            "services:\n  - url: repos/stuck\n"
+        )
+        started = time.monotonic()
+        ran = keelson("fleet", "status", "--json", "--catalogue", catalogue, "--timeout", "2")
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert ran.returncode == 1, ran.stderr
+    (found,) = json.loads(ran.stdout)["services"]
+    assert found == record(
+        "stuck", "unknown", url=str(service),
+        detail="not checked within 2 seconds (--timeout covers the clone and the check)",
+    )  # fmt: skip
+    # git's own probe of the template would wait 15 seconds, and its fetch longer
+    assert took < 8, took
