@@ -31,7 +31,10 @@ from tests.adopt.helpers import adopt, copy_fixture
 from tests.conftest import MATRIX, MATRIX_IDS, ROOT, Keelson, Render, copy_template, git, release
 
 TEMPLATE_FILE = "{% if renovate %}renovate.json5{% endif %}.jinja"
-PACKS = ("common", "node", "python", "go", "adopt")
+# the shared file, and each pack's link to it
+PLACES = [f"templates/common/{TEMPLATE_FILE}"] + [
+    f"templates/{pack}/project/{TEMPLATE_FILE}" for pack in ("node", "python", "go", "adopt")
+]
 
 
 def answers(service: Path) -> dict[str, Any]:
@@ -49,13 +52,12 @@ def test_a_service_from_before_the_question_opts_in_only_when_asked(
     copier_yml = (repo / "copier.yml").read_text()
     question = copier_yml[copier_yml.index("\nrenovate:\n") : copier_yml.index("  default: true\n")]
     (repo / "copier.yml").write_text(copier_yml.replace(question + "  default: true\n", "", 1))
-    for pack in PACKS:
-        (repo / "templates" / pack / "project" / TEMPLATE_FILE).unlink()
+    for place in PLACES:
+        (repo / place).unlink()
     release(repo, "v0.1.0")
     (repo / "copier.yml").write_text(copier_yml)
-    for pack in PACKS:
-        shutil.copy2(ROOT / "templates" / pack / "project" / TEMPLATE_FILE,
-                     repo / "templates" / pack / "project" / TEMPLATE_FILE, follow_symlinks=False)  # fmt: skip
+    for place in PLACES:
+        shutil.copy2(ROOT / place, repo / place, follow_symlinks=False)
     release(repo, "v0.2.0")
 
     service = new_service(
