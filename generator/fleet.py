@@ -195,7 +195,9 @@ def _status_of(
     with deadline(timeout):
         found = _read(entry, catalogue, timeout, answers_file)
         if found.state != "unreachable" and deadline_passed():
-            detail = f"not checked within {timeout:g} seconds (--timeout covers the clone and the check)"
+            detail = (
+                f"not checked within {timeout:g} seconds (--timeout covers the clone and the check)"
+            )
             found = _located(ServiceRecord(entry.name, "unknown", detail=detail), entry)
     return found
 

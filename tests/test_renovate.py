@@ -220,9 +220,9 @@ def test_renovate_reports_the_template_update(
     assert {k: dep[k] for k in ("datasource", "depName", "depType", "currentValue")} == {
         "datasource": "git-tags", "depName": url, "depType": "template", "currentValue": "v1.0.0",
     }  # fmt: skip
-    assert [{k: u[k] for k in ("newValue", "updateType", "branchName")} for u in dep["updates"]] == [
-        {"newValue": "v1.1.0", "updateType": "minor", "branchName": "renovate/keelson-template"}
-    ]
+    assert [
+        {k: u[k] for k in ("newValue", "updateType", "branchName")} for u in dep["updates"]
+    ] == [{"newValue": "v1.1.0", "updateType": "minor", "branchName": "renovate/keelson-template"}]
     # and nothing but the template server was asked
     stats = [r for r in logs if r.get("msg") == "HTTP statistics"]
     assert stats and stats[0]["requests"] == 0, stats

@@ -587,7 +587,8 @@ def test_a_project_with_its_own_renovate_config_keeps_it(name: str, tmp_path: Pa
     found = 'package.json ("renovate")' if name == "package.json" else name
     detection = detect(project, {}, SPEC)
     assert (detection.answers["renovate"], detection.evidence["renovate"]) == (
-        False, f"{found} exists"
+        False,
+        f"{found} exists",
     )
     assert _refused(project, "--data", "renovate=true") == (
         f"keelson: renovate: {found} already configures Renovate and keelson never overwrites "
