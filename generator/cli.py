@@ -410,7 +410,7 @@ def _add_fleet(commands: Any) -> None:
     )
     status.add_argument(
         "--timeout", type=float, default=TIMEOUT,
-        help=f"seconds each clone may take (default: {TIMEOUT:g})",
+        help=f"seconds the clone and check of each service may take (default: {TIMEOUT:g})",
     )  # fmt: skip
     status.set_defaults(handler=_cmd_fleet_status)
     update = actions.add_parser(

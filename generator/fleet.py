@@ -20,7 +20,7 @@ from typing import Any
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.catalogue import Catalogue, FleetService, find_catalogue, load_catalogue
 from generator.errors import KeelsonError, UsageError
-from generator.git import git
+from generator.git import deadline, deadline_passed, git
 from generator.pins import PRESET_ANSWER, apply_pin, pin_in
 from generator.source import is_remote
 from generator.table import columns
@@ -190,6 +190,21 @@ def _located(record: ServiceRecord, entry: FleetService) -> ServiceRecord:
 def _status_of(
     entry: FleetService, catalogue: Catalogue, timeout: float, answers_file: str
 ) -> ServiceRecord:
+    # the timeout covers the whole check (the clone, the template's tags and questions):
+    # every git command inside runs against the one deadline
+    with deadline(timeout):
+        found = _read(entry, catalogue, timeout, answers_file)
+        if found.state != "unreachable" and deadline_passed():
+            detail = (
+                f"not checked within {timeout:g} seconds (--timeout covers the clone and the check)"
+            )
+            found = _located(ServiceRecord(entry.name, "unknown", detail=detail), entry)
+    return found
+
+
+def _read(
+    entry: FleetService, catalogue: Catalogue, timeout: float, answers_file: str
+) -> ServiceRecord:
     with tempfile.TemporaryDirectory(prefix="keelson-fleet-") as tmp:
         clone = Path(tmp) / "service"
         source = entry.url if is_remote(entry.url) else Path(entry.url).as_uri()
@@ -227,7 +242,7 @@ def fleet_status(
     Args:
         catalogue: The catalogue; its `services` are checked, its pins honoured.
         jobs: How many services are cloned and checked at once.
-        timeout: Seconds each clone may take.
+        timeout: Seconds each service's clone and check may take together.
         answers_file: Name of the services' answers file.
 
     Returns:

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import signal
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from generator.errors import KeelsonError, one_line
+
+# when the commands of this thread must be done (time.monotonic()), set by `deadline`
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Bound every git command this thread runs inside the block to `seconds` from now, in all."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def deadline_passed() -> bool:
+    """Whether the enclosing `deadline` has run out."""
+    end = _DEADLINE.get()
+    return end is not None and time.monotonic() >= end
 
 
 def git(
@@ -30,24 +53,41 @@ def git(
         KeelsonError: git is not installed, or it failed and `check` is set.
 
     """
+    end = _DEADLINE.get()
+    if end is not None:
+        left = max(end - time.monotonic(), 0.001)
+        timeout = left if timeout is None else min(timeout, left)
     env = None
     if timeout is not None:
         # a probe must not hang on a credential prompt or an ssh host-key question
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
         env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
-            env=env, timeout=timeout,
+        # a session of its own, so that a timeout ends git's helpers too (git-remote-http
+        # holds the output pipes open after git itself is killed)
+        process = subprocess.Popen(
+            ["git", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, start_new_session=timeout is not None,
         )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(
-            ["git", *args], 124, "", f"no answer within {timeout:g} seconds"
-        )
     except FileNotFoundError as error:
         raise KeelsonError(
             "git is not installed; keelson needs it: `apt-get install -y git`"
         ) from error
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return subprocess.CompletedProcess(
+            ["git", *args], 124, "", f"no answer within {timeout:g} seconds"
+        )
+    except BaseException:
+        # interrupted (Ctrl-C): git must not outlive keelson
+        process.kill()
+        process.wait()
+        raise
+    result = subprocess.CompletedProcess(["git", *args], process.returncode, out, err)
     if check and result.returncode != 0:
         detail = one_line(result.stderr) or f"exit code {result.returncode}"
         raise KeelsonError(f"git {args[0]} failed in {cwd}: {detail}")

@@ -12,6 +12,10 @@ project's answers file so that the new template version accepts them:
   newer release the template still offers, and says so. Left alone, copier drops
   an answer that is no longer valid without a word and takes the default, which
   is usually the newest line: a bigger jump than the service asked for.
+- `unasked QUESTION VALUE`: a question older template versions never asked
+  records VALUE (YAML) where it is absent, instead of the default a new service
+  gets (the `renovate` question: services made before it do not start getting
+  merge requests unasked).
 - `move-secret OLD NEW [--same-as FILE]`: a git-ignored secret file the template
   reads moved (the dev database password, from `k8s/base/secrets/` to
   `k8s/overlays/dev/secrets/`); the file moves with it, into a private folder that
@@ -87,6 +91,20 @@ def remap_answer(
         return False
     answers[question] = mapping[str(old)]
     _say(f"changed {question}: {old} -> {answers[question]}")
+    return True
+
+
+def record_unasked(answers: MutableMapping[str, Any], question: str, value: Any) -> bool:
+    """Record `value` for a question the project's template version never asked.
+
+    Returns:
+        Whether anything changed (False when the project answered it already).
+
+    """
+    if question in answers:
+        return False
+    answers[question] = value
+    _say(f"{question}: never asked before, recorded {value!r} (change it with --data)")
     return True
 
 
@@ -261,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     remap.add_argument("pairs", nargs="+", metavar="OLD=NEW")
     retired = steps.add_parser("retired-versions", help="move retired *_version answers")
     retired.add_argument("--template", type=Path, required=True, help="new template checkout")
+    unasked = steps.add_parser("unasked", help="record a value for a question never asked")
+    unasked.add_argument("question")
+    unasked.add_argument("value", type=yaml.safe_load, help="a YAML value, such as false")
     moved = steps.add_parser("move-secret", help="a git-ignored secret file moved")
     moved.add_argument("old", type=Path)
     moved.add_argument("new", type=Path)
@@ -285,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.step == "remap":
         mapping = dict(pair.split("=", 1) for pair in args.pairs if "=" in pair)
         changed = remap_answer(answers, args.question, mapping)
+    elif args.step == "unasked":
+        changed = record_unasked(answers, args.question, args.value)
     else:
         changed = bool(retire_versions(answers, _template_questions(args.template)))
     if changed:

@@ -15,12 +15,24 @@ KEELSON_KUBE_BUILD=later scripts/setup.sh
 kube_log=$(mktemp)
 nice -n 10 scripts/kube-node.sh build >"$kube_log" 2>&1 &
 kube_build=$!
-trap 'kill "$kube_build" 2>/dev/null || true; rm -f "$kube_log"' EXIT
+# Node.js and Renovate from npm for the renovate tier (about 50 s cold, cached by version)
+renovate_log=$(mktemp)
+nice -n 10 scripts/renovate-tool.sh >"$renovate_log" 2>&1 &
+renovate_tool=$!
+trap 'kill "$kube_build" "$renovate_tool" 2>/dev/null || true; rm -f "$kube_log" "$renovate_log"' EXIT
 scripts/lint.sh
 status=0
 # the fast tier on 4 pytest-xdist workers (much of it waits on git, pip, npm and go, not
 # the CPU); then the engine tiers in one process, as they keep one stack at a time
-.venv/bin/pytest -m "not docker and not kubernetes" -n 4 --dist worksteal || status=$?
+.venv/bin/pytest -m "not docker and not kubernetes and not renovate" -n 4 --dist worksteal \
+  || status=$?
+if wait "$renovate_tool"; then
+  .venv/bin/pytest -m renovate -n 2 || status=$?
+else
+  cat "$renovate_log" >&2
+  echo "test: could not install Renovate (scripts/renovate-tool.sh)" >&2
+  status=1
+fi
 .venv/bin/pytest -m "docker and not kubernetes" || status=$?
 if wait "$kube_build"; then
   echo "test: kubernetes: $(tail -n 1 "$kube_log")"

@@ -82,6 +82,11 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_defects_cli.py::test_update_from_a_subfolder_finds_the_service": ("slow",),
     "test_defects_cli.py::test_update_names_data_as_the_source_of_a_bad_answer": ("slow",),
     "test_governance.py::test_validate_refuses_port_80_with_keelsons_own_validator": ("slow",),
+    "test_renovate.py::test_a_service_from_before_the_question_opts_in_only_when_asked": ("slow",),
+    "test_renovate.py::test_the_validator_accepts_every_render": ("renovate",),
+    "test_renovate.py::test_the_validator_accepts_an_adopted_project": ("renovate",),
+    "test_renovate.py::test_the_docs_example_is_what_a_service_gets_and_is_valid": ("renovate",),
+    "test_renovate.py::test_renovate_reports_the_template_update": ("renovate",),
     "test_pack_move.py::test_service_from_before_the_move_updates_with_only_the_intended_change": (
         "slow",
     ),

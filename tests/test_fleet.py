@@ -1,24 +1,29 @@
 """`keelson fleet status` and `keelson check --json` over a fleet of local git repositories.
 
 One tiny copier template (asking `keelson_preset`) with releases v1.0.0 to v1.3.0, a
-second one of another team, and a catalogue listing ten services in every state a
-platform team meets: current, behind by one and by three, pinned behind on purpose,
-leftover conflict markers, a monorepo subfolder, a branch, an unreachable URL, a
-copier project of another template, and a repository that is no copier project.
+second one of another team, and a catalogue listing twelve services in every state a
+platform team meets: current, behind by one and by three (with an answer the newest
+release retired), pinned behind on purpose, leftover conflict markers, a monorepo
+subfolder, a branch, an unreachable URL, a copier project of another template, a
+repository that is no copier project, a team edit whose update conflicts, and a project
+adopted with keelson's own template.
 Real copier, real git, no network.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generator.table import columns
+from tests.adopt.helpers import copy_fixture
 from tests.conftest import Keelson
-from tests.matrix import git
+from tests.matrix import copy_template, git, release
 from tests.test_pins import COPIER_YML
 
 ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
@@ -96,6 +101,8 @@ def fleet(
         "  - url: ../repos/gone\n"
         "  - url: ../repos/foreign\n"
         "  - url: ../repos/plain\n"
+        "  - url: ../repos/conflicted\n"
+        "  - url: ../repos/adopted\n"
     )
     repos = tmp_path / "repos"
     repos.mkdir()
@@ -129,6 +136,19 @@ def fleet(
     (plain / "README.md").write_text("not generated\n")
     git(plain, "init", "-q", "-b", "main")
     commit_all(plain, "plain")
+    # the team rewrote the line every release changes: its update conflicts
+    conflicted = new("conflicted", "v1.2.0", *preset, "friendly")
+    (conflicted / "README.md").write_text("hello from the team\n")
+    commit_all(conflicted, "our README")
+    # an existing project adopted with keelson's own template (a copy released as v1.0.0)
+    keelson_template = copy_template(tmp_path / "keelson")
+    release(keelson_template, "v1.0.0")
+    adopted = copy_fixture("go-root", repos, "adopted")
+    made = keelson("adopt", "--defaults", "--trust", "--template", keelson_template,
+                   "--vcs-ref", "v1.0.0", adopted)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    git(adopted, "init", "-q", "-b", "main")
+    commit_all(adopted, "adopted by keelson")
     return catalogue, {p.name: p for p in repos.iterdir()}, greeter, other
 
 
@@ -137,6 +157,8 @@ def test_fleet_status_table_and_json(
 ) -> None:
     catalogue, repos, greeter, other = fleet
     gone = repos["current"].parent / "gone"
+    keelson_template = repos["current"].parent.parent / "keelson"
+    assert len(repos) + 1 >= 12  # and `gone`, which is no repository at all
     ran = keelson("fleet", "status", "--json", "--catalogue", catalogue)
     assert ran.returncode == 1, ran.stderr
     records = json.loads(ran.stdout)["services"]
@@ -168,6 +190,10 @@ def test_fleet_status_table_and_json(
         record("foreign", "behind", **at("foreign"), template=str(other), version="v1.0.0",
                latest="v2.0.0", behind=1, missed=["v2.0.0"]),
         record("plain", "not-copier", **at("plain"), detail="no .copier-answers.yml"),
+        record("conflicted", "behind", **tmpl, **at("conflicted"), preset="friendly",
+               version="v1.2.0", pin="v1.3.0", behind=1, missed=["v1.3.0"]),
+        record("adopted", "current", **at("adopted"), template=str(keelson_template),
+               version="v1.0.0", latest="v1.0.0"),
     ]  # fmt: skip
 
     table = keelson("fleet", "status", "--catalogue", catalogue, "--jobs", "2")
@@ -191,6 +217,9 @@ def test_fleet_status_table_and_json(
             ("gone", "unreachable", "-", "-", "-", "-", "-", gone_detail),
             ("foreign", "behind", str(other), "-", "v1.0.0", "-", "1", "missed v2.0.0"),
             ("plain", "not-copier", "-", "-", "-", "-", "-", "no .copier-answers.yml"),
+            ("conflicted", "behind", "greeter", "friendly", "v1.2.0", "v1.3.0", "1",
+             "missed v1.3.0"),
+            ("adopted", "current", str(keelson_template), "-", "v1.0.0", "-", "0", ""),
         ],
         right={6},
     )  # fmt: skip
@@ -245,6 +274,7 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
         f"behind-three: would push {branch} (v1.0.0 -> v1.3.0)",
         f"mono/services/api: would push {branch} (v1.2.0 -> v1.3.0)",
         "foreign: would push keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+        f"conflicted: would push {branch} (v1.2.0 -> v1.3.0)",
     ]
     assert all(git(repo, "branch", "--list", "keelson/*") == "" for repo in repos.values()
                if (repo / ".git").exists())  # fmt: skip
@@ -256,7 +286,9 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
         f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0) with conflicts in README.md",
         f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
         "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+        f"conflicted: pushed {branch} (v1.2.0 -> v1.3.0) with conflicts in README.md",
     ]
+    assert branch_log(repos["conflicted"], branch) == ["keelson: template v1.2.0 -> v1.3.0"]
     for name in ("behind-one", "behind-three", "mono"):
         assert branch_log(repos[name], branch) == [
             f"keelson: template {'v1.0.0' if name == 'behind-three' else 'v1.2.0'} -> v1.3.0"
@@ -283,6 +315,7 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
     assert (repos["behind-one"] / "README.md").read_text() == "hello from v1.2.0\n"
     assert git(repos["current"], "branch", "--list", "keelson/*") == ""
     assert git(repos["pinned"], "branch", "--list", "keelson/*") == ""
+    assert git(repos["adopted"], "branch", "--list", "keelson/*") == ""
 
     # a person adds a commit to the update branch; a rerun keeps it and changes nothing
     git(repos["behind-one"], "checkout", "-q", branch)
@@ -300,6 +333,7 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
         f"behind-three: up to date {branch} (v1.0.0 -> v1.3.0)",
         f"mono/services/api: up to date {branch} (v1.2.0 -> v1.3.0)",
         "foreign: up to date keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+        f"conflicted: up to date {branch} (v1.2.0 -> v1.3.0)",
     ]
     for name, tip in tips.items():
         assert git(repos[name], "rev-parse", f"refs/heads/{branch}").strip() == tip
@@ -329,7 +363,45 @@ def test_fleet_update_never_overwrites_a_branch_it_cannot_push(
         f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0)",
         f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
         "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
+        f"conflicted: pushed {branch} (v1.2.0 -> v1.3.0) with conflicts in README.md",
     ]
     assert git(mine, "rev-parse", branch).strip() == tip
     assert (mine / "NOTES.md").read_text() == "started by hand\n"
     assert git(mine, "status", "--porcelain") == ""
+
+
+def test_the_timeout_covers_the_whole_check_of_a_service(
+    keelson: Keelson, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service that clones at once but whose template never answers is cut off in time."""
+    monkeypatch.delenv("KEELSON_CATALOGUE", raising=False)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (the kernel does) and never answers them
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/template.git"
+        service = tmp_path / "repos" / "stuck"
+        service.mkdir(parents=True)
+        (service / ".copier-answers.yml").write_text(
+            f"_commit: v1.0.0\n_src_path: {url}\ngreeting: hi\n"
+        )
+        git(service, "init", "-q", "-b", "main")
+        commit_all(service, "a service of a template whose host hangs")
+        catalogue = tmp_path / "catalogue.yml"
+        catalogue.write_text(
+            f"version: 1\ntemplates:\n  t: {{url: {url}, ref: v1.0.0}}\npresets: []\n"
+            "services:\n  - url: repos/stuck\n"
+        )
+        started = time.monotonic()
+        ran = keelson("fleet", "status", "--json", "--catalogue", catalogue, "--timeout", "2")
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert ran.returncode == 1, ran.stderr
+    (found,) = json.loads(ran.stdout)["services"]
+    assert found == record(
+        "stuck", "unknown", url=str(service),
+        detail="not checked within 2 seconds (--timeout covers the clone and the check)",
+    )  # fmt: skip
+    # git's own probe of the template would wait 15 seconds, and its fetch longer
+    assert took < 8, took

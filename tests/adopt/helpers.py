@@ -104,7 +104,7 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }  # fmt: skip
 CORPUS_IDS = list(CORPUS)
-CONTAINER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "CONTAINER.md"}
+CONTAINER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "CONTAINER.md", "renovate.json5"}
 TEMPLATE_ARGS = ["--template", str(ROOT), "--vcs-ref", "HEAD", "--allow-dirty"]
 
 

@@ -19,7 +19,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator.adopt import DetectionError, _node_allows, _poetry_python, detect
+from generator.adopt import (
+    RENOVATE_CONFIGS,
+    DetectionError,
+    _node_allows,
+    _poetry_python,
+    detect,
+)
 from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
@@ -567,3 +573,45 @@ def test_other_install_variants_are_hadolint_clean(
         assert text in dockerfile.read_text()
     linted = run(tool("hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile))
     assert linted.returncode == 0 and linted.stdout == "", linted.stdout + linted.stderr
+
+
+@pytest.mark.parametrize("name", [*RENOVATE_CONFIGS, "package.json"])
+def test_a_project_with_its_own_renovate_config_keeps_it(name: str, tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    pkg = json.loads((project / "package.json").read_text())
+    if name == "package.json":
+        (project / name).write_text(json.dumps({**pkg, "renovate": {"extends": ["config:base"]}}))
+    else:
+        (project / name).parent.mkdir(exist_ok=True)
+        (project / name).write_text('{"extends": ["config:recommended"]}\n')
+    found = 'package.json ("renovate")' if name == "package.json" else name
+    detection = detect(project, {}, SPEC)
+    assert (detection.answers["renovate"], detection.evidence["renovate"]) == (
+        False,
+        f"{found} exists",
+    )
+    assert _refused(project, "--data", "renovate=true") == (
+        f"keelson: renovate: {found} already configures Renovate and keelson never overwrites "
+        "it; allowed here: false (drop --data renovate=true)\n"
+    )
+
+
+def test_adopt_writes_renovate_json5_only_where_renovate_is_not_configured(
+    tmp_path: Path,
+) -> None:
+    project = copy_fixture("go-root", tmp_path / "a")
+    assert adopt(project).code == 0
+    ours = (project / "renovate.json5").read_text()
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["renovate"] is True
+    # adopting again: keelson's own file is no Renovate config of the project's
+    again = adopt(project, "--force")
+    assert again.code == 0, again.err
+    assert (project / "renovate.json5").read_text() == ours
+
+    theirs = copy_fixture("go-root", tmp_path / "b")
+    (theirs / ".github").mkdir()
+    (theirs / ".github/renovate.json").write_text('{"extends": ["config:recommended"]}\n')
+    assert adopt(theirs).code == 0
+    assert not (theirs / "renovate.json5").exists()
+    assert yaml.safe_load((theirs / ".copier-answers.yml").read_text())["renovate"] is False
+    assert (theirs / ".github/renovate.json").read_text() == '{"extends": ["config:recommended"]}\n'
