@@ -90,7 +90,9 @@ def test_every_action_is_pinned_by_commit_with_its_version(rendered: Render) -> 
     for root in renders(rendered, "github"):
         for name in WORKFLOWS:
             text = (root / name).read_text()
-            uses = [line.split("uses:", 1)[1].strip() for line in text.splitlines() if "uses:" in line]
+            uses = [
+                line.split("uses:", 1)[1].strip() for line in text.splitlines() if "uses:" in line
+            ]
             assert uses or name.endswith("ci.yml")
             for use in uses:
                 ref, _, comment = use.partition(" # ")
@@ -159,7 +161,9 @@ def test_pipelines_call_only_release_script_subcommands(
         if "run" in step
     ]
     gitlab = yaml.safe_load((rendered(**combo, ci="gitlab") / ".gitlab-ci.yml").read_text())
-    scripts = [line for job in gitlab.values() if isinstance(job, dict) for line in job.get("script", [])]
+    scripts = [
+        line for job in gitlab.values() if isinstance(job, dict) for line in job.get("script", [])
+    ]
     usage = run(github / "ci" / "release.sh", "help").stderr
     for command in [*steps, *scripts]:
         if command.startswith("if "):  # the key-pair switch, an `export` only
@@ -228,7 +232,12 @@ def test_the_github_gates_catch_what_they_are_for(tmp_path: Path) -> None:
     assert audited.returncode != 0
     assert "template-injection" in audited.stdout and "unpinned-uses" in audited.stdout
     (workflows / "bad.yml").write_text(INJECTED.replace("runs-on:", "run-on:"))
-    schema = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", workflows / "bad.yml")
+    schema = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        workflows / "bad.yml",
+    )
     assert schema.returncode == 1, schema.stdout
 
 
