@@ -194,7 +194,8 @@ def test_release_script_refuses_bad_use_in_one_line(rendered: Render, tmp_path: 
     )  # fmt: skip
     assert nodigest.returncode == 1
     assert nodigest.stderr == (
-        "release: no image digest: run `ci/release.sh build` first or set DIGEST=sha256:...\n"
+        "release: no image digest: run `ci/release.sh build` first or set "
+        "DIGEST=sha256:<64 hex digits> (got nothing)\n"
     )
     keyless = subprocess.run(
         [script, "verify"], capture_output=True, text=True, check=False,
