@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.docker import docker_command
 from tests.conftest import render
 
 LANGUAGES = ["go", "python", "node"]
@@ -23,7 +24,9 @@ LANGUAGES = ["go", "python", "node"]
 def release(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(project / "ci" / "release.sh"), *args], cwd=project, capture_output=True,
-        text=True, check=False, timeout=900, env={**os.environ, **env},
+        text=True, check=False, timeout=900,
+        # the client keelson uses (one with BuildKit), as a pipeline's runner has one
+        env={**os.environ, "DOCKER": docker_command(), **env},
     )  # fmt: skip
 
 
@@ -37,7 +40,7 @@ def test_the_build_job_builds_and_boots_the_image(
         built = release(project, "image", IMAGE=image, TAG="v1.2.3")
         assert built.returncode == 0, built.stderr[-3000:]
         labels = subprocess.run(
-            ["docker", "image", "inspect", "--format",
+            [docker_command(), "image", "inspect", "--format",
              '{{ index .Config.Labels "org.opencontainers.image.version" }}', f"{image}:ci"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
@@ -52,7 +55,7 @@ def test_the_build_job_builds_and_boots_the_image(
             root.mkdir()
             (root / "Dockerfile").write_text(f"FROM {image}:ci\nUSER 0:0\n")
             subprocess.run(
-                ["docker", "build", "-q", "-t", f"{image}:root", str(root)],
+                [docker_command(), "build", "-q", "-t", f"{image}:root", str(root)],
                 capture_output=True, check=True, env={**os.environ, "DOCKER_BUILDKIT": "1"},
             )  # fmt: skip
             refused = release(project, "smoke", SMOKE_IMAGE=f"{image}:root")
@@ -62,7 +65,7 @@ def test_the_build_job_builds_and_boots_the_image(
             )
     finally:
         subprocess.run(
-            ["docker", "image", "rm", "-f", f"{image}:ci", f"{image}:root"],
+            [docker_command(), "image", "rm", "-f", f"{image}:ci", f"{image}:root"],
             capture_output=True, check=False,
         )  # fmt: skip
         shutil.rmtree(project, ignore_errors=True)

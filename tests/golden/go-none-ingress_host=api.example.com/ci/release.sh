@@ -177,7 +177,7 @@ cmd_smoke() {
     sleep 1
   done
   # the user the process really runs as, as the host's ps sees it
-  uid=$("$DOCKER" top "$cid" -o uid | awk 'NR == 2 { print $1 }')
+  uid=$("$DOCKER" top "$cid" -o pid,uid | awk 'NR == 2 { print $2 }')
   [ "$uid" = "$APP_UID" ] || die "$image runs as UID $uid, not $APP_UID"
   say "$image answers on port $PORT as UID $uid"
 }
