@@ -7,7 +7,8 @@ package), the port, the database its dependencies name and a health endpoint.
 The template's adopted-project pack (`templates/adopt`) then renders only the
 container files (Dockerfile, .dockerignore, compose.yaml, k8s/, CONTAINER.md) and
 the answers file, which makes the project a keelson service like any other for
-`keelson check` and `keelson update`.
+`keelson check` and `keelson update`, and the delivery pipeline (`ci`) when the project
+has none of its own.
 
 Detection fails clearly: an unknown or ambiguous project gets one line naming
 what was found and the `--data` answer that settles it, exit code 2, and nothing
