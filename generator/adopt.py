@@ -5,10 +5,10 @@ language and runtime version, package manager and lockfile, the start command
 (npm's `start` script or `main`; the ASGI/WSGI app or console script; the Go main
 package), the port, the database its dependencies name and a health endpoint.
 The template's adopted-project pack (`templates/adopt`) then renders only the
-container files (Dockerfile, .dockerignore, compose.yaml, k8s/, CONTAINER.md), a
-renovate.json5 unless the project configures Renovate already, and the answers
-file, which makes the project a keelson service like any other for `keelson check`
-and `keelson update`.
+container files (Dockerfile, .dockerignore, compose.yaml, k8s/, CONTAINER.md), the
+delivery pipeline (`ci`) and a renovate.json5 unless the project has its own, and the
+answers file, which makes the project a keelson service like any other for `keelson
+check` and `keelson update`.
 
 Detection fails clearly: an unknown or ambiguous project gets one line naming
 what was found and the `--data` answer that settles it, exit code 2, and nothing
@@ -65,6 +65,12 @@ MARKERS = {
 }
 # what `keelson adopt` writes; anything else in the project is never touched
 WRITES = ("Dockerfile", ".dockerignore", "compose.yaml", "k8s", "CONTAINER.md", ANSWERS_FILE)
+# the delivery pipeline each `ci` answer adds; a project's own pipeline is never overwritten
+PIPELINES = {
+    "github": (".github/workflows/ci.yml", ".github/workflows/release.yml", "ci/release.sh"),
+    "gitlab": (".gitlab-ci.yml", "ci/release.sh"),
+    "none": (),
+}
 SECRET_DIRS = (".secrets/", "k8s/overlays/dev/secrets/")
 OTHER_COMPOSE = ("compose.yml", "docker-compose.yml", "docker-compose.yaml")
 # every file Renovate reads a repository's configuration from (package.json's
@@ -1072,6 +1078,8 @@ def detect(
     if language not in MARKERS:
         return detection
     {"node": _detect_node, "python": _detect_python, "go": _detect_go}[language](detection, spec)
+    if "ci" in spec.questions:  # templates from before the pipeline have no `ci`
+        _detect_ci(detection)
     if "project_name" not in detection.answers and (name := slug(root.resolve().name)):
         detection.propose("project_name", name, "folder name")
     name = detection.answers.get("project_name") or "service"
@@ -1079,6 +1087,38 @@ def detect(
     if "renovate" in spec.questions:  # a template version from before the question lacks it
         _renovate(detection)
     return detection
+
+
+def _own_pipeline(root: Path) -> str | None:
+    """Name the project's own pipeline file or folder, if it has one."""
+    if (root / ".gitlab-ci.yml").exists():
+        return ".gitlab-ci.yml"
+    workflows = root / ".github" / "workflows"
+    if workflows.is_dir() and any(p.suffix in {".yml", ".yaml"} for p in workflows.iterdir()):
+        return ".github/workflows/"
+    return None
+
+
+def _detect_ci(detection: Detection) -> None:
+    """Propose keelson's pipeline only for a project that has none of its own."""
+    own = _own_pipeline(detection.root)
+    if own is None:
+        detection.propose("ci", "github", "no pipeline found")
+    else:
+        detection.propose("ci", "none", f"{own} is the project's own pipeline")
+
+
+def _refuse_pipeline_clash(root: Path, ci: str, previous: Mapping[str, Any] | None) -> None:
+    """Refuse a `ci` answer whose files the project already has, unless keelson wrote them."""
+    if previous is not None and previous.get("ci") == ci:
+        return  # an earlier adoption wrote them: --force merges, --skip-existing keeps them
+    taken = [name for name in PIPELINES.get(ci, ()) if (root / name).exists()]
+    if taken:
+        raise UsageError(
+            f"ci: {root} already has {', '.join(taken)}, which keelson adopt never "
+            f"overwrites; pass --data ci=none to keep the project's pipeline, or move "
+            f"{'it' if len(taken) == 1 else 'them'} away to get keelson's"
+        )
 
 
 @dataclass(frozen=True)
@@ -1129,7 +1169,7 @@ def format_detection(detection: Detection) -> list[str]:
         "language", "node_version", "python_version", "go_version", "package_manager",
         "lockfile", "build_script", "python_path", "install_project", "go_main",
         "start_command", "port",
-        "database", "health_path", "project_name", "renovate",
+        "database", "health_path", "project_name", "renovate", "ci",
     ]  # fmt: skip
     lines = []
     for key in keys:
@@ -1277,6 +1317,7 @@ def adopt_project(
         raise UsageError("adopted: keelson adopt always records adopted=true; drop --data adopted")
     detection = detect(root, answers, spec)
     present = _refuse_existing(root, force, skip_existing)
+    _refuse_pipeline_clash(root, str(detection.answers.get("ci", "none")), previous)
     ask = confirm or _ask
     if interactive and not defaults:
         language = LANGUAGE_LABELS.get(str(detection.answers["language"]), "?")

@@ -3,6 +3,7 @@
 #   - a Docker engine (Debian docker.io, started in the background) unless one answers,
 #   - debootstrap, for the local base-image stand-ins when no registry is reachable,
 #   - .venv with keelson and its test tools, .tools/checkov (its pins clash with pytest's),
+#   - actionlint and shellcheck for the generated pipelines (scripts/pipeline-tools.sh),
 #   - Compose v2 as the `docker compose` plugin,
 #   - the Kubernetes control plane and node of the `kubernetes` tiers, built from source once
 #     per version and cached (scripts/kube-node.sh build; about 8 minutes cold), with the
@@ -69,6 +70,11 @@ if [ ! -x .tools/checkov/bin/checkov ]; then
   "$PYTHON" -m venv .tools/checkov
   .tools/checkov/bin/python -m pip install -q "checkov>=3.2,<4"
 fi
+
+# --- linters of the generated pipelines ---------------------------------------
+# actionlint from the Go module proxy (cached by version; about a minute cold), shellcheck
+# from Debian; zizmor and check-jsonschema came with the test extras above
+log "pipeline linters: $(scripts/pipeline-tools.sh build)"
 
 # --- Compose v2 as a docker CLI plugin --------------------------------------
 plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"

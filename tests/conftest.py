@@ -66,6 +66,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "kubernetes/": ("kubernetes", "slow"),
     # the deploy helpers' pure functions: no cluster
     "kubernetes/test_deploy_helpers.py": (),
+    "adopt/test_adopt_pipeline.py": ("slow",),
     "adopt/test_adopt_update.py": ("slow",),
     "test_fleet.py": ("slow",),
     "test_interruptions.py": ("slow",),
@@ -74,6 +75,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_release.py": ("slow",),
     "test_update.py": ("slow",),
     "test_update_from_before.py": ("slow",),
+    "test_update_pipeline.py": ("slow",),
     "adopt/test_adopt.py::test_in_a_terminal_the_answers_are_shown_for_confirmation": ("slow",),
     "test_app_unit.py::test_generated_unit_tests_pass": ("slow",),
     "test_defects_cli.py::"

@@ -53,6 +53,7 @@ BAD_ANSWERS = [
     ("go_module=std", "go_module", "reserved by the Go toolchain"),
     ("ingress_class=Nginx Class", "ingress_class", "IngressClass name"),
     ("storage_class=Fast_SSD", "storage_class", "StorageClass name"),
+    ("ci=jenkins", "ci", "is not one of: github, gitlab, none"),
 ]
 # a question asked only after another answer needs that answer too
 PREREQUISITE = {

@@ -217,11 +217,12 @@ def test_a_data_file_answering_everything_needs_no_terminal(
         "project_name: billing\ndescription: Billing API\nlanguage: go\ngo_version: '1.27'\n"
         "go_module: example.com/shop/billing\nport: 9000\ndatabase: none\n"
         "image_repository: registry.example.com/shop/billing\nnamespace: shop\n"
-        "ingress_host: ''\nrenovate: true\n"
+        "ingress_host: ''\nrenovate: true\nci: gitlab\n"
     )
     made = keelson("new", tmp_path / "billing", "--data-file", data, "--allow-dirty", stdin="")
     assert made.returncode == 0, made.stderr
     assert answers(tmp_path / "billing")["port"] == 9000
+    assert (tmp_path / "billing" / ".gitlab-ci.yml").is_file()
     assert "module example.com/shop/billing" in (tmp_path / "billing" / "go.mod").read_text()
 
 
@@ -309,7 +310,14 @@ def test_prompts_show_plain_defaults_and_whole_validation_messages(tmp_path: Pat
         terminal.expect("Port the service listens on")
         terminal.expect("8000")
         terminal.send(b"\x7f" * 4 + b"9000\r")
-        for question in ("Database", "Image repository", "namespace", "Ingress", "Renovate"):
+        for question in (
+            "Database",
+            "Image repository",
+            "namespace",
+            "Ingress",
+            "Renovate",
+            "Delivery pipeline",
+        ):
             terminal.expect(question)
             terminal.send(b"\r")
         assert terminal.wait() == 0, terminal.screen

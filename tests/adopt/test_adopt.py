@@ -76,7 +76,8 @@ def test_adopt_writes_only_the_container_files(
     # the project's own files are untouched
     assert {name: now[name] for name in original} == original
     added = {name.split("/")[0] for name in set(now) - set(original)}
-    expected = CONTAINER_FILES | {"k8s", ".copier-answers.yml"}
+    # and keelson's pipeline (`ci` defaults to github; no fixture has a pipeline of its own)
+    expected = CONTAINER_FILES | {"k8s", ".copier-answers.yml", ".github", "ci"}
     if CORPUS[fixture][1]["database"] != "none":
         expected |= {".secrets"}  # the git-ignored local database password
         assert (project / ".secrets/.gitignore").read_text() == "*\n"
