@@ -8,6 +8,7 @@ cannot provide one of them the tier skips with the reason; under CI=true it fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,14 +95,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's docker-registry on 127.0.0.1, storage in a temporary folder, for this session."""
+@contextlib.contextmanager
+def serve_registry(folder: Path) -> Iterator[str]:
+    """Debian's docker-registry on a free port of 127.0.0.1, storage in folder; its address."""
     server = shutil.which("docker-registry")
     if server is None:
         unavailable("no docker-registry (apt-get install docker-registry)")
     assert server is not None
-    folder = tmp_path_factory.mktemp("registry")
     address = f"127.0.0.1:{_free_port()}"
     config = folder / "config.yml"
     config.write_text(
@@ -126,3 +126,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry of this session's own."""
+    with serve_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address

@@ -73,52 +73,51 @@ def arm64_base(tools: Tools, registry: str) -> str:
     return arm64
 
 
+def probe_source(work: Path) -> Path:
+    """Write the probe's source and Dockerfile into work; return work."""
+    (work / "main.go").write_text(PROBE)
+    (work / "go.mod").write_text("module example.com/probe\n\ngo 1.22\n")
+    (work / "Dockerfile").write_text(DOCKERFILE)
+    return work
+
+
+def build_and_push(tools: Tools, work: Path, ref: str, arch: str, base: str) -> str:
+    """Cross-compile the probe, build its image for linux/arch on base, push it as ref.
+
+    Returns the pushed image's digest reference; the local image stays (callers remove it).
+    """
+    run(
+        tools.go,
+        *("build", "-trimpath", "-o", work / "probe", "."),
+        cwd=work,
+        env={"GOOS": "linux", "GOARCH": arch, "CGO_ENABLED": "0"},
+    )
+    if base != STATIC_BASE:
+        run("docker", "pull", "-q", base)
+    # the engine's own (classic) builder: one platform per build, the platform taken
+    # from the base image's config
+    run(
+        *("docker", "build", "-q", "--platform", f"linux/{arch}"),
+        *("--build-arg", f"BASE={base}", "-t", ref, work),
+        env={"DOCKER_BUILDKIT": "0"},
+    )
+    run("docker", "push", "-q", ref)
+    return f"{ref.rsplit(':', 1)[0]}@{run(tools.crane, 'digest', ref).strip()}"
+
+
 @pytest.fixture(scope="module")
 def release(
     tools: Tools, registry: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Release]:
-    work = tmp_path_factory.mktemp("probe")
-    (work / "main.go").write_text(PROBE)
-    (work / "go.mod").write_text("module example.com/probe\n\ngo 1.22\n")
-    (work / "Dockerfile").write_text(DOCKERFILE)
+    work = probe_source(tmp_path_factory.mktemp("probe"))
     repo = f"{registry}/team/probe"
     base = {"amd64": STATIC_BASE, "arm64": arm64_base(tools, registry)}
-    local: list[str] = []
+    local = [base["arm64"]]
     images: dict[str, str] = {}
     try:
         for arch in PLATFORMS:
-            run(
-                tools.go,
-                "build",
-                "-trimpath",
-                "-o",
-                work / "probe",
-                ".",
-                cwd=work,
-                env={"GOOS": "linux", "GOARCH": arch, "CGO_ENABLED": "0"},
-            )
-            if arch != "amd64":
-                run("docker", "pull", "-q", base[arch])
-                local.append(base[arch])
-            ref = f"{repo}:1.0-{arch}"
-            # the engine's own (classic) builder: one platform per build, the platform
-            # taken from the base image's config
-            run(
-                "docker",
-                "build",
-                "-q",
-                "--platform",
-                f"linux/{arch}",
-                "--build-arg",
-                f"BASE={base[arch]}",
-                "-t",
-                ref,
-                work,
-                env={"DOCKER_BUILDKIT": "0"},
-            )
-            local.append(ref)
-            run("docker", "push", "-q", ref)
-            images[arch] = f"{repo}@{run(tools.crane, 'digest', ref).strip()}"
+            local.append(f"{repo}:1.0-{arch}")
+            images[arch] = build_and_push(tools, work, local[-1], arch, base[arch])
         manifests = [arg for arch in PLATFORMS for arg in ("-m", images[arch])]
         run(tools.crane, "index", "append", *manifests, "-t", f"{repo}:1.0")
         digest = run(tools.crane, "digest", f"{repo}:1.0").strip()
