@@ -223,3 +223,44 @@ def test_signature_and_sbom_attestation_verify_and_an_unsigned_lookalike_fails(
             [*map(str, command), tag], check=False, capture_output=True, text=True
         )
         assert done.returncode != 0, done.stdout
+
+
+def test_buildkit_through_buildx_builds_a_foreign_platform_from_the_build_platform(
+    tools: Tools, release: Release, tmp_path: Path
+) -> None:
+    # optional tool: only BuildKit knows BUILDPLATFORM/TARGETARCH (cross-compiling stages)
+    buildx = tools.crane.parent / "docker-buildx"
+    if not buildx.exists():
+        pytest.skip("buildx not built (KEELSON_RELEASE_BUILDX=1 scripts/release-tools.sh build)")
+    plugins = tmp_path / "docker" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "docker-buildx").symlink_to(buildx)
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE\n"
+        "FROM --platform=$BUILDPLATFORM keelson-standin/debian:trixie AS build\n"
+        "ARG TARGETARCH\n"
+        'RUN echo "$TARGETARCH built on $(uname -m)" > /built\n'
+        "FROM ${BASE}\n"
+        "COPY --from=build /built /built\n"
+    )
+    ref = f"{release.repo}:buildx-arm64"
+    env = {"DOCKER_CONFIG": str(tmp_path / "docker")}
+    run(
+        *("docker", "buildx", "build", "--platform", "linux/arm64", "--load", "-q"),
+        *("--build-arg", f"BASE={release.arm64_base}", "-t", ref, tmp_path),
+        env=env,
+    )
+    try:
+        assert run("docker", "image", "inspect", ref, "--format", "{{.Architecture}}").strip() == (
+            "arm64"
+        )
+        run("docker", "push", "-q", ref)
+        layer = subprocess.run(
+            [str(tools.crane), "export", ref, "-"], capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+            built = tar.extractfile("built")
+            assert built is not None
+            assert built.read().decode().strip() == "arm64 built on x86_64"
+    finally:
+        subprocess.run(["docker", "rmi", ref], capture_output=True, check=False)
