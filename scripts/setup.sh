@@ -5,6 +5,7 @@
 #   - .venv with keelson and its test tools, .tools/checkov (its pins clash with pytest's),
 #   - actionlint and shellcheck for the generated pipelines (scripts/pipeline-tools.sh),
 #   - Compose v2 as the `docker compose` plugin,
+#   - QEMU user emulation for linux/arm64 (qemu-user-static and binfmt_misc; root only),
 #   - the Kubernetes control plane and node of the `kubernetes` tiers, built from source once
 #     per version and cached (scripts/kube-node.sh build; about 8 minutes cold), with the
 #     node's Debian packages (containerd, runc, containernetworking-plugins, docker-registry,
@@ -83,6 +84,21 @@ if ! docker compose version >/dev/null 2>&1; then
   ln -sf "$ROOT/.venv/bin/docker-compose" "$plugins/docker-compose"
 fi
 log "compose: $(docker compose version --short 2>/dev/null || echo missing)"
+
+# --- Foreign platforms (the `release` test tier) ----------------------------
+# linux/arm64 images are built and run here under QEMU user emulation: Debian's static
+# qemu, registered with the kernel's binfmt_misc. The F flag opens the interpreter once, at
+# registration, so it also runs inside containers, whose filesystems do not have it.
+if [ "$(id -u)" -eq 0 ]; then
+  [ -x /usr/bin/qemu-aarch64-static ] || { log "installing qemu-user-static"; apt_install qemu-user-static; }
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt" ||
+    log "could not mount binfmt_misc: the release tier will skip arm64"
+  if [ -e "$binfmt/register" ] && [ ! -e "$binfmt/qemu-aarch64" ]; then
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf >"$binfmt/register"
+  fi
+fi
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && log "arm64: under QEMU emulation ($(grep ^flags /proc/sys/fs/binfmt_misc/qemu-aarch64))"
 
 # --- Kubernetes control plane (the `kubernetes` test tier) --------------------
 # cached under ~/.cache/keelson/kubernetes/<version>, so only a fresh machine pays the

@@ -10,16 +10,25 @@ if [ $# -gt 0 ]; then
 fi
 # On a fresh machine the Kubernetes binaries, CoreDNS and kube-router (the test node's
 # NetworkPolicy engine) take minutes to build from source: they build (at a lower priority,
-# each cached by version) while the other tiers run, and the kubernetes tiers wait.
+# each cached by version) while the other tiers run, and the kubernetes tiers wait; the
+# release tier's tools (cosign, syft, crane) build after them, and the release tier runs last.
 KEELSON_KUBE_BUILD=later scripts/setup.sh
 kube_log=$(mktemp)
+release_log=$(mktemp)
 nice -n 10 scripts/kube-node.sh build >"$kube_log" 2>&1 &
 kube_build=$!
+# the release tier's tools once the Kubernetes build is done (two Go builds at once would
+# share the 2 cores), while the docker tier runs
+(
+  while kill -0 "$kube_build" 2>/dev/null; do sleep 5; done
+  nice -n 10 scripts/release-tools.sh build
+) >"$release_log" 2>&1 &
+release_build=$!
 # Node.js and Renovate from npm for the renovate tier (about 50 s cold, cached by version)
 renovate_log=$(mktemp)
 nice -n 10 scripts/renovate-tool.sh >"$renovate_log" 2>&1 &
 renovate_tool=$!
-trap 'kill "$kube_build" "$renovate_tool" 2>/dev/null || true; rm -f "$kube_log" "$renovate_log"' EXIT
+trap 'kill "$kube_build" "$release_build" "$renovate_tool" 2>/dev/null || true; rm -f "$kube_log" "$release_log" "$renovate_log"' EXIT
 scripts/lint.sh
 status=0
 # the fast tier on 4 pytest-xdist workers (much of it waits on git, pip, npm and go, not
@@ -33,7 +42,7 @@ else
   echo "test: could not install Renovate (scripts/renovate-tool.sh)" >&2
   status=1
 fi
-.venv/bin/pytest -m "docker and not kubernetes" || status=$?
+.venv/bin/pytest -m "docker and not kubernetes and not release" || status=$?
 if wait "$kube_build"; then
   echo "test: kubernetes: $(tail -n 1 "$kube_log")"
 else
@@ -43,4 +52,12 @@ else
   [ "${CI:-}" = "true" ] && status=1
 fi
 .venv/bin/pytest -m kubernetes || status=$?
+if wait "$release_build"; then
+  echo "test: release tools: $(tail -n 1 "$release_log")"
+else
+  cat "$release_log" >&2
+  echo "test: could not build the release tools" >&2
+  [ "${CI:-}" = "true" ] && status=1
+fi
+.venv/bin/pytest -m release || status=$?
 exit "$status"

@@ -64,6 +64,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "integration/": ("docker",),
     "adopt/test_adopt_engine.py": ("docker", "slow"),
     "kubernetes/": ("kubernetes", "slow"),
+    "release/": ("docker", "release"),
     # the deploy helpers' pure functions: no cluster
     "kubernetes/test_deploy_helpers.py": (),
     "adopt/test_adopt_pipeline.py": ("slow",),
