@@ -5,10 +5,12 @@ A plain module (no pytest, no fixtures), so scripts import it without the suite'
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+import tarfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from generator.render import new_service
@@ -76,6 +78,48 @@ def copy_template(dest: Path) -> Path:
         else:
             shutil.copy2(source, target)
     git(dest, "init", "-q", "-b", "main")
+    return dest
+
+
+def has_commits(*commits: str) -> bool:
+    """Whether this clone's history holds every commit (a shallow clone may not)."""
+    return all(
+        subprocess.run(
+            ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True,
+            check=False,
+        ).returncode == 0
+        for commit in commits
+    )  # fmt: skip
+
+
+def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> Path:
+    """A template repository with one tagged release per `(tag, commit)`, oldest first.
+
+    Each release holds keelson's template files exactly as they were at `commit`, or as
+    the working tree has them for None (uncommitted edits included).
+    """
+    dest.mkdir(parents=True)
+    git(dest, "init", "-q", "-b", "main")
+    for tag, commit in releases:
+        for name in TEMPLATE_FILES:
+            target = dest / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+        if commit is None:
+            now = copy_template(dest.parent / f".{dest.name}-{tag}")
+            for name in TEMPLATE_FILES:
+                (now / name).rename(dest / name)
+            shutil.rmtree(now)
+        else:
+            archive = subprocess.run(
+                ["git", "archive", "--format=tar", commit, "--", *TEMPLATE_FILES],
+                cwd=ROOT, capture_output=True, check=True,
+            ).stdout  # fmt: skip
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(dest, filter="data")
+        release(dest, tag)
     return dest
 
 

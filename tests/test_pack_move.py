@@ -8,10 +8,6 @@ CHANGELOG announces, the ignore files trimmed to the service's own language.
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ import yaml
 
 from generator.render import create_service
 from generator.update import update_service
-from tests.matrix import MATRIX, MATRIX_IDS, ROOT, TEMPLATE_FILES, git
+from tests.matrix import MATRIX, MATRIX_IDS, git, has_commits, template_history
 
 # main's last commit with the one-folder template, and the move's last commit
 BEFORE_MOVE = "1cfb18433a62c6cc69b38fe5003e6242a82f087c"
@@ -28,49 +24,14 @@ AFTER_MOVE = "b3803038e0ac91d2f53ff42249e39a6a65b6c0c9"
 INTENDED = {".gitignore", ".dockerignore", ".copier-answers.yml"}
 
 
-def _commits_available() -> bool:
-    for commit in (BEFORE_MOVE, AFTER_MOVE):
-        found = subprocess.run(
-            ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
-            cwd=ROOT,
-            capture_output=True,
-            check=False,
-        )
-        if found.returncode != 0:
-            return False
-    return True
-
-
-def _checkout(repo: Path, commit: str) -> None:
-    """Make the template files of `repo` exactly those of keelson at `commit`."""
-    for name in TEMPLATE_FILES:
-        target = repo / name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, *TEMPLATE_FILES],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(repo, filter="data")
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template repository: v1 is the commit before the move, v2 the move's last."""
-    if not _commits_available():
+    if not has_commits(BEFORE_MOVE, AFTER_MOVE):
         pytest.skip(f"this clone's history lacks {BEFORE_MOVE[:7]} or {AFTER_MOVE[:7]}")
-    repo = tmp_path_factory.mktemp("move") / "keelson"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    for tag, commit in (("v1", BEFORE_MOVE), ("v2", AFTER_MOVE)):
-        _checkout(repo, commit)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"keelson at {commit[:7]}")
-        git(repo, "tag", tag)
-    return repo
+    return template_history(
+        tmp_path_factory.mktemp("move") / "keelson", [("v1", BEFORE_MOVE), ("v2", AFTER_MOVE)]
+    )
 
 
 def _answers(service: Path) -> dict[str, object]:

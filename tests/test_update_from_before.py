@@ -10,13 +10,16 @@ edited is kept and reported, as every dropped, edited file is.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Keelson
-from tests.matrix import ROOT, TEMPLATE_FILES, copy_template, git, release
+from tests.matrix import (
+    git,
+    has_commits,
+    template_history,
+)
 
 BEFORE = "dd0c0a20275bb195713cf30d2a731e63eec4c521"
 GUARDS = {"go": "limits.go", "python": "app/server.py", "node": "src/http-limits.js"}
@@ -25,29 +28,11 @@ GUARDS = {"go": "limits.go", "python": "app/server.py", "node": "src/http-limits
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template at BEFORE as v1.0.0 and the working tree as v2.0.0."""
-    known = subprocess.run(["git", "cat-file", "-e", f"{BEFORE}^{{commit}}"], cwd=ROOT, check=False)
-    if known.returncode != 0:
+    if not has_commits(BEFORE):
         pytest.skip(f"this clone lacks the commit {BEFORE} (a shallow clone?)")
-    repo = tmp_path_factory.mktemp("template") / "keelson"
-    repo.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", BEFORE, "--", *TEMPLATE_FILES],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
-    git(repo, "init", "-q", "-b", "main")
-    release(repo, "v1.0.0")
-    for name in TEMPLATE_FILES:
-        target = repo / name
-        if target.is_dir():
-            subprocess.run(["rm", "-rf", str(target)], check=True)
-        else:
-            target.unlink()
-    copy_template(repo.parent / "now")
-    for name in TEMPLATE_FILES:
-        subprocess.run(["cp", "-a", str(repo.parent / "now" / name), str(repo / name)], check=True)
-    release(repo, "v2.0.0")
-    return repo
+    return template_history(
+        tmp_path_factory.mktemp("template") / "keelson", [("v1.0.0", BEFORE), ("v2.0.0", None)]
+    )
 
 
 @pytest.mark.parametrize("language", ["go", "python", "node"])
