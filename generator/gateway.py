@@ -153,10 +153,15 @@ def copy(
     def run(trusted: bool) -> None:
         with hide_chatter(quiet):
             copier.run_copy(
-                location, destination, data=dict(answers), defaults=defaults, vcs_ref=vcs_ref,
-                quiet=quiet, unsafe=trusted, **{"overwrite": False, "cleanup_on_error": True,
-                                                **options},
-            )  # fmt: skip
+                location,
+                destination,
+                data=dict(answers),
+                defaults=defaults,
+                vcs_ref=vcs_ref,
+                quiet=quiet,
+                unsafe=trusted,
+                **({"overwrite": False, "cleanup_on_error": True} | options),
+            )
 
     _guarded(
         run,
