@@ -258,14 +258,14 @@ def branch_log(repo: Path, branch: str) -> list[str]:
     return git(repo, "log", "--format=%s", f"HEAD..{branch}").splitlines()
 
 
-# the services a fleet update moves, in the order it reports them: (name, branch, move)
-UPDATES = [
-    ("behind-one", "keelson/template-v1.3.0", "v1.2.0 -> v1.3.0"),
-    ("behind-three", "keelson/template-v1.3.0", "v1.0.0 -> v1.3.0"),
-    ("mono/services/api", "keelson/template-v1.3.0", "v1.2.0 -> v1.3.0"),
-    ("foreign", "keelson/template-v2.0.0", "v1.0.0 -> v2.0.0"),
-    ("conflicted", "keelson/template-v1.3.0", "v1.2.0 -> v1.3.0"),
-]
+# the services a fleet update moves, in the order it reports them: (from, to)
+UPDATES = {
+    "behind-one": ("v1.2.0", "v1.3.0"),
+    "behind-three": ("v1.0.0", "v1.3.0"),
+    "mono/services/api": ("v1.2.0", "v1.3.0"),
+    "foreign": ("v1.0.0", "v2.0.0"),
+    "conflicted": ("v1.2.0", "v1.3.0"),
+}
 
 
 def updates(done: str, *conflicted: str) -> list[str]:
@@ -274,9 +274,9 @@ def updates(done: str, *conflicted: str) -> list[str]:
     The services named in `conflicted` got an update with conflicts in README.md.
     """
     return [
-        f"{name}: {done} {branch} ({move})"
+        f"{name}: {done} keelson/template-{to} ({before} -> {to})"
         + (" with conflicts in README.md" if name in conflicted else "")
-        for name, branch, move in UPDATES
+        for name, (before, to) in UPDATES.items()
     ]
 
 
