@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson
+from tests.conftest import Keelson, Terminal
 from tests.matrix import copy_template, git, release
 
 TEAM_SECURITY = "Write to security@acme.test; we answer within a day.\n"
@@ -150,3 +150,24 @@ def test_adopt_force_moves_the_recorded_version_only_when_asked(
     assert answers["_commit"] == "v1.1.0"
     assert answers["_src_path"] == str(repo)
     assert "ARG APP_VERSION=9.9.9" in dockerfile.read_text()
+
+
+def test_adopt_force_in_a_terminal_replaces_nothing_on_enter(
+    keelson: Keelson, tmp_path: Path
+) -> None:
+    _, project = adopted_at_v1(keelson, tmp_path)
+    terminal = Terminal(
+        "adopt", str(project), "--force", "--data", "health_path=/livez", "--trust", cwd=tmp_path
+    )
+    try:
+        terminal.expect("Write the container files with these answers?")
+        terminal.send(b"y")
+        terminal.expect("existing file(s) with these changes?")
+        assert '+    CMD ["/app/healthcheck", "/livez"]' in terminal.screen  # the diff first
+        terminal.send(b"\r")  # Enter takes the default, which must be the safe one
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == 1, terminal.screen[-1500:]
+    assert "nothing was written" in terminal.screen
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
