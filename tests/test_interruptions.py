@@ -121,7 +121,7 @@ def strays(temp: Path, parent: Path) -> list[str]:
 
 def run_interrupted(
     scenario: Scenario, where: Path, env: dict[str, str], signum: int, delay: float
-) -> tuple[Path, str]:
+) -> tuple[Path, int, str]:
     """Run the command in a fresh copy, send `signum` to its process group after `delay`."""
     copy = scenario.prepare(where)
     process = subprocess.Popen(
@@ -134,7 +134,7 @@ def run_interrupted(
         os.killpg(process.pid, signum)
     _, err = process.communicate(timeout=600)
     message = err.strip().splitlines()[-1] if err.strip() else f"exit {process.returncode}"
-    return copy, f"{process.returncode}: {message}"
+    return copy, process.returncode, f"{process.returncode}: {message}"
 
 
 def judge(scenario: Scenario, copy: Path, before: object, after: object) -> str:
@@ -192,7 +192,7 @@ def exercise(scenario: Scenario, tmp_path: Path, extra_env: dict[str, str] | Non
         delay = duration * (point + 0.5) / POINTS
         for signum in (SIGNALS[point % len(SIGNALS)],) + ((signal.SIGKILL,) if point % 2 else ()):
             where = tmp_path / f"run-{point}-{signum}"
-            copy, said = run_interrupted(scenario, where, env, signum, delay)
+            copy, code, said = run_interrupted(scenario, where, env, signum, delay)
             if signum == signal.SIGKILL:
                 follow = keelson(*scenario.next_command, cwd=copy.parent, env=env)
                 said += f" | next: {follow.stderr.strip().splitlines()[:1]}"
@@ -207,6 +207,12 @@ def exercise(scenario: Scenario, tmp_path: Path, extra_env: dict[str, str] | Non
                 # before keelson's own code runs, only Python can answer, in its own words
                 early = delay < startup and said.endswith("KeyboardInterrupt")
                 assert "nothing was written" in said or early, rows[-1]
+                assert code == 128 + signum or early, rows[-1]  # 130, 143, 129
+            if verdict == "after" and signum != signal.SIGKILL:
+                # finished before the signal landed, or said that it had written its result
+                assert code == done.returncode or (
+                    code == 128 + signum and "had written its result" in said
+                ), rows[-1]
             shutil.rmtree(where)
     print(
         f"\n{scenario.name}: {duration:.1f} s uninterrupted, Python starts in {startup:.2f} s; "
