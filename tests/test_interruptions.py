@@ -316,6 +316,31 @@ def test_a_crash_inside_the_commit_step_is_rolled_back_by_the_next_command(
     assert TEAM_EDIT in (copy / "k8s/base/deployment.yaml").read_text()
 
 
+@pytest.mark.parametrize("moves", [1, 4])
+def test_a_crash_inside_an_adoptions_commit_step_outside_git_is_rolled_back(
+    template: Path, tmp_path: Path, moves: int
+) -> None:
+    """A project not in git keeps the journal in `.keelson-journal`; the next command uses it."""
+    project = copy_fixture("node-main", tmp_path)
+    before = state(project)
+    args = ["adopt", project.name, "--defaults", "--template", str(template), "--vcs-ref",
+            "v2.0.0", "--trust", "-q"]  # fmt: skip
+    env = {**os.environ, "KEELSON_FAULT_KILL": str(moves)}
+    crashed = keelson(*args, cwd=tmp_path, env=env)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert (project / ".keelson-journal").is_dir()
+    assert state(project) != before
+    env.pop("KEELSON_FAULT_KILL")
+    again = keelson(*args, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines() == [
+        f"keelson: an interrupted `keelson adopt` had begun writing to {project}; "
+        "restored it as it was before"
+    ]
+    assert not (project / ".keelson-journal").exists()
+    assert (project / "Dockerfile").is_file() and (project / ".copier-answers.yml").is_file()
+
+
 STARTUP_HIT = """
 import os, signal, sys
 from generator import launch
