@@ -1294,10 +1294,11 @@ def adopt_project(
     transaction.recover(root)
     previous = _previous_adoption(root)
     stay = previous is not None and template is None and vcs_ref is None
-    if stay and previous is not None:
-        # adopting again keeps the template and version the project records (`--template`
-        # and `--vcs-ref` move it on purpose); only the answers change
-        template, vcs_ref = _recorded_location(previous)
+    if previous is not None and template is None:
+        # adopting again keeps the template the project records (`--template` names
+        # another on purpose) and its version unless `--vcs-ref` moves it
+        template, recorded_ref = _recorded_location(previous)
+        vcs_ref = recorded_ref if vcs_ref is None else vcs_ref
     source, notes = checked_source(
         template, root / ".keelson-adopt", vcs_ref, allow_dirty=allow_dirty
     )

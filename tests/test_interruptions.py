@@ -121,7 +121,7 @@ def strays(temp: Path, parent: Path) -> list[str]:
 
 def run_interrupted(
     scenario: Scenario, where: Path, env: dict[str, str], signum: int, delay: float
-) -> tuple[Path, str]:
+) -> tuple[Path, int, str]:
     """Run the command in a fresh copy, send `signum` to its process group after `delay`."""
     copy = scenario.prepare(where)
     process = subprocess.Popen(
@@ -134,7 +134,7 @@ def run_interrupted(
         os.killpg(process.pid, signum)
     _, err = process.communicate(timeout=600)
     message = err.strip().splitlines()[-1] if err.strip() else f"exit {process.returncode}"
-    return copy, f"{process.returncode}: {message}"
+    return copy, process.returncode, f"{process.returncode}: {message}"
 
 
 def judge(scenario: Scenario, copy: Path, before: object, after: object) -> str:
@@ -192,7 +192,7 @@ def exercise(scenario: Scenario, tmp_path: Path, extra_env: dict[str, str] | Non
         delay = duration * (point + 0.5) / POINTS
         for signum in (SIGNALS[point % len(SIGNALS)],) + ((signal.SIGKILL,) if point % 2 else ()):
             where = tmp_path / f"run-{point}-{signum}"
-            copy, said = run_interrupted(scenario, where, env, signum, delay)
+            copy, code, said = run_interrupted(scenario, where, env, signum, delay)
             if signum == signal.SIGKILL:
                 follow = keelson(*scenario.next_command, cwd=copy.parent, env=env)
                 said += f" | next: {follow.stderr.strip().splitlines()[:1]}"
@@ -207,6 +207,12 @@ def exercise(scenario: Scenario, tmp_path: Path, extra_env: dict[str, str] | Non
                 # before keelson's own code runs, only Python can answer, in its own words
                 early = delay < startup and said.endswith("KeyboardInterrupt")
                 assert "nothing was written" in said or early, rows[-1]
+                assert code == 128 + signum or early, rows[-1]  # 130, 143, 129
+            if verdict == "after" and signum != signal.SIGKILL:
+                # finished before the signal landed, or said that it had written its result
+                assert code == done.returncode or (
+                    code == 128 + signum and "had written its result" in said
+                ), rows[-1]
             shutil.rmtree(where)
     print(
         f"\n{scenario.name}: {duration:.1f} s uninterrupted, Python starts in {startup:.2f} s; "
@@ -308,6 +314,31 @@ def test_a_crash_inside_the_commit_step_is_rolled_back_by_the_next_command(
     again = keelson(*scenario.args, cwd=copy.parent, env=env)
     assert again.returncode == 1, again.stderr
     assert TEAM_EDIT in (copy / "k8s/base/deployment.yaml").read_text()
+
+
+@pytest.mark.parametrize("moves", [1, 4])
+def test_a_crash_inside_an_adoptions_commit_step_outside_git_is_rolled_back(
+    template: Path, tmp_path: Path, moves: int
+) -> None:
+    """A project not in git keeps the journal in `.keelson-journal`; the next command uses it."""
+    project = copy_fixture("node-main", tmp_path)
+    before = state(project)
+    args = ["adopt", project.name, "--defaults", "--template", str(template), "--vcs-ref",
+            "v2.0.0", "--trust", "-q"]  # fmt: skip
+    env = {**os.environ, "KEELSON_FAULT_KILL": str(moves)}
+    crashed = keelson(*args, cwd=tmp_path, env=env)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert (project / ".keelson-journal").is_dir()
+    assert state(project) != before
+    env.pop("KEELSON_FAULT_KILL")
+    again = keelson(*args, cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines() == [
+        f"keelson: an interrupted `keelson adopt` had begun writing to {project}; "
+        "restored it as it was before"
+    ]
+    assert not (project / ".keelson-journal").exists()
+    assert (project / "Dockerfile").is_file() and (project / ".copier-answers.yml").is_file()
 
 
 STARTUP_HIT = """

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson
+from tests.conftest import Keelson, Terminal
 from tests.matrix import copy_template, git, release
 
 TEAM_SECURITY = "Write to security@acme.test; we answer within a day.\n"
@@ -67,21 +67,7 @@ def test_a_dropped_file_the_team_edited_is_kept_as_a_conflict(
 def test_adopt_force_keeps_a_committed_edit_and_the_recorded_template(
     keelson: Keelson, tmp_path: Path
 ) -> None:
-    repo = copy_template(tmp_path / "team-template")
-    release(repo, "v1.0.0")
-    readme = repo / "CHANGELOG.md"
-    readme.write_text(readme.read_text() + "\n")  # a later commit the project is not on
-    release(repo, "v1.1.0")
-
-    project = copy_fixture("go-root", tmp_path)
-    adopted = keelson(
-        "adopt", project, "--defaults", "--template", repo, "--vcs-ref", "v1.0.0", "--trust",
-        "-q", cwd=tmp_path,
-    )  # fmt: skip
-    assert adopted.returncode == 0, adopted.stderr
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "adopted")
+    _, project = adopted_at_v1(keelson, tmp_path)
     dockerfile = project / "Dockerfile"
     assert dockerfile.read_text().count("ARG APP_VERSION=0.1.0") == 1
     dockerfile.write_text(dockerfile.read_text().replace("APP_VERSION=0.1.0", "APP_VERSION=9.9.9"))
@@ -103,3 +89,85 @@ def test_adopt_force_keeps_a_committed_edit_and_the_recorded_template(
         recorded["_src_path"],
         recorded["_commit"],
     )
+
+
+def adopted_at_v1(keelson: Keelson, tmp_path: Path) -> tuple[Path, Path]:
+    """A template with releases v1.0.0 and v1.1.0, and a go project adopted at v1.0.0, committed."""
+    repo = copy_template(tmp_path / "team-template")
+    release(repo, "v1.0.0")
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text(changelog.read_text() + "\n")
+    release(repo, "v1.1.0")
+    project = copy_fixture("go-root", tmp_path)
+    adopted = keelson(
+        "adopt", project, "--defaults", "--template", repo, "--vcs-ref", "v1.0.0", "--trust",
+        "-q", cwd=tmp_path,
+    )  # fmt: skip
+    assert adopted.returncode == 0, adopted.stderr
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "adopted")
+    return repo, project
+
+
+def test_adopt_force_marks_a_conflict_where_the_team_and_the_answer_change_one_line(
+    keelson: Keelson, tmp_path: Path
+) -> None:
+    _, project = adopted_at_v1(keelson, tmp_path)
+    dockerfile = project / "Dockerfile"
+    # the project has no health endpoint: the probe only connects
+    generated = 'CMD ["/app/healthcheck"]'
+    assert dockerfile.read_text().count(generated) == 1
+    ours = 'CMD ["/app/healthcheck", "/ready"]'
+    dockerfile.write_text(dockerfile.read_text().replace(generated, ours))
+    git(project, "commit", "-q", "-am", "our probe")
+
+    again = keelson(
+        "adopt", project, "--defaults", "--force", "--data", "health_path=/livez", "--trust",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "conflict: Dockerfile" in again.stdout.splitlines()
+    text = dockerfile.read_text()
+    # both lines between markers, three-way against what keelson generated at v1.0.0
+    assert ours in text and 'CMD ["/app/healthcheck", "/livez"]' in text
+    assert text.count("<<<<<<< before updating") == 1 and generated not in text
+
+
+def test_adopt_force_moves_the_recorded_version_only_when_asked(
+    keelson: Keelson, tmp_path: Path
+) -> None:
+    repo, project = adopted_at_v1(keelson, tmp_path)
+    dockerfile = project / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("APP_VERSION=0.1.0", "APP_VERSION=9.9.9"))
+    git(project, "commit", "-q", "-am", "our version")
+    moved = keelson(
+        "adopt", project, "--defaults", "--force", "--vcs-ref", "v1.1.0", "--trust", "-q",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v1.1.0"
+    assert answers["_src_path"] == str(repo)
+    assert "ARG APP_VERSION=9.9.9" in dockerfile.read_text()
+
+
+def test_adopt_force_in_a_terminal_replaces_nothing_on_enter(
+    keelson: Keelson, tmp_path: Path
+) -> None:
+    _, project = adopted_at_v1(keelson, tmp_path)
+    terminal = Terminal(
+        "adopt", str(project), "--force", "--data", "health_path=/livez", "--trust", cwd=tmp_path
+    )
+    try:
+        terminal.expect("Write the container files with these answers?")
+        terminal.send(b"y")
+        terminal.expect("existing file(s) with these changes?")
+        assert '+    CMD ["/app/healthcheck", "/livez"]' in terminal.screen  # the diff first
+        terminal.send(b"\r")  # Enter takes the default, which must be the safe one
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == 1, terminal.screen[-1500:]
+    assert "nothing was written" in terminal.screen
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
