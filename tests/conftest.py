@@ -63,6 +63,8 @@ FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TIERS: dict[str, tuple[str, ...]] = {
     "integration/": ("docker",),
     "adopt/test_adopt_engine.py": ("docker", "slow"),
+    # real published projects, fetched beforehand by scripts/adopt-corpus.sh
+    "adopt/test_adopt_corpus.py": ("docker", "adopt_corpus"),
     "kubernetes/": ("kubernetes", "slow"),
     "release/": ("docker", "release"),
     # the deploy helpers' pure functions: no cluster
