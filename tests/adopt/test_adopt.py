@@ -616,3 +616,33 @@ def test_adopt_writes_renovate_json5_only_where_renovate_is_not_configured(
     assert not (theirs / "renovate.json5").exists()
     assert yaml.safe_load((theirs / ".copier-answers.yml").read_text())["renovate"] is False
     assert (theirs / ".github/renovate.json").read_text() == '{"extends": ["config:recommended"]}\n'
+
+
+@pytest.mark.parametrize(
+    ("fixture", "data", "installs"),
+    [
+        ("node-main", [], ["npm install --no-package-lock --ignore-scripts"]),
+        ("express-pnpm", [], ["pnpm install --frozen-lockfile --ignore-scripts"]),
+        ("node-main", ["package_manager=yarn@1.22.22"],
+         ["yarn install --non-interactive --no-lockfile --ignore-scripts"]),
+        ("yarn-berry", [], ["YARN_ENABLE_SCRIPTS=false"]),
+    ],
+    ids=["npm", "pnpm", "yarn-classic", "yarn-berry"],
+)  # fmt: skip
+def test_node_installs_run_no_lifecycle_scripts(
+    fixture: str, data: list[str], installs: list[str], tmp_path: Path
+) -> None:
+    """A project's own `prepare`/`prepublish` (husky, a babel build) never runs in the image.
+
+    json-server 0.17.4's `prepublish` runs babel, a dev dependency: `babel: not found`.
+    """
+    project = copy_fixture(fixture, tmp_path)
+    manifest = project / "package.json"
+    pkg = json.loads(manifest.read_text())
+    pkg["scripts"] = {**pkg.get("scripts", {}), "prepare": "husky", "prepublish": "babel src"}
+    manifest.write_text(json.dumps(pkg))
+    result = adopt(project, *(arg for pair in data for arg in ("--data", pair)))
+    assert result.code == 0, result.err
+    dockerfile = (project / "Dockerfile").read_text()
+    for install in installs:
+        assert install in " ".join(dockerfile.split())
