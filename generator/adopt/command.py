@@ -69,6 +69,7 @@ def adopt_project(
     quiet: bool = True,
     interactive: bool | None = None,
     confirm: Callable[[str], bool] | None = None,
+    edit: Callable[[str], str] | None = None,
     show: Callable[[str], None] | None = None,
 ) -> Adopted:
     """Containerize an existing project with keelson's adopted-project template.
@@ -87,6 +88,7 @@ def adopt_project(
         interactive: Whether the detected answers may be confirmed in a terminal
             (default: when stdin is one).
         confirm: Asks a yes/no question (default: questionary in a terminal).
+        edit: Asks for one changed answer as KEY=VALUE, or nothing (default: questionary).
         show: Prints a line for the user (default: stderr).
 
     Returns:
@@ -135,15 +137,25 @@ def adopt_project(
     present = refuse_existing(root, force, skip_existing)
     refuse_pipeline_clash(root, str(detection.answers.get("ci", "none")), previous)
     ask = confirm or _ask
-    if interactive and not defaults:
+    while interactive and not defaults:
         language = LANGUAGE_LABELS.get(str(detection.answers["language"]), "?")
         say(f"keelson found a {language} project in {root}:")
         for line in [*format_detection(detection), *(f"  note: {n}" for n in detection.notes)]:
             say(line)
-        if not ask("Write the container files with these answers?"):
+        if ask("Write the container files with these answers?"):
+            break
+        # any answer can be changed here, as with --data; detection runs again with it
+        reply = (edit or _edit)("Change an answer (KEY=VALUE; empty: write nothing):")
+        key, _, value = reply.partition("=")
+        if not key.strip():
             raise KeelsonError(
                 "nothing was written; change an answer with --data KEY=VALUE and rerun"
             )
+        changed = normalise_data({key.strip(): value})
+        if asks is not None:
+            check_data_keys(asks, changed)
+        answers = {**answers, **changed}
+        detection = detect(root, answers, spec)
     unsafe = confirm_trust(source, trust, interactive=interactive)
     adopted = write(
         root, source=source, record=keep_source, answers=detection.answers, vcs_ref=vcs_ref,
@@ -163,6 +175,12 @@ def _ask(question: str, default: bool = True) -> bool:
     import questionary  # noqa: PLC0415 - the interactive path only
 
     return bool(questionary.confirm(question, default=default).unsafe_ask())
+
+
+def _edit(question: str) -> str:
+    import questionary  # noqa: PLC0415 - the interactive path only
+
+    return str(questionary.text(question).unsafe_ask() or "")
 
 
 def _ask_no(question: str) -> bool:

@@ -22,6 +22,7 @@ import yaml
 from generator.adopt import (
     RENOVATE_CONFIGS,
     DetectionError,
+    adopt_project,
     _node_allows,
     _poetry_python,
     detect,
@@ -37,7 +38,7 @@ from tests.adopt.helpers import (
     snapshot,
 )
 from tests.conftest import Render, Terminal, tool
-from tests.matrix import SPEC
+from tests.matrix import ROOT, SPEC
 from tests.test_lint import OVERLAYS, kustomize, run
 
 corpus = pytest.mark.parametrize("fixture", CORPUS_IDS)
@@ -523,6 +524,9 @@ def test_in_a_terminal_the_answers_are_shown_for_confirmation(
             assert shown in terminal.screen
         assert "package.json scripts.start" in terminal.screen  # where each answer came from
         terminal.send(key)
+        if not written:  # no: any answer may be changed, and an empty one writes nothing
+            terminal.expect("Change an answer (KEY=VALUE; empty: write nothing)")
+            terminal.send(b"\r")
         code = terminal.wait()
     finally:
         terminal.close()
@@ -532,6 +536,38 @@ def test_in_a_terminal_the_answers_are_shown_for_confirmation(
     else:
         assert "nothing was written" in terminal.screen
         assert snapshot(project) == before
+
+
+def test_in_a_terminal_a_detected_answer_can_be_changed_before_writing(tmp_path: Path) -> None:
+    project = copy_fixture("express-pnpm", tmp_path)
+    terminal = Terminal("adopt", str(project), *TEMPLATE_ARGS, cwd=tmp_path)
+    try:
+        terminal.expect("Write the container files with these answers?")
+        terminal.send(b"n")
+        terminal.expect("Change an answer")
+        terminal.send(b"port=9000\r")
+        terminal.expect("  port             9000")  # shown again, from --data's source
+        terminal.send(b"y")
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == 0, terminal.screen[-1500:]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["port"], answers["package_manager"]) == (9000, "pnpm@10.34.8")
+
+
+def test_interactive_adopt_changes_answers_until_confirmed(tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    replies = iter([False, False, True])
+    edits = iter(["port=9000", "health_path=/healthz"])
+    shown: list[str] = []
+    adopt_project(
+        project, template=str(ROOT), vcs_ref="HEAD", allow_dirty=True, interactive=True,
+        confirm=lambda _: next(replies), edit=lambda _: next(edits), show=shown.append,
+    )  # fmt: skip
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["port"], answers["health_path"]) == (9000, "/healthz")
+    assert sum("found a Node.js project" in line for line in shown) == 3
 
 
 def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
