@@ -12,6 +12,7 @@ import yaml
 
 from generator import transaction
 from generator.adopt.detection import detect, format_detection, normalise_data
+from generator.adopt.findings import Detection
 from generator.adopt.markers import LANGUAGE_LABELS
 from generator.adopt.writing import Adopted, refuse_existing, refuse_pipeline_clash, write
 from generator.answers import ANSWERS_FILE
@@ -137,25 +138,8 @@ def adopt_project(
     present = refuse_existing(root, force, skip_existing)
     refuse_pipeline_clash(root, str(detection.answers.get("ci", "none")), previous)
     ask = confirm or _ask
-    while interactive and not defaults:
-        language = LANGUAGE_LABELS.get(str(detection.answers["language"]), "?")
-        say(f"keelson found a {language} project in {root}:")
-        for line in [*format_detection(detection), *(f"  note: {n}" for n in detection.notes)]:
-            say(line)
-        if ask("Write the container files with these answers?"):
-            break
-        # any answer can be changed here, as with --data; detection runs again with it
-        reply = (edit or _edit)("Change an answer (KEY=VALUE; empty: write nothing):")
-        key, _, value = reply.partition("=")
-        if not key.strip():
-            raise KeelsonError(
-                "nothing was written; change an answer with --data KEY=VALUE and rerun"
-            )
-        changed = normalise_data({key.strip(): value})
-        if asks is not None:
-            check_data_keys(asks, changed)
-        answers = {**answers, **changed}
-        detection = detect(root, answers, spec)
+    if interactive and not defaults:
+        detection = _confirmed(detection, answers, spec, asks, ask=ask, edit=edit or _edit, say=say)
     unsafe = confirm_trust(source, trust, interactive=interactive)
     adopted = write(
         root, source=source, record=keep_source, answers=detection.answers, vcs_ref=vcs_ref,
@@ -169,6 +153,38 @@ def adopt_project(
             "first, so merge what you need from it and delete it"
         )
     return dataclasses.replace(adopted, notes=(*detection.notes, *notes, *adopted.notes))
+
+
+def _confirmed(
+    detection: Detection,
+    given: dict[str, Any],
+    spec: TemplateSpec | None,
+    asks: TemplateSpec | None,
+    *,
+    ask: Callable[[str], bool],
+    edit: Callable[[str], str],
+    say: Callable[[str], None],
+) -> Detection:
+    """Show the answers until the user takes them; any may be changed, as with --data."""
+    while True:
+        language = LANGUAGE_LABELS.get(str(detection.answers["language"]), "?")
+        say(f"keelson found a {language} project in {detection.root}:")
+        for line in [*format_detection(detection), *(f"  note: {n}" for n in detection.notes)]:
+            say(line)
+        if ask("Write the container files with these answers?"):
+            return detection
+        reply = edit("Change an answer (KEY=VALUE; empty: write nothing):")
+        key, _, value = reply.partition("=")
+        if not key.strip():
+            raise KeelsonError(
+                "nothing was written; change an answer with --data KEY=VALUE and rerun"
+            )
+        changed = normalise_data({key.strip(): value})
+        if asks is not None:
+            check_data_keys(asks, changed)
+        # detection runs again: what follows from the changed answer is proposed anew
+        given = {**given, **changed}
+        detection = detect(detection.root, given, spec)
 
 
 def _ask(question: str, default: bool = True) -> bool:

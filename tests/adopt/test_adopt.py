@@ -22,9 +22,9 @@ import yaml
 from generator.adopt import (
     RENOVATE_CONFIGS,
     DetectionError,
-    adopt_project,
     _node_allows,
     _poetry_python,
+    adopt_project,
     detect,
 )
 from tests.adopt.helpers import (
