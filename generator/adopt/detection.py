@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -109,6 +110,7 @@ def detect(
     if language not in MARKERS:
         return detection
     {"node": detect_node, "python": detect_python, "go": detect_go}[language](detection, spec)
+    _loopback(detection)
     if "ci" in spec.questions:  # templates from before the pipeline have no `ci`
         _detect_ci(detection)
     if "project_name" not in detection.answers and (name := slug(root.resolve().name)):
@@ -118,6 +120,20 @@ def detect(
     if "renovate" in spec.questions:  # a template version from before the question lacks it
         _renovate(detection)
     return detection
+
+
+# `--host 127.0.0.1`, `--host=localhost`, `--bind 127.0.0.1:8000`, `-b localhost:3000`
+_LOOPBACK = re.compile(r"(?:^|[=:/])(?:127(?:\.\d{1,3}){3}|localhost|\[?::1\]?)(?::\d+)?$")
+
+
+def _loopback(detection: Detection) -> None:
+    """Warn when the start command binds a loopback address: unreachable in a container."""
+    command = detection.answers.get("start_command")
+    if isinstance(command, list) and any(_LOOPBACK.search(str(word)) for word in command):
+        detection.notes.append(
+            "start_command binds a loopback address (127.0.0.1/localhost), which nothing "
+            "outside the container reaches: bind 0.0.0.0 (e.g. --host 0.0.0.0)"
+        )
 
 
 def _own_pipeline(root: Path) -> str | None:

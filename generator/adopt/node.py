@@ -270,6 +270,14 @@ def detect_node(detection: Detection, spec: TemplateSpec) -> None:
                 "file node runs)"
             )
         detection.propose("start_command", args, why)
+    elif isinstance(given := detection.answers["start_command"], list):
+        _, entry, _ = _node_args([str(word) for word in given])
+        # a build writes its output (dist/) in the image: only a source file can be checked
+        if entry and not detection.answers["build_script"] and not (root / entry).is_file():
+            raise DetectionError(
+                f"start_command: {entry} is not a file in {root}: name the file node runs, "
+                "relative to the project (e.g. --data start_command='server.js')"
+            )
     deps = {
         str(name): "package.json dependencies"
         for name in (pkg.get("dependencies") or {})

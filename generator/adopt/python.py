@@ -356,6 +356,13 @@ def detect_python(detection: Detection, spec: TemplateSpec) -> None:
     if "start_command" not in detection.answers:
         args, why = _python_start(root, base, deps, pyproject, int(detection.answers["port"]))
         detection.propose("start_command", args, why)
+    elif isinstance(given := detection.answers["start_command"], list) and given:
+        script = str(given[0])
+        if not script.startswith("-") and not (root / script).is_file():
+            raise DetectionError(
+                f"start_command: {script} is not a file in {root}: name the script python "
+                "runs, relative to the project, or a module (--data start_command='-m <module>')"
+            )
     propose_health(detection, texts)
 
 

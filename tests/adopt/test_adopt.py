@@ -682,3 +682,44 @@ def test_node_installs_run_no_lifecycle_scripts(
     dockerfile = (project / "Dockerfile").read_text()
     for install in installs:
         assert install in " ".join(dockerfile.split())
+
+
+@pytest.mark.parametrize(
+    ("fixture", "command", "missing"),
+    [
+        ("node-main", "nope.js", "nope.js"),
+        ("node-main", "--enable-source-maps lib/nope.js --port 1", "lib/nope.js"),
+        ("flask-gunicorn", "nope.py", "nope.py"),
+    ],
+    ids=["node", "node-flags", "python"],
+)
+def test_a_start_command_naming_a_missing_file_is_refused(
+    fixture: str, command: str, missing: str, tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    message = _refused(project, "--data", f"start_command={command}")
+    assert message.startswith(f"keelson: start_command: {missing} is not a file in {project}:")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "command"),
+    [
+        ("node-main", "index.js --host 127.0.0.1"),
+        ("node-main", "index.js --host=localhost"),
+        ("flask-gunicorn", "-m gunicorn --bind 127.0.0.1:8000 app:app"),
+    ],
+    ids=["node", "node-localhost", "python"],
+)
+def test_a_start_command_binding_loopback_is_warned_in_one_line(
+    fixture: str, command: str, tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    result = adopt(project, "--data", f"start_command={command}")
+    assert result.code == 0, result.err
+    warned = [line for line in result.err.splitlines() if "loopback" in line]
+    assert warned == [
+        "keelson: note: start_command binds a loopback address (127.0.0.1/localhost), which "
+        "nothing outside the container reaches: bind 0.0.0.0 (e.g. --host 0.0.0.0)"
+    ], result.err
+    quiet = adopt(copy_fixture(fixture, tmp_path / "quiet"))
+    assert "loopback" not in quiet.err
