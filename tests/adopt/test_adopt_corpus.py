@@ -3,9 +3,10 @@
 The projects are listed in corpus.yml by exact version; scripts/adopt-corpus.sh downloads
 them from their registries into a cache beforehand (scripts/test.sh starts it in the
 background), so the tests themselves reach only 127.0.0.1 and their own containers.
-Each project, in a temporary copy that is a fresh git repository, is adopted with
-`--defaults` and the corpus's `--data`; then either adopt refused in one line and wrote
-nothing, or the image builds, runs as UID 10001 and answers HTTP on its port.
+Each project, in a temporary copy that is a fresh git repository (with the corpus's
+`files` added and `remove` deleted), is adopted with `--defaults` and the corpus's
+`--data`; then either adopt refused in one line and wrote nothing, or the image builds,
+runs as UID 10001 and answers HTTP on its port.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def unpacked(name: str, where: Path) -> Path:
     target = where / name
     shutil.copytree(cached, target, symlinks=True)
     for file, text in (project.get("files") or {}).items():
+        (target / file).parent.mkdir(parents=True, exist_ok=True)
         (target / file).write_text(text)
+    for file in project.get("remove") or []:
+        (target / file).unlink()
     subprocess.run(["git", "init", "--quiet", str(target)], check=True)
     return target
 
