@@ -37,12 +37,17 @@ def table(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, str, str, 
     """Rows of (project, version, outcome, seconds), printed when the module is done."""
     rows: list[tuple[str, str, str, float]] = []
     yield rows
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and rows:
-        reporter.write_line("")
-        reporter.write_line(f"{'project':<22} {'version':<14} {'outcome':<10} seconds")
-        for name, version, outcome, seconds in rows:
-            reporter.write_line(f"{name:<22} {version:<14} {outcome:<10} {seconds:7.1f}")
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter and capture and rows:
+        width = max(len(row[0]) for row in rows)
+        # past the capture, so a passing run prints it too
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            reporter.write_line(f"{'project':<{width}} {'version':<14} {'outcome':<8} seconds")
+            for name, version, outcome, seconds in rows:
+                reporter.write_line(f"{name:<{width}} {version:<14} {outcome:<8} {seconds:7.1f}")
 
 
 def unpacked(name: str, where: Path) -> Path:
