@@ -8,6 +8,7 @@
 #
 # Environment:
 #   KEELSON_ADOPT_CORPUS_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/keelson/adopt-corpus)
+#   KEELSON_ADOPT_CORPUS        the corpus file (default tests/adopt/corpus.yml)
 #   NPM_REGISTRY                npm registry (default https://registry.npmjs.org)
 #   PYPI_SIMPLE                 PyPI's simple index (default https://pypi.org/simple)
 set -euo pipefail
@@ -79,7 +80,7 @@ projects=$("$PYTHON" -c '
 import sys, yaml
 for name, p in yaml.safe_load(open(sys.argv[1]))["projects"].items():
     print(name, p["ecosystem"], p["package"], p["version"])
-' tests/adopt/corpus.yml)
+' "${KEELSON_ADOPT_CORPUS:-tests/adopt/corpus.yml}")
 
 fetched=0
 work=
