@@ -32,6 +32,8 @@ class Detection:
         answers: Proposed answers by question name (`--data` answers included).
         evidence: Where each detected answer came from, by question name.
         notes: Things the user should know (one line each).
+        label: The detected language's name for people.
+        shown: The language's own answers, in the order they are shown.
 
     """
 
@@ -39,6 +41,8 @@ class Detection:
     answers: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    label: str = "?"
+    shown: tuple[str, ...] = ()
 
     def propose(self, key: str, value: Any, why: str) -> None:
         """Record a detected answer unless the user gave one."""

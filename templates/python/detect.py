@@ -1,4 +1,4 @@
-"""Python detection: version, installer, layout, start command, port and database."""
+"""keelson adopt's Python detection: version, installer, layout, start command, port, database."""
 
 from __future__ import annotations
 
@@ -22,15 +22,8 @@ from generator.adopt.findings import (
     source_files,
 )
 from generator.errors import one_line
+from generator.packs import Adoption
 from generator.template import TemplateSpec
-
-PYTHON_DATABASES = {
-    "psycopg": "postgresql", "psycopg2": "postgresql", "psycopg2-binary": "postgresql",
-    "psycopg-binary": "postgresql", "asyncpg": "postgresql", "pg8000": "postgresql",
-    "pymysql": "mariadb", "mysqlclient": "mariadb", "aiomysql": "mariadb",
-    "asyncmy": "mariadb", "mysql-connector-python": "mariadb", "mariadb": "mariadb",
-    "redis": "redis",
-}  # fmt: skip
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _APP = re.compile(
@@ -310,7 +303,7 @@ def _python_installer(detection: Detection, project: bool, poetry: bool) -> None
         )
 
 
-def detect_python(detection: Detection, spec: TemplateSpec) -> None:
+def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None:
     """Propose a Python project's answers."""
     root = detection.root
     pyproject: dict[str, Any] = {}
@@ -350,9 +343,9 @@ def detect_python(detection: Detection, spec: TemplateSpec) -> None:
     detection.propose("python_path", layout, "src layout" if layout == "src" else "project root")
     base = root / str(detection.answers["python_path"])
     deps = _python_deps(root, pyproject)
-    propose_database(detection, deps, PYTHON_DATABASES)
+    propose_database(detection, deps, adoption.databases)
     texts = {path: read_text(path) for path in source_files(root, (".py",))}
-    propose_port(detection, texts, [], _PY_PORT, 8000)
+    propose_port(detection, texts, [], _PY_PORT, adoption.default_port)
     if "start_command" not in detection.answers:
         args, why = _python_start(root, base, deps, pyproject, int(detection.answers["port"]))
         detection.propose("start_command", args, why)

@@ -1,4 +1,4 @@
-"""Go detection: module, version, main package, port and database."""
+"""keelson adopt's Go detection: module, version, main package, port and database."""
 
 from __future__ import annotations
 
@@ -17,15 +17,8 @@ from generator.adopt.findings import (
     slug,
     source_files,
 )
+from generator.packs import Adoption
 from generator.template import TemplateSpec
-
-GO_DATABASES = {
-    "github.com/jackc/pgx": "postgresql", "github.com/lib/pq": "postgresql",
-    "github.com/go-sql-driver/mysql": "mariadb",
-    "github.com/redis/go-redis": "redis", "github.com/go-redis/redis": "redis",
-    "github.com/gomodule/redigo": "redis",
-}  # fmt: skip
-
 
 _GO_PORT = (
     re.compile(r"\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)?:(\d{2,5})\""),
@@ -72,7 +65,7 @@ def _go_main(detection: Detection, texts: Mapping[Path, str]) -> None:
         raise DetectionError(f"{root} has several main packages: pass {options}")
 
 
-def detect_go(detection: Detection, spec: TemplateSpec) -> None:
+def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None:
     """Propose a Go module's answers."""
     root = detection.root
     gomod = read_text(root / "go.mod")
@@ -95,8 +88,8 @@ def detect_go(detection: Detection, spec: TemplateSpec) -> None:
         m[1]: "go.mod"
         for m in re.finditer(r"^\s*(?:require\s+)?([\w.\-]+/[\w./\-]+)\s+v", gomod, re.M)
     }
-    propose_database(detection, requires, GO_DATABASES)
+    propose_database(detection, requires, adoption.databases)
     main_dir = (root / str(detection.answers["go_main"])).resolve()
     in_main = [p for p in texts if p.parent.resolve() == main_dir]
-    propose_port(detection, texts, in_main, _GO_PORT, 8080)
+    propose_port(detection, texts, in_main, _GO_PORT, adoption.default_port)
     propose_health(detection, texts)
