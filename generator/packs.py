@@ -165,6 +165,7 @@ class Adoption:
         databases: Dependency (or module path prefix) -> the `database` its client means.
         answers: The language's own answers, in the order adopt shows them.
         runtime_words: Words a `--data start_command` may begin with that name the runtime.
+        skip_dirs: Folders of dependencies and caches that no scan enters.
         code: The pack's `detect.py`; its `detect(detection, spec, adoption)` proposes answers.
 
     """
@@ -178,6 +179,7 @@ class Adoption:
     databases: Mapping[str, str]
     answers: tuple[str, ...]
     runtime_words: tuple[str, ...]
+    skip_dirs: tuple[str, ...]
     code: ModuleType
 
     @property
@@ -238,5 +240,6 @@ def adoption(template: str | os.PathLike[str], language: str) -> Adoption | None
         databases=dict(databases),
         answers=strings("adopt_answers"),
         runtime_words=strings("adopt_runtime_words"),
+        skip_dirs=strings("adopt_skip_dirs"),
         code=code,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from generator.adopt.findings import Detection, DetectionError, read_text, slug
+from generator.adopt.findings import SKIP_DIRS, Detection, DetectionError, read_text, slug
 from generator.adopt.markers import detect_language
 from generator.errors import UsageError
 from generator.packs import Adoption, adoption
@@ -154,6 +154,7 @@ def detect(
     pack = packs[language]
     detection.label = pack.label
     detection.shown = (pack.version_question, *pack.answers)
+    detection.skip_dirs = SKIP_DIRS.union(*(a.skip_dirs for a in packs.values()))
     pack.detect(detection, spec, pack)
     if "ci" in spec.questions:  # templates from before the pipeline have no `ci`
         _detect_ci(detection)

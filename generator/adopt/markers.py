@@ -60,9 +60,10 @@ def detect_language(
         options = " or ".join(f"--data language={lang}" for lang in found)
         raise DetectionError(f"{root} holds {_describe(found, adoptions)}: pass {options}")
     nested: list[tuple[Path, dict[str, list[str]]]] = []
+    skip = SKIP_DIRS.union(*(a.skip_dirs for a in adoptions.values()))
     for folder, dirs, _ in os.walk(root):
         depth = len(Path(folder).relative_to(root).parts)
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
         if depth >= 2:
             dirs[:] = []
         if depth and (inner := _markers(Path(folder), adoptions)):

@@ -6,17 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.adopt.findings import (
-    Detection,
-    DetectionError,
-    pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
-    read_text,
-    slug,
-    source_files,
-)
+from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
 from generator.packs import Adoption
 from generator.template import TemplateSpec
 
@@ -80,7 +70,9 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         _go_version(detection, gomod, spec)
     detection.propose("package_manager", "go", "go.mod")
     texts = {
-        path: read_text(path) for path in source_files(root, (".go",)) if "_test" not in path.name
+        path: read_text(path)
+        for path in detection.files(root, (".go",))
+        if "_test" not in path.name
     }
     _go_main(detection, texts)
     detection.propose("start_command", [], "the binary itself")
@@ -88,8 +80,8 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         m[1]: "go.mod"
         for m in re.finditer(r"^\s*(?:require\s+)?([\w.\-]+/[\w./\-]+)\s+v", gomod, re.M)
     }
-    propose_database(detection, requires, adoption.databases)
+    detection.propose_database(requires, adoption.databases)
     main_dir = (root / str(detection.answers["go_main"])).resolve()
     in_main = [p for p in texts if p.parent.resolve() == main_dir]
-    propose_port(detection, texts, in_main, _GO_PORT, adoption.default_port)
-    propose_health(detection, texts)
+    detection.propose_port(texts, in_main, _GO_PORT, adoption.default_port)
+    detection.propose_health(texts)

@@ -9,17 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.adopt.findings import (
-    Detection,
-    DetectionError,
-    pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
-    read_text,
-    slug,
-    source_files,
-)
+from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
 from generator.errors import one_line
 from generator.packs import Adoption
 from generator.template import TemplateSpec
@@ -270,14 +260,15 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         for name in (pkg.get("dependencies") or {})
         if isinstance(pkg.get("dependencies"), dict)
     }
-    propose_database(detection, deps, adoption.databases)
+    detection.propose_database(deps, adoption.databases)
     texts = {
-        path: read_text(path) for path in source_files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))
+        path: read_text(path)
+        for path in detection.files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))
     }
-    propose_port(
-        detection, texts, [root / entry] if entry else [], _NODE_PORT, adoption.default_port
+    detection.propose_port(
+        texts, [root / entry] if entry else [], _NODE_PORT, adoption.default_port
     )
-    propose_health(detection, texts)
+    detection.propose_health(texts)
 
 
 # ---------------------------------------------------------------------------

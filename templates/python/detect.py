@@ -10,17 +10,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from generator.adopt.findings import (
-    Detection,
-    DetectionError,
-    pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
-    read_text,
-    slug,
-    source_files,
-)
+from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
 from generator.errors import one_line
 from generator.packs import Adoption
 from generator.template import TemplateSpec
@@ -175,10 +165,11 @@ def _module_of(path: Path, base: Path) -> str:
     return ".".join(parts)
 
 
-def _python_apps(root: Path, base: Path) -> list[tuple[str, str]]:
+def _python_apps(detection: Detection, base: Path) -> list[tuple[str, str]]:
     """List the (framework, module:attribute) of every module-level ASGI/WSGI app."""
     found: list[tuple[str, str]] = []
-    for path in source_files(base, (".py",)):
+    root = detection.root
+    for path in detection.files(base, (".py",)):
         rel = path.relative_to(root).parts
         if any(part in {"tests", "test", "migrations", "docs", "scripts"} for part in rel):
             continue
@@ -196,9 +187,14 @@ def _python_apps(root: Path, base: Path) -> list[tuple[str, str]]:
 
 
 def _python_start(
-    root: Path, base: Path, deps: Mapping[str, str], pyproject: Mapping[str, Any], port: int
+    detection: Detection,
+    base: Path,
+    deps: Mapping[str, str],
+    pyproject: Mapping[str, Any],
+    port: int,
 ) -> tuple[list[str], str]:
-    apps = _python_apps(root, base)
+    root = detection.root
+    apps = _python_apps(detection, base)
     manage = read_text(root / "manage.py")
     if django := _DJANGO_SETTINGS.search(manage):
         package = django[1]
@@ -343,13 +339,13 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
     detection.propose("python_path", layout, "src layout" if layout == "src" else "project root")
     base = root / str(detection.answers["python_path"])
     deps = _python_deps(root, pyproject)
-    propose_database(detection, deps, adoption.databases)
-    texts = {path: read_text(path) for path in source_files(root, (".py",))}
-    propose_port(detection, texts, [], _PY_PORT, adoption.default_port)
+    detection.propose_database(deps, adoption.databases)
+    texts = {path: read_text(path) for path in detection.files(root, (".py",))}
+    detection.propose_port(texts, [], _PY_PORT, adoption.default_port)
     if "start_command" not in detection.answers:
-        args, why = _python_start(root, base, deps, pyproject, int(detection.answers["port"]))
+        args, why = _python_start(detection, base, deps, pyproject, int(detection.answers["port"]))
         detection.propose("start_command", args, why)
-    propose_health(detection, texts)
+    detection.propose_health(texts)
 
 
 # ---------------------------------------------------------------------------
