@@ -142,6 +142,16 @@ def _choices(spec: TemplateSpec, question: str) -> tuple[str, ...]:
     return spec.questions[question].choices
 
 
+def release(text: str) -> tuple[int, ...]:
+    """Turn a release (`1.24`, `3.13`) into numbers that compare in order."""
+    return tuple(int(part) for part in text.split("."))
+
+
+def at_least(wanted: str) -> Callable[[str], bool]:
+    """Accept a choice that is `wanted` or a later release."""
+    return lambda choice: release(choice) >= release(wanted)
+
+
 def pick_version(
     spec: TemplateSpec, question: str, allowed: Callable[[str], bool], where: str, wanted: str
 ) -> str:
@@ -153,7 +163,7 @@ def pick_version(
             f"{where} asks for {wanted}, and keelson offers {', '.join(choices)}: pass "
             f"--data {question}=<one of them> if the project runs on it"
         )
-    return max(fits, key=lambda c: tuple(int(p) for p in c.split(".")))
+    return max(fits, key=release)
 
 
 def _ports(texts: Mapping[Path, str], patterns: tuple[re.Pattern[str], ...]) -> dict[int, Path]:

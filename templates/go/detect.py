@@ -6,7 +6,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
+from generator.adopt.findings import (
+    Detection,
+    DetectionError,
+    at_least,
+    pick_version,
+    read_text,
+    release,
+    slug,
+)
 from generator.packs import Adoption
 from generator.template import TemplateSpec
 
@@ -22,14 +30,8 @@ def _go_version(detection: Detection, gomod: str, spec: TemplateSpec) -> None:
     if not wanted:
         detection.propose("go_version", spec.questions["go_version"].default, "default")
         return
-    need = max(wanted, key=lambda v: tuple(map(int, v.split("."))))
-    version = pick_version(
-        spec,
-        "go_version",
-        lambda c: tuple(map(int, c.split("."))) >= tuple(map(int, need.split("."))),
-        "go.mod",
-        f"Go {need}",
-    )
+    need = max(wanted, key=release)
+    version = pick_version(spec, "go_version", at_least(need), "go.mod", f"Go {need}")
     detection.propose("go_version", version, f"go.mod (go {need})")
 
 

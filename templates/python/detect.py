@@ -10,7 +10,14 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
+from generator.adopt.findings import (
+    Detection,
+    DetectionError,
+    at_least,
+    pick_version,
+    read_text,
+    slug,
+)
 from generator.errors import one_line
 from generator.packs import Adoption
 from generator.template import TemplateSpec
@@ -115,11 +122,7 @@ def _python_version(
     if pinned and (match := re.match(r"^(3\.\d+)", pinned[0])):
         wanted = match[1]
         version = pick_version(
-            spec,
-            "python_version",
-            lambda c: tuple(map(int, c.split("."))) >= tuple(map(int, wanted.split("."))),
-            ".python-version",
-            f"Python {wanted}",
+            spec, "python_version", at_least(wanted), ".python-version", f"Python {wanted}"
         )
         if version != wanted:
             detection.notes.append(
