@@ -15,15 +15,14 @@ what was found and the `--data` answer that settles it, exit code 2, and nothing
 is written. Existing container files are never overwritten silently.
 
 Modules: `findings` (the proposal and the scans every language shares), `markers`
-(which language), `node`, `python`, `go` (each language's detection), `detection`
-(`detect`), `writing` (render, merge, commit) and `command` (`adopt_project`).
+(which language, from the packs' marker files), `detection` (`detect`: the packs'
+facts and `templates/<language>/detect.py`, loaded by `generator.packs`), `writing`
+(render, merge, commit) and `command` (`adopt_project`).
 """
 
 from generator.adopt.command import adopt_project
 from generator.adopt.detection import RENOVATE_CONFIGS, detect, renovate_config
 from generator.adopt.findings import Detection, DetectionError
-from generator.adopt.node import _node_allows
-from generator.adopt.python import _poetry_python
 from generator.adopt.writing import Adopted
 
 __all__ = [
@@ -31,8 +30,6 @@ __all__ = [
     "Adopted",
     "Detection",
     "DetectionError",
-    "_node_allows",
-    "_poetry_python",
     "adopt_project",
     "detect",
     "renovate_config",

@@ -8,14 +8,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from generator import transaction
-from generator.adopt.detection import detect, format_detection, normalise_data
+from generator.adopt.detection import detect, format_detection, normalise_data, runtime_words
 from generator.adopt.findings import Detection
-from generator.adopt.markers import LANGUAGE_LABELS
 from generator.adopt.writing import Adopted, refuse_existing, refuse_pipeline_clash, write
-from generator.answers import ANSWERS_FILE
+from generator.answers import adopted_answers
 from generator.errors import KeelsonError, UsageError
 from generator.gateway import NO_TERMINAL
 from generator.render import check_data_keys, checked_source, local_spec
@@ -23,27 +20,10 @@ from generator.source import confirm_trust, is_own, own_template
 from generator.template import TemplateSpec, spec_at
 
 
-def _recorded(root: Path, spec: TemplateSpec | None) -> dict[str, Any]:
+def _recorded(previous: Mapping[str, Any] | None, spec: TemplateSpec | None) -> dict[str, Any]:
     """Return the answers an earlier adoption recorded, so that adopting again keeps them."""
-    try:
-        data = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    if not isinstance(data, dict) or data.get("adopted") is not True:
-        return {}
     known = spec.questions if spec is not None else {}
-    return {str(k): v for k, v in data.items() if not str(k).startswith("_") and k in known}
-
-
-def _previous_adoption(root: Path) -> dict[str, Any] | None:
-    """Return the answers file of an earlier adoption (with `_src_path`), else None."""
-    try:
-        data = yaml.safe_load((root / ANSWERS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    if not isinstance(data, dict) or data.get("adopted") is not True:
-        return None
-    return {str(k): v for k, v in data.items()} if data.get("_src_path") else None
+    return {k: v for k, v in (previous or {}).items() if not k.startswith("_") and k in known}
 
 
 def _recorded_location(previous: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -111,7 +91,9 @@ def adopt_project(
         raise UsageError(NO_TERMINAL.replace("--data KEY=VALUE", "--data KEY=VALUE to change one"))
     say = show or (lambda line: print(line, file=sys.stderr))
     transaction.recover(root)
-    previous = _previous_adoption(root)
+    recorded = adopted_answers(root)
+    # an adoption keelson can render again records its template
+    previous = recorded if recorded and recorded.get("_src_path") else None
     stay = previous is not None and template is None and vcs_ref is None
     if stay and previous is not None:
         # adopting again keeps the template and version the project records (`--template`
@@ -126,20 +108,23 @@ def adopt_project(
             source, record=str(previous["_src_path"]), commit=previous.get("_commit")
         )
     spec = local_spec(source.location, vcs_ref)
-    answers = normalise_data(data or {})
+    trusted = bool(trust) or source.trusted
+    answers = normalise_data(data or {}, runtime_words(spec, trusted=trusted))
     # a bare repository or a URL: its copier.yml at the ref, fetched to check --data
     asks = spec or (spec_at(source.location, vcs_ref) if answers else None)
     if asks is not None:
         check_data_keys(asks, answers)
-    answers = {**_recorded(root, spec), **answers}
+    answers = {**_recorded(recorded, spec), **answers}
     if answers.get("adopted") is False:
         raise UsageError("adopted: keelson adopt always records adopted=true; drop --data adopted")
-    detection = detect(root, answers, spec)
+    detection = detect(root, answers, spec, trusted=trusted)
     present = refuse_existing(root, force, skip_existing)
     refuse_pipeline_clash(root, str(detection.answers.get("ci", "none")), previous)
     ask = confirm or _ask
     if interactive and not defaults:
-        detection = _confirmed(detection, answers, spec, asks, ask=ask, edit=edit or _edit, say=say)
+        detection = _confirmed(
+            detection, answers, spec, asks, trusted=trusted, ask=ask, edit=edit or _edit, say=say
+        )
     unsafe = confirm_trust(source, trust, interactive=interactive)
     adopted = write(
         root, source=source, record=keep_source, answers=detection.answers, vcs_ref=vcs_ref,
@@ -161,14 +146,14 @@ def _confirmed(
     spec: TemplateSpec | None,
     asks: TemplateSpec | None,
     *,
+    trusted: bool,
     ask: Callable[[str], bool],
     edit: Callable[[str], str],
     say: Callable[[str], None],
 ) -> Detection:
     """Show the answers until the user takes them; any may be changed, as with --data."""
     while True:
-        language = LANGUAGE_LABELS.get(str(detection.answers["language"]), "?")
-        say(f"keelson found a {language} project in {detection.root}:")
+        say(f"keelson found a {detection.label} project in {detection.root}:")
         for line in [*format_detection(detection), *(f"  note: {n}" for n in detection.notes)]:
             say(line)
         if ask("Write the container files with these answers?"):
@@ -179,12 +164,12 @@ def _confirmed(
             raise KeelsonError(
                 "nothing was written; change an answer with --data KEY=VALUE and rerun"
             )
-        changed = normalise_data({key.strip(): value})
+        changed = normalise_data({key.strip(): value}, runtime_words(spec, trusted=trusted))
         if asks is not None:
             check_data_keys(asks, changed)
         # detection runs again: what follows from the changed answer is proposed anew
         given = {**given, **changed}
-        detection = detect(detection.root, given, spec)
+        detection = detect(detection.root, given, spec, trusted=trusted)
 
 
 def _ask(question: str, default: bool = True) -> bool:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.adopt.findings import Detection, DetectionError, read_text, slug
-from generator.adopt.go import detect_go
-from generator.adopt.markers import MARKERS, detect_language
-from generator.adopt.node import detect_node
-from generator.adopt.python import detect_python
+from generator.adopt.findings import SKIP_DIRS, Detection, DetectionError, read_text, slug
+from generator.adopt.markers import detect_language
 from generator.errors import UsageError
+from generator.packs import Adoption, adoption
 from generator.template import TemplateSpec
 
 # every file Renovate reads a repository's configuration from (package.json's
@@ -51,8 +49,49 @@ def _renovate(detection: Detection) -> None:
     detection.propose("renovate", not found, f"{found} exists" if found else "no Renovate config")
 
 
-def normalise_data(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept `--data start_command=node server.js` as well as a YAML list."""
+def own_spec() -> TemplateSpec:
+    """Read the questions of keelson's own template (the bundled copy, else the checkout)."""
+    from generator.source import CHECKOUT, own_template  # noqa: PLC0415
+
+    location = own_template().location
+    return TemplateSpec.load(location if Path(location).is_dir() else CHECKOUT)
+
+
+def adoptions(spec: TemplateSpec | None = None, *, trusted: bool = False) -> dict[str, Adoption]:
+    """Read the adopt facts and detection of every language the template offers.
+
+    A pack's `detect.py` is code keelson runs: it is read from the template the spec
+    describes when that template is trusted (keelson's own, or `--trust`), else, and
+    for a template that predates detection in its packs, from keelson's own; a
+    language neither has a `detect.py` for is not detected.
+    """
+    spec = spec or own_spec()
+    language = spec.questions.get("language")
+    own = own_spec().root
+    roots = (spec.root, own) if trusted else (own,)
+    found: dict[str, Adoption] = {}
+    for choice in language.choices if language is not None else ():
+        for root in roots:
+            if (pack := adoption(root, str(choice))) is not None:
+                found[str(choice)] = pack
+                break
+    return found
+
+
+def runtime_words(spec: TemplateSpec | None = None, *, trusted: bool = False) -> set[str]:
+    """Name the runtimes a `--data start_command` may start with (the word is dropped)."""
+    packs = adoptions(spec, trusted=trusted)
+    return {word for pack in packs.values() for word in pack.runtime_words}
+
+
+def normalise_data(data: Mapping[str, Any], runtimes: Collection[str] = ()) -> dict[str, Any]:
+    """Accept `--data start_command=node server.js` as well as a YAML list.
+
+    Args:
+        data: The answers given.
+        runtimes: Words naming a runtime, dropped from the start of a start command.
+
+    """
     answers = dict(data)
     command = answers.get("start_command")
     if isinstance(command, str):
@@ -67,7 +106,7 @@ def normalise_data(data: Mapping[str, Any]) -> dict[str, Any]:
                 loaded = shlex.split(text)
             except ValueError as error:
                 raise UsageError(f"--data start_command: {error}") from error
-            if loaded[:1] in (["node"], ["python"], ["python3"]):
+            if loaded[:1] and loaded[0] in runtimes:
                 loaded = loaded[1:]
         answers["start_command"] = loaded
     for key in ("lockfile", "build_script", "install_project", "adopted", "renovate"):
@@ -77,7 +116,11 @@ def normalise_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def detect(
-    directory: str | Path, data: Mapping[str, Any] | None = None, spec: TemplateSpec | None = None
+    directory: str | Path,
+    data: Mapping[str, Any] | None = None,
+    spec: TemplateSpec | None = None,
+    *,
+    trusted: bool = False,
 ) -> Detection:
     """Inspect a project and propose the template's answers.
 
@@ -86,6 +129,8 @@ def detect(
         data: Answers the user gave (`--data`); they win over detection.
         spec: The template's questions (their choices bound the versions); keelson's
             own by default.
+        trusted: Whether the detection code of that template's packs may run (keelson's
+            own packs' runs otherwise).
 
     Returns:
         The proposed answers, where each came from, and notes.
@@ -98,18 +143,20 @@ def detect(
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder")
-    if spec is None:
-        from generator.source import CHECKOUT, own_template  # noqa: PLC0415
-
-        location = own_template().location
-        spec = TemplateSpec.load(location if Path(location).is_dir() else CHECKOUT)
-    detection = Detection(root=root, answers=normalise_data(data or {}))
+    spec = spec or own_spec()
+    packs = adoptions(spec, trusted=trusted)
+    words = {word for pack in packs.values() for word in pack.runtime_words}
+    detection = Detection(root=root, answers=normalise_data(data or {}, words))
     detection.evidence = {key: "--data" for key in detection.answers}
-    language, why = detect_language(root, detection.answers)
+    language, why = detect_language(root, detection.answers, packs)
     detection.propose("language", language, why)
-    if language not in MARKERS:
+    if language not in packs:
         return detection
-    {"node": detect_node, "python": detect_python, "go": detect_go}[language](detection, spec)
+    pack = packs[language]
+    detection.label = pack.label
+    detection.shown = (pack.version_question, *pack.answers)
+    detection.skip_dirs = SKIP_DIRS.union(*(a.skip_dirs for a in packs.values()))
+    pack.detect(detection, spec, pack)
     _loopback(detection)
     if "ci" in spec.questions:  # templates from before the pipeline have no `ci`
         _detect_ci(detection)
@@ -158,9 +205,7 @@ def _detect_ci(detection: Detection) -> None:
 def format_detection(detection: Detection) -> list[str]:
     """Render the proposed answers as the lines shown before confirmation."""
     keys = [
-        "language", "node_version", "python_version", "go_version", "package_manager",
-        "lockfile", "build_script", "python_path", "install_project", "go_main",
-        "start_command", "port",
+        "language", *dict.fromkeys(detection.shown), "start_command", "port",
         "database", "health_path", "project_name", "renovate", "ci",
     ]  # fmt: skip
     lines = []

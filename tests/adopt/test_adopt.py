@@ -19,14 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator.adopt import (
-    RENOVATE_CONFIGS,
-    DetectionError,
-    _node_allows,
-    _poetry_python,
-    adopt_project,
-    detect,
-)
+from generator import packs
+from generator.adopt import RENOVATE_CONFIGS, DetectionError, adopt_project, detect
 from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
@@ -343,7 +337,9 @@ def test_a_generated_service_records_no_adopt_answers(rendered: Render) -> None:
     ],
 )  # fmt: skip
 def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
-    assert _node_allows(text, major) is allowed
+    node = packs.adoption(ROOT, "node")
+    assert node is not None
+    assert node.code._node_allows(text, major) is allowed
 
 
 @pytest.mark.parametrize(
@@ -356,7 +352,9 @@ def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
     ],
 )  # fmt: skip
 def test_poetry_python_constraints(constraint: str, release: str, allowed: bool) -> None:
-    assert _poetry_python(constraint)(release) is allowed
+    python = packs.adoption(ROOT, "python")
+    assert python is not None
+    assert python.code._poetry_python(constraint)(release) is allowed
 
 
 def test_the_poetry_fixture_installs_only_locked_main_dependencies(

@@ -1,4 +1,4 @@
-"""Python detection: version, installer, layout, start command, port and database."""
+"""keelson adopt's Python detection: version, installer, layout, start command, port, database."""
 
 from __future__ import annotations
 
@@ -13,24 +13,14 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from generator.adopt.findings import (
     Detection,
     DetectionError,
+    at_least,
     pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
     read_text,
     slug,
-    source_files,
 )
 from generator.errors import one_line
+from generator.packs import Adoption
 from generator.template import TemplateSpec
-
-PYTHON_DATABASES = {
-    "psycopg": "postgresql", "psycopg2": "postgresql", "psycopg2-binary": "postgresql",
-    "psycopg-binary": "postgresql", "asyncpg": "postgresql", "pg8000": "postgresql",
-    "pymysql": "mariadb", "mysqlclient": "mariadb", "aiomysql": "mariadb",
-    "asyncmy": "mariadb", "mysql-connector-python": "mariadb", "mariadb": "mariadb",
-    "redis": "redis",
-}  # fmt: skip
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _APP = re.compile(
@@ -132,11 +122,7 @@ def _python_version(
     if pinned and (match := re.match(r"^(3\.\d+)", pinned[0])):
         wanted = match[1]
         version = pick_version(
-            spec,
-            "python_version",
-            lambda c: tuple(map(int, c.split("."))) >= tuple(map(int, wanted.split("."))),
-            ".python-version",
-            f"Python {wanted}",
+            spec, "python_version", at_least(wanted), ".python-version", f"Python {wanted}"
         )
         if version != wanted:
             detection.notes.append(
@@ -182,10 +168,11 @@ def _module_of(path: Path, base: Path) -> str:
     return ".".join(parts)
 
 
-def _python_apps(root: Path, base: Path) -> list[tuple[str, str]]:
+def _python_apps(detection: Detection, base: Path) -> list[tuple[str, str]]:
     """List the (framework, module:attribute) of every module-level ASGI/WSGI app."""
     found: list[tuple[str, str]] = []
-    for path in source_files(base, (".py",)):
+    root = detection.root
+    for path in detection.files(base, (".py",)):
         rel = path.relative_to(root).parts
         if any(part in {"tests", "test", "migrations", "docs", "scripts"} for part in rel):
             continue
@@ -203,9 +190,14 @@ def _python_apps(root: Path, base: Path) -> list[tuple[str, str]]:
 
 
 def _python_start(
-    root: Path, base: Path, deps: Mapping[str, str], pyproject: Mapping[str, Any], port: int
+    detection: Detection,
+    base: Path,
+    deps: Mapping[str, str],
+    pyproject: Mapping[str, Any],
+    port: int,
 ) -> tuple[list[str], str]:
-    apps = _python_apps(root, base)
+    root = detection.root
+    apps = _python_apps(detection, base)
     manage = read_text(root / "manage.py")
     if django := _DJANGO_SETTINGS.search(manage):
         package = django[1]
@@ -310,7 +302,7 @@ def _python_installer(detection: Detection, project: bool, poetry: bool) -> None
         )
 
 
-def detect_python(detection: Detection, spec: TemplateSpec) -> None:
+def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None:
     """Propose a Python project's answers."""
     root = detection.root
     pyproject: dict[str, Any] = {}
@@ -350,11 +342,11 @@ def detect_python(detection: Detection, spec: TemplateSpec) -> None:
     detection.propose("python_path", layout, "src layout" if layout == "src" else "project root")
     base = root / str(detection.answers["python_path"])
     deps = _python_deps(root, pyproject)
-    propose_database(detection, deps, PYTHON_DATABASES)
-    texts = {path: read_text(path) for path in source_files(root, (".py",))}
-    propose_port(detection, texts, [], _PY_PORT, 8000)
+    detection.propose_database(deps, adoption.databases)
+    texts = {path: read_text(path) for path in detection.files(root, (".py",))}
+    detection.propose_port(texts, [], _PY_PORT, adoption.default_port)
     if "start_command" not in detection.answers:
-        args, why = _python_start(root, base, deps, pyproject, int(detection.answers["port"]))
+        args, why = _python_start(detection, base, deps, pyproject, int(detection.answers["port"]))
         detection.propose("start_command", args, why)
     elif isinstance(given := detection.answers["start_command"], list) and given:
         script = str(given[0])
@@ -363,7 +355,7 @@ def detect_python(detection: Detection, spec: TemplateSpec) -> None:
                 f"start_command: {script} is not a file in {root}: name the script python "
                 "runs, relative to the project, or a module (--data start_command='-m <module>')"
             )
-    propose_health(detection, texts)
+    detection.propose_health(texts)
 
 
 # ---------------------------------------------------------------------------

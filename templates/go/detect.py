@@ -1,4 +1,4 @@
-"""Go detection: module, version, main package, port and database."""
+"""keelson adopt's Go detection: module, version, main package, port and database."""
 
 from __future__ import annotations
 
@@ -9,23 +9,14 @@ from pathlib import Path
 from generator.adopt.findings import (
     Detection,
     DetectionError,
+    at_least,
     pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
     read_text,
+    release,
     slug,
-    source_files,
 )
+from generator.packs import Adoption
 from generator.template import TemplateSpec
-
-GO_DATABASES = {
-    "github.com/jackc/pgx": "postgresql", "github.com/lib/pq": "postgresql",
-    "github.com/go-sql-driver/mysql": "mariadb",
-    "github.com/redis/go-redis": "redis", "github.com/go-redis/redis": "redis",
-    "github.com/gomodule/redigo": "redis",
-}  # fmt: skip
-
 
 _GO_PORT = (
     re.compile(r"\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)?:(\d{2,5})\""),
@@ -39,14 +30,8 @@ def _go_version(detection: Detection, gomod: str, spec: TemplateSpec) -> None:
     if not wanted:
         detection.propose("go_version", spec.questions["go_version"].default, "default")
         return
-    need = max(wanted, key=lambda v: tuple(map(int, v.split("."))))
-    version = pick_version(
-        spec,
-        "go_version",
-        lambda c: tuple(map(int, c.split("."))) >= tuple(map(int, need.split("."))),
-        "go.mod",
-        f"Go {need}",
-    )
+    need = max(wanted, key=release)
+    version = pick_version(spec, "go_version", at_least(need), "go.mod", f"Go {need}")
     detection.propose("go_version", version, f"go.mod (go {need})")
 
 
@@ -72,7 +57,7 @@ def _go_main(detection: Detection, texts: Mapping[Path, str]) -> None:
         raise DetectionError(f"{root} has several main packages: pass {options}")
 
 
-def detect_go(detection: Detection, spec: TemplateSpec) -> None:
+def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None:
     """Propose a Go module's answers."""
     root = detection.root
     gomod = read_text(root / "go.mod")
@@ -87,7 +72,9 @@ def detect_go(detection: Detection, spec: TemplateSpec) -> None:
         _go_version(detection, gomod, spec)
     detection.propose("package_manager", "go", "go.mod")
     texts = {
-        path: read_text(path) for path in source_files(root, (".go",)) if "_test" not in path.name
+        path: read_text(path)
+        for path in detection.files(root, (".go",))
+        if "_test" not in path.name
     }
     _go_main(detection, texts)
     detection.propose("start_command", [], "the binary itself")
@@ -95,8 +82,8 @@ def detect_go(detection: Detection, spec: TemplateSpec) -> None:
         m[1]: "go.mod"
         for m in re.finditer(r"^\s*(?:require\s+)?([\w.\-]+/[\w./\-]+)\s+v", gomod, re.M)
     }
-    propose_database(detection, requires, GO_DATABASES)
+    detection.propose_database(requires, adoption.databases)
     main_dir = (root / str(detection.answers["go_main"])).resolve()
     in_main = [p for p in texts if p.parent.resolve() == main_dir]
-    propose_port(detection, texts, in_main, _GO_PORT, 8080)
-    propose_health(detection, texts)
+    detection.propose_port(texts, in_main, _GO_PORT, adoption.default_port)
+    detection.propose_health(texts)

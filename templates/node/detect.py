@@ -1,4 +1,4 @@
-"""Node.js detection: version, package manager, start command, port and database."""
+"""keelson adopt's Node.js detection: version, package manager, start command, port, database."""
 
 from __future__ import annotations
 
@@ -9,28 +9,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.adopt.findings import (
-    Detection,
-    DetectionError,
-    pick_version,
-    propose_database,
-    propose_health,
-    propose_port,
-    read_text,
-    slug,
-    source_files,
-)
+from generator.adopt.findings import Detection, DetectionError, pick_version, read_text, slug
 from generator.errors import one_line
+from generator.packs import Adoption
 from generator.template import TemplateSpec
 
 DEFAULT_PNPM = "10.34.8"
 DEFAULT_YARN = "1.22.22"
-
-NODE_DATABASES = {
-    "pg": "postgresql", "postgres": "postgresql", "pg-promise": "postgresql",
-    "mysql2": "mariadb", "mysql": "mariadb", "mariadb": "mariadb",
-    "redis": "redis", "ioredis": "redis",
-}  # fmt: skip
 
 
 def _node_allows(range_text: str, major: int) -> bool:
@@ -228,7 +213,7 @@ _NODE_PORT = (
 )
 
 
-def detect_node(detection: Detection, spec: TemplateSpec) -> None:
+def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None:
     """Propose a Node.js project's answers."""
     root = detection.root
     try:
@@ -283,12 +268,15 @@ def detect_node(detection: Detection, spec: TemplateSpec) -> None:
         for name in (pkg.get("dependencies") or {})
         if isinstance(pkg.get("dependencies"), dict)
     }
-    propose_database(detection, deps, NODE_DATABASES)
+    detection.propose_database(deps, adoption.databases)
     texts = {
-        path: read_text(path) for path in source_files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))
+        path: read_text(path)
+        for path in detection.files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))
     }
-    propose_port(detection, texts, [root / entry] if entry else [], _NODE_PORT, 3000)
-    propose_health(detection, texts)
+    detection.propose_port(
+        texts, [root / entry] if entry else [], _NODE_PORT, adoption.default_port
+    )
+    detection.propose_health(texts)
 
 
 # ---------------------------------------------------------------------------
