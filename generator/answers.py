@@ -42,12 +42,38 @@ def read_answers(path: str | Path, answers_file: str = ANSWERS_FILE) -> dict[str
             "(run `keelson new` to generate a service)"
         )
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = _load(file)
     except yaml.YAMLError as error:
         raise UsageError(f"{file}: invalid YAML; restore it from git") from error
     if not isinstance(data, dict) or not data.get("_src_path"):
         raise UsageError(f"{file} does not record the template (_src_path); restore it from git")
     return {str(k): v for k, v in data.items()}
+
+
+def adopted_answers(path: str | Path, answers_file: str = ANSWERS_FILE) -> dict[str, Any] | None:
+    """Read the answers an earlier `keelson adopt` recorded in a project, if any.
+
+    Args:
+        path: The project's folder.
+        answers_file: Name of its answers file.
+
+    Returns:
+        The answers (copier's `_src_path` and `_commit` included) when the file is a
+        mapping that records `adopted: true`; else None: a missing, unreadable or
+        foreign answers file is no earlier adoption, and adopt writes a new one.
+
+    """
+    try:
+        data = _load(Path(path) / answers_file)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or data.get("adopted") is not True:
+        return None
+    return {str(k): v for k, v in data.items()}
+
+
+def _load(file: Path) -> object:
+    return yaml.safe_load(file.read_text(encoding="utf-8"))
 
 
 def find_service(path: str | Path, answers_file: str = ANSWERS_FILE) -> Path:

@@ -10,15 +10,21 @@ take a language's file list from the one place the template does.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import jinja2
 
 from generator.errors import TemplateError
 
 PACK_FILE = "pack.jinja"
+DETECT_FILE = "detect.py"
+"""A pack's `keelson adopt` detection code (`detect(detection, spec, adoption)`)."""
 PROJECT = "project"
 COMMON = "common"
 
@@ -82,6 +88,19 @@ def _strings(value: object, field: str, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _facts(template: str | os.PathLike[str], language: str) -> tuple[Any, Path]:
+    """Return the module `pack.jinja` makes, and the file's path."""
+    base = Path(template)
+    path = base / "templates" / language / PACK_FILE
+    if not path.is_file():
+        raise TemplateError(f"no language pack for {language!r}: {path} is missing")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(base), autoescape=False)
+    try:
+        return env.get_template(f"templates/{language}/{PACK_FILE}").module, path
+    except jinja2.TemplateError as error:
+        raise TemplateError(f"{path}: {error}") from error
+
+
 def load(template: str | os.PathLike[str], language: str) -> Pack:
     """Read one language's pack from a template checkout.
 
@@ -93,15 +112,7 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         TemplateError: The pack or one of its facts is missing.
 
     """
-    base = Path(template)
-    path = base / "templates" / language / PACK_FILE
-    if not path.is_file():
-        raise TemplateError(f"no language pack for {language!r}: {path} is missing")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(base), autoescape=False)
-    try:
-        facts = env.get_template(f"templates/{language}/{PACK_FILE}").module
-    except jinja2.TemplateError as error:
-        raise TemplateError(f"{path}: {error}") from error
+    facts, path = _facts(template, language)
 
     def text(field: str) -> str:
         value = getattr(facts, field, None)
@@ -138,3 +149,97 @@ def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> di
 
     """
     return {language: load(template, language) for language in languages}
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What `keelson adopt` knows of one language: its pack's `adopt_*` facts and `detect.py`.
+
+    Attributes:
+        language: The `language` answer.
+        label: The language's name for people.
+        version_question: The answer that holds the runtime release.
+        markers: Files whose presence marks a project in this language.
+        marker_globs: Patterns of further marker files (the first match counts).
+        default_port: The port proposed when the code names none.
+        databases: Dependency (or module path prefix) -> the `database` its client means.
+        answers: The language's own answers, in the order adopt shows them.
+        runtime_words: Words a `--data start_command` may begin with that name the runtime.
+        skip_dirs: Folders of dependencies and caches that no scan enters.
+        code: The pack's `detect.py`; its `detect(detection, spec, adoption)` proposes answers.
+
+    """
+
+    language: str
+    label: str
+    version_question: str
+    markers: tuple[str, ...]
+    marker_globs: tuple[str, ...]
+    default_port: int
+    databases: Mapping[str, str]
+    answers: tuple[str, ...]
+    runtime_words: tuple[str, ...]
+    skip_dirs: tuple[str, ...]
+    code: ModuleType
+
+    @property
+    def detect(self) -> Callable[..., None]:
+        """The pack's `detect(detection, spec, adoption)`."""
+        found: Callable[..., None] = self.code.detect
+        return found
+
+
+def adoption(template: str | os.PathLike[str], language: str) -> Adoption | None:
+    """Read what `keelson adopt` needs of one language; None when its pack has no `detect.py`.
+
+    Args:
+        template: The template's root folder (holding `copier.yml`).
+        language: A `language` choice of `copier.yml`.
+
+    Raises:
+        TemplateError: A fact is missing or `detect.py` does not load.
+
+    """
+    code_path = Path(template) / "templates" / language / DETECT_FILE
+    if not code_path.is_file():
+        return None
+    facts, path = _facts(template, language)
+    port = getattr(facts, "default_port", None)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535:
+        raise TemplateError(f"{path}: `default_port` must be an integer from 1024 to 65535")
+    databases = getattr(facts, "adopt_databases", None)
+    if not isinstance(databases, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in databases.items()
+    ):
+        raise TemplateError(f"{path}: `adopt_databases` must map dependency names to databases")
+    spec = importlib.util.spec_from_file_location(f"keelson_pack_{language}_detect", code_path)
+    if spec is None or spec.loader is None:
+        raise TemplateError(f"{code_path}: cannot be loaded")
+    code = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(code)
+    except (ImportError, SyntaxError) as error:
+        raise TemplateError(f"{code_path}: {error}") from error
+    if not callable(getattr(code, "detect", None)):
+        raise TemplateError(f"{code_path}: defines no detect(detection, spec, adoption)")
+    version_question = getattr(facts, "version_question", None)
+    label = getattr(facts, "label", None)
+    if not isinstance(version_question, str) or not isinstance(label, str):
+        raise TemplateError(f"{path}: `label` and `version_question` must be strings")
+
+    def strings(field: str) -> tuple[str, ...]:
+        return _strings(getattr(facts, field, None), field, path)
+
+    return Adoption(
+        language=language,
+        label=label,
+        version_question=version_question,
+        markers=strings("adopt_markers"),
+        marker_globs=strings("adopt_marker_globs"),
+        default_port=port,
+        databases=dict(databases),
+        answers=strings("adopt_answers"),
+        runtime_words=strings("adopt_runtime_words"),
+        skip_dirs=strings("adopt_skip_dirs"),
+        code=code,
+    )

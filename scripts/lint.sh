@@ -6,7 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BIN=${KEELSON_VENV:-.venv}/bin
-PATHS=(generator tests benchmarks)
+# each pack's adopt detection (templates/<language>/detect.py) is keelson code too
+DETECTORS=(templates/*/detect.py)
+PATHS=(generator tests benchmarks "${DETECTORS[@]}")
 failed=()
 run() {
   local name=$1; shift
@@ -15,6 +17,8 @@ run() {
 run "ruff check" "$BIN/ruff" check --quiet "${PATHS[@]}"
 run "ruff format --check" "$BIN/ruff" format --check --quiet "${PATHS[@]}"
 run "mypy" "$BIN/mypy"
+# one run per file: every pack's module is named detect
+for detector in "${DETECTORS[@]}"; do run "mypy $detector" "$BIN/mypy" "$detector"; done
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'lint: FAILED:' >&2; printf ' [%s]' "${failed[@]}" >&2; printf '\n' >&2
   exit 1

@@ -28,7 +28,12 @@ release_build=$!
 renovate_log=$(mktemp)
 nice -n 10 scripts/renovate-tool.sh >"$renovate_log" 2>&1 &
 renovate_tool=$!
-trap 'kill "$kube_build" "$release_build" "$renovate_tool" 2>/dev/null || true; rm -f "$kube_log" "$release_log" "$renovate_log"' EXIT
+# the adopt corpus: real published projects by exact version from npm, PyPI and the Go
+# module proxy, for the adopt_corpus tier (seconds, cached by version)
+corpus_log=$(mktemp)
+nice -n 10 scripts/adopt-corpus.sh >"$corpus_log" 2>&1 &
+corpus_fetch=$!
+trap 'kill "$kube_build" "$release_build" "$renovate_tool" "$corpus_fetch" 2>/dev/null || true; rm -f "$kube_log" "$release_log" "$renovate_log" "$corpus_log"' EXIT
 scripts/lint.sh
 status=0
 # the fast tier on 4 pytest-xdist workers (much of it waits on git, pip, npm and go, not
@@ -42,7 +47,14 @@ else
   echo "test: could not install Renovate (scripts/renovate-tool.sh)" >&2
   status=1
 fi
-.venv/bin/pytest -m "docker and not kubernetes and not release" || status=$?
+.venv/bin/pytest -m "docker and not kubernetes and not release and not adopt_corpus" || status=$?
+if wait "$corpus_fetch"; then
+  .venv/bin/pytest -m adopt_corpus || status=$?
+else
+  cat "$corpus_log" >&2
+  echo "test: could not fetch the adopt corpus (scripts/adopt-corpus.sh)" >&2
+  status=1
+fi
 if wait "$kube_build"; then
   echo "test: kubernetes: $(tail -n 1 "$kube_log")"
 else

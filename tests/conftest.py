@@ -63,6 +63,8 @@ FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TIERS: dict[str, tuple[str, ...]] = {
     "integration/": ("docker",),
     "adopt/test_adopt_engine.py": ("docker", "slow"),
+    # real published projects, fetched beforehand by scripts/adopt-corpus.sh
+    "adopt/test_adopt_corpus.py": ("docker", "adopt_corpus"),
     "kubernetes/": ("kubernetes", "slow"),
     "release/": ("docker", "release"),
     # the deploy helpers' pure functions: no cluster
@@ -78,6 +80,9 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_update_from_before.py": ("slow",),
     "test_update_pipeline.py": ("slow",),
     "adopt/test_adopt.py::test_in_a_terminal_the_answers_are_shown_for_confirmation": ("slow",),
+    "adopt/test_adopt.py::test_in_a_terminal_a_detected_answer_can_be_changed_before_writing": (
+        "slow",
+    ),
     "test_app_unit.py::test_generated_unit_tests_pass": ("slow",),
     "test_defects_cli.py::"
     "test_adopt_quiet_prints_nothing_and_skip_existing_says_when_nothing_is_left": ("slow",),

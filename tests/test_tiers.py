@@ -53,12 +53,13 @@ def test_the_markers_select_the_tiers_pytest_runs() -> None:
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         return {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
 
-    engine = collected("docker and not kubernetes and not release")
+    engine = collected("docker and not kubernetes and not release and not adopt_corpus")
     assert engine, "no engine-tier tests collected"
     assert all(
         f.startswith("tests/integration/") or f == "tests/adopt/test_adopt_engine.py"
         for f in engine
     ), sorted(engine)
+    assert collected("adopt_corpus") == {"tests/adopt/test_adopt_corpus.py"}
     assert collected("release") == {
         f"tests/release/{p.name}" for p in (TESTS / "release").glob("test_*.py")
     }

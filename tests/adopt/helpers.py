@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from generator.cli import main
+from generator.images import docker_command, dockerfile_bases, ensure_images
 from tests.matrix import ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -142,3 +152,60 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def docker(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [docker_command(), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+@dataclass(frozen=True)
+class Booted:
+    """A running container of an adopted project."""
+
+    name: str
+    port: int
+    path: str
+    answers: dict[str, object]
+
+
+def boot(project: Path, tag: str) -> Iterator[Booted]:
+    """Build the project's image and run it read-only; always remove the container."""
+    # the bases of the Dockerfile built here: a real project's own other Dockerfiles
+    # (go-httpbin's Dockerfile.release) name images this build never pulls
+    bases = dockerfile_bases((project / "Dockerfile").read_text(encoding="utf-8"))
+    ensure_images(bases, policy=os.environ.get("KEELSON_STANDINS", "auto"))
+    image = f"keelson-adopt-test/{tag}:latest"
+    started = time.monotonic()
+    built = docker("build", "--quiet", "--tag", image, str(project))
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    print(f"{tag}: built in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    port = int(answers["port"])
+    name = f"keelson-adopt-test-{tag}-{os.getpid()}"
+    ran = docker(
+        "run", "--detach", "--name", name, "--read-only", "--tmpfs", "/tmp",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        "--publish", f"127.0.0.1::{port}", image,
+    )  # fmt: skip
+    try:
+        assert ran.returncode == 0, ran.stderr
+        mapped = docker("port", name, f"{port}/tcp").stdout.split()[0]
+        yield Booted(name, int(mapped.rsplit(":", 1)[1]), str(answers["health_path"]), answers)
+    finally:
+        docker("rm", "--force", name)
+        docker("image", "rm", image)

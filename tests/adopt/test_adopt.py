@@ -19,13 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from generator.adopt import (
-    RENOVATE_CONFIGS,
-    DetectionError,
-    _node_allows,
-    _poetry_python,
-    detect,
-)
+from generator import packs
+from generator.adopt import RENOVATE_CONFIGS, DetectionError, adopt_project, detect
 from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
@@ -37,7 +32,7 @@ from tests.adopt.helpers import (
     snapshot,
 )
 from tests.conftest import Render, Terminal, tool
-from tests.matrix import SPEC
+from tests.matrix import ROOT, SPEC
 from tests.test_lint import OVERLAYS, kustomize, run
 
 corpus = pytest.mark.parametrize("fixture", CORPUS_IDS)
@@ -342,7 +337,9 @@ def test_a_generated_service_records_no_adopt_answers(rendered: Render) -> None:
     ],
 )  # fmt: skip
 def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
-    assert _node_allows(text, major) is allowed
+    node = packs.adoption(ROOT, "node")
+    assert node is not None
+    assert node.code._node_allows(text, major) is allowed
 
 
 @pytest.mark.parametrize(
@@ -355,7 +352,9 @@ def test_engines_node_ranges(text: str, major: int, allowed: bool) -> None:
     ],
 )  # fmt: skip
 def test_poetry_python_constraints(constraint: str, release: str, allowed: bool) -> None:
-    assert _poetry_python(constraint)(release) is allowed
+    python = packs.adoption(ROOT, "python")
+    assert python is not None
+    assert python.code._poetry_python(constraint)(release) is allowed
 
 
 def test_the_poetry_fixture_installs_only_locked_main_dependencies(
@@ -523,6 +522,9 @@ def test_in_a_terminal_the_answers_are_shown_for_confirmation(
             assert shown in terminal.screen
         assert "package.json scripts.start" in terminal.screen  # where each answer came from
         terminal.send(key)
+        if not written:  # no: any answer may be changed, and an empty one writes nothing
+            terminal.expect("Change an answer (KEY=VALUE; empty: write nothing)")
+            terminal.send(b"\r")
         code = terminal.wait()
     finally:
         terminal.close()
@@ -532,6 +534,38 @@ def test_in_a_terminal_the_answers_are_shown_for_confirmation(
     else:
         assert "nothing was written" in terminal.screen
         assert snapshot(project) == before
+
+
+def test_in_a_terminal_a_detected_answer_can_be_changed_before_writing(tmp_path: Path) -> None:
+    project = copy_fixture("express-pnpm", tmp_path)
+    terminal = Terminal("adopt", str(project), *TEMPLATE_ARGS, cwd=tmp_path)
+    try:
+        terminal.expect("Write the container files with these answers?")
+        terminal.send(b"n")
+        terminal.expect("Change an answer")
+        terminal.send(b"port=9000\r")
+        terminal.expect("  port             9000")  # shown again, from --data's source
+        terminal.send(b"y")
+        code = terminal.wait()
+    finally:
+        terminal.close()
+    assert code == 0, terminal.screen[-1500:]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["port"], answers["package_manager"]) == (9000, "pnpm@10.34.8")
+
+
+def test_interactive_adopt_changes_answers_until_confirmed(tmp_path: Path) -> None:
+    project = copy_fixture("node-main", tmp_path)
+    replies = iter([False, False, True])
+    edits = iter(["port=9000", "health_path=/healthz"])
+    shown: list[str] = []
+    adopt_project(
+        project, template=str(ROOT), vcs_ref="HEAD", allow_dirty=True, interactive=True,
+        confirm=lambda _: next(replies), edit=lambda _: next(edits), show=shown.append,
+    )  # fmt: skip
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["port"], answers["health_path"]) == (9000, "/healthz")
+    assert sum("found a Node.js project" in line for line in shown) == 3
 
 
 def test_adopting_again_keeps_the_recorded_answers(tmp_path: Path) -> None:
@@ -616,3 +650,74 @@ def test_adopt_writes_renovate_json5_only_where_renovate_is_not_configured(
     assert not (theirs / "renovate.json5").exists()
     assert yaml.safe_load((theirs / ".copier-answers.yml").read_text())["renovate"] is False
     assert (theirs / ".github/renovate.json").read_text() == '{"extends": ["config:recommended"]}\n'
+
+
+@pytest.mark.parametrize(
+    ("fixture", "data", "installs"),
+    [
+        ("node-main", [], ["npm install --no-package-lock --ignore-scripts"]),
+        ("express-pnpm", [], ["pnpm install --frozen-lockfile --ignore-scripts"]),
+        ("node-main", ["package_manager=yarn@1.22.22"],
+         ["yarn install --non-interactive --no-lockfile --ignore-scripts"]),
+        ("yarn-berry", [], ["YARN_ENABLE_SCRIPTS=false"]),
+    ],
+    ids=["npm", "pnpm", "yarn-classic", "yarn-berry"],
+)  # fmt: skip
+def test_node_installs_run_no_lifecycle_scripts(
+    fixture: str, data: list[str], installs: list[str], tmp_path: Path
+) -> None:
+    """A project's own `prepare`/`prepublish` (husky, a babel build) never runs in the image.
+
+    json-server 0.17.4's `prepublish` runs babel, a dev dependency: `babel: not found`.
+    """
+    project = copy_fixture(fixture, tmp_path)
+    manifest = project / "package.json"
+    pkg = json.loads(manifest.read_text())
+    pkg["scripts"] = {**pkg.get("scripts", {}), "prepare": "husky", "prepublish": "babel src"}
+    manifest.write_text(json.dumps(pkg))
+    result = adopt(project, *(arg for pair in data for arg in ("--data", pair)))
+    assert result.code == 0, result.err
+    dockerfile = (project / "Dockerfile").read_text()
+    for install in installs:
+        assert install in " ".join(dockerfile.split())
+
+
+@pytest.mark.parametrize(
+    ("fixture", "command", "missing"),
+    [
+        ("node-main", "nope.js", "nope.js"),
+        ("node-main", "--enable-source-maps lib/nope.js --port 1", "lib/nope.js"),
+        ("flask-gunicorn", "nope.py", "nope.py"),
+    ],
+    ids=["node", "node-flags", "python"],
+)
+def test_a_start_command_naming_a_missing_file_is_refused(
+    fixture: str, command: str, missing: str, tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    message = _refused(project, "--data", f"start_command={command}")
+    assert message.startswith(f"keelson: start_command: {missing} is not a file in {project}:")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "command"),
+    [
+        ("node-main", "index.js --host 127.0.0.1"),
+        ("node-main", "index.js --host=localhost"),
+        ("flask-gunicorn", "-m gunicorn --bind 127.0.0.1:8000 app:app"),
+    ],
+    ids=["node", "node-localhost", "python"],
+)
+def test_a_start_command_binding_loopback_is_warned_in_one_line(
+    fixture: str, command: str, tmp_path: Path
+) -> None:
+    project = copy_fixture(fixture, tmp_path)
+    result = adopt(project, "--data", f"start_command={command}")
+    assert result.code == 0, result.err
+    warned = [line for line in result.err.splitlines() if "loopback" in line]
+    assert warned == [
+        "keelson: note: start_command binds a loopback address (127.0.0.1/localhost), which "
+        "nothing outside the container reaches: bind 0.0.0.0 (e.g. --host 0.0.0.0)"
+    ], result.err
+    quiet = adopt(copy_fixture(fixture, tmp_path / "quiet"))
+    assert "loopback" not in quiet.err
