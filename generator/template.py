@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from packaging.version import InvalidVersion, Version
 
+from generator.copier_config import Reader, folder_reader, load_config, matches
 from generator.errors import TemplateError
 from generator.git import git, show_at
 from generator.source import PROBE_SECONDS, git_url, is_placeholder, is_remote, list_refs, resolve
@@ -63,7 +64,9 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
         return None
     if not is_remote(location) and any((path / name).is_file() for name in COPIER_FILES):
         if ref and ref != "HEAD" and (text := copier_yml_at(path, ref)) is not None:
-            return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {ref}")
+            return TemplateSpec.parse(
+                text, root=path, where=f"{path / 'copier.yml'} at {ref}", read=ref_reader(path, ref)
+            )
         return TemplateSpec.load(path)
     if ref is None:
         refs = list_refs(location)
@@ -73,13 +76,25 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
     shown = f"{location} at {ref}"
     if not is_remote(location):  # a bare repository on this machine
         text = show_at(path, ref, *COPIER_FILES)
-        return None if text is None else TemplateSpec.parse(text, root=path, where=shown)
-    text = _fetched_copier_yml(where, ref)
-    return None if text is None else TemplateSpec.parse(text, root=Path(location), where=shown)
+        return None if text is None else TemplateSpec.parse(
+            text, root=path, where=shown, read=ref_reader(path, ref)
+        )
+    return _fetched_spec(where, ref, root=Path(location), shown=shown)
 
 
-def _fetched_copier_yml(url: str, ref: str) -> str | None:
-    """Fetch one ref of a remote template into a temporary folder; return its copier.yml."""
+def ref_reader(repo: Path, ref: str) -> Reader:
+    """Read `copier.yml`'s includes from a git repository as it is at a ref."""
+
+    def read(pattern: str) -> list[str]:
+        listed = git("ls-tree", "-r", "--name-only", ref, cwd=repo)
+        names = sorted(n for n in listed.stdout.splitlines() if matches(n, pattern))
+        return [text for name in names if (text := show_at(repo, ref, name)) is not None]
+
+    return read
+
+
+def _fetched_spec(url: str, ref: str, *, root: Path, shown: str) -> TemplateSpec | None:
+    """Fetch one ref of a remote template into a temporary folder; read its questions."""
     with tempfile.TemporaryDirectory(prefix="keelson-template-") as tmp:
         repo = Path(tmp)
         git("init", "--quiet", "--bare", cwd=repo)
@@ -94,7 +109,10 @@ def _fetched_copier_yml(url: str, ref: str) -> str | None:
             target = ref
         if fetched.returncode != 0:
             return None
-        return show_at(repo, target, *COPIER_FILES)
+        text = show_at(repo, target, *COPIER_FILES)
+        return None if text is None else TemplateSpec.parse(
+            text, root=root, where=shown, read=ref_reader(repo, target)
+        )
 
 
 def newest_release(tags: list[str]) -> str | None:
@@ -169,16 +187,19 @@ class TemplateSpec:
                 break
         else:
             raise TemplateError(f"{base} is not a copier template: no copier.yml")
-        return cls.parse(path.read_text(encoding="utf-8"), root=base, where=str(path))
+        return cls.parse(
+            path.read_text(encoding="utf-8"), root=base, where=str(path), read=folder_reader(base)
+        )
 
     @classmethod
-    def parse(cls, text: str, *, root: Path, where: str) -> TemplateSpec:
+    def parse(cls, text: str, *, root: Path, where: str, read: Reader) -> TemplateSpec:
         """Read the questions and settings from the text of a `copier.yml`.
 
         Args:
             text: The file's content.
             root: The template folder the spec describes.
             where: How messages name the file.
+            read: Where the files its `!include` tags name come from.
 
         Raises:
             TemplateError: The text is not a YAML mapping.
@@ -186,11 +207,11 @@ class TemplateSpec:
         """
         base, path = root, where
         try:
-            data = yaml.safe_load(text)
+            data = load_config(text, read)
         except yaml.YAMLError as error:
             raise TemplateError(f"{path}: invalid YAML: {error}") from error
-        if not isinstance(data, Mapping):
-            raise TemplateError(f"{path}: expected a mapping of questions")
+        except ValueError as error:
+            raise TemplateError(f"{path}: {error}") from error
         questions: dict[str, Question] = {}
         settings: dict[str, Any] = {}
         for key, value in data.items():
