@@ -1,14 +1,18 @@
 """The template's language packs: one folder per language under `templates/`.
 
 A pack is `templates/<language>/` with `project/` (what a service gets, rendered by
-copier through `_subdirectory`), `parts/` (pieces its files include) and
-`pack.jinja` (its facts). The template imports those facts through
-`includes/vars.jinja`; this module reads the same file, so the tests and benchmarks
-take a language's file list from the one place the template does.
+copier through `_subdirectory`), `parts/` (pieces its files include), `pack.jinja`
+(its facts), `questions.yml` (its own questions) and `language.yml` (its value of the
+`language` question), both included by `copier.yml`. The template imports the facts
+through `includes/vars.jinja` and `copier.yml`; this module reads the same files, so
+the generator, the tests and the benchmarks take a language's facts from the one
+place the template does. `languages()` finds the packs: a folder with the three
+files is a language, and no list of languages exists anywhere else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -19,6 +23,10 @@ import jinja2
 from generator.errors import TemplateError
 
 PACK_FILE = "pack.jinja"
+QUESTIONS_FILE = "questions.yml"
+CHOICE_FILE = "language.yml"
+PACK_FILES = (PACK_FILE, QUESTIONS_FILE, CHOICE_FILE)
+"""The files that make a folder of `templates/` a language pack."""
 PROJECT = "project"
 COMMON = "common"
 
@@ -38,6 +46,16 @@ class Pack:
     line_comment: str
     owned: tuple[str, ...]
     unit_tests: tuple[tuple[str, ...], ...]
+    default_port: int
+    framework: str
+    package_managers: tuple[str, ...]
+    adopt_lockfile: bool
+    start_args_optional: bool
+
+    @property
+    def version_arg(self) -> str:
+        """The Dockerfile build argument that carries the runtime release (`GO_VERSION`)."""
+        return self.version_question.upper()
 
     @property
     def project(self) -> Path:
@@ -109,6 +127,20 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
             raise TemplateError(f"{path}: `{field}` must be a string")
         return value
 
+    def flag(field: str) -> bool:
+        value = getattr(facts, field, None)
+        if not isinstance(value, bool):
+            raise TemplateError(f"{path}: `{field}` must be true or false")
+        return value
+
+    port = getattr(facts, "default_port", None)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535:
+        raise TemplateError(f"{path}: `default_port` must be an integer from 1024 to 65535")
+    chosen = [line.strip() for line in (path.parent / CHOICE_FILE).read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
+    if chosen != [language]:
+        raise TemplateError(f"{path.parent / CHOICE_FILE}: must hold {language!r}, its folder's name")
+
     commands = getattr(facts, "unit_tests", None)
     if not isinstance(commands, list):
         raise TemplateError(f"{path}: `unit_tests` must be a list of commands")
@@ -126,7 +158,34 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         line_comment=text("line_comment"),
         owned=_strings(getattr(facts, "owned", None), "owned", path),
         unit_tests=tuple(_strings(c, "unit_tests", path) for c in commands),
+        default_port=port,
+        framework=text("framework"),
+        package_managers=_strings(
+            getattr(facts, "package_managers", None), "package_managers", path
+        ),
+        adopt_lockfile=flag("adopt_lockfile"),
+        start_args_optional=flag("start_args_optional"),
     )
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(Pack) if f.name not in ("language", "root"))
+"""The facts every `pack.jinja` states (docs/adding-a-language.md names each)."""
+
+
+def languages(template: str | os.PathLike[str]) -> tuple[str, ...]:
+    """Name the template's languages: its `templates/` folders that hold a pack, sorted.
+
+    Copier offers the same set, as `copier.yml` includes each pack's `language.yml`.
+    """
+    base = Path(template) / "templates"
+    return tuple(
+        sorted(d.name for d in base.iterdir() if all((d / n).is_file() for n in PACK_FILES))
+    )
+
+
+def discover(template: str | os.PathLike[str]) -> dict[str, Pack]:
+    """Read every pack of a template checkout, by language name."""
+    return load_all(template, languages(template))
 
 
 def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> dict[str, Pack]:

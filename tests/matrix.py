@@ -113,8 +113,11 @@ def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> 
                 (now / name).rename(dest / name)
             shutil.rmtree(now)
         else:
+            # a file added since (generator/copier_config.py) is absent from older commits
+            present = [n for n in TEMPLATE_FILES if subprocess.run(
+                ["git", "cat-file", "-e", f"{commit}:{n}"], cwd=ROOT, check=False).returncode == 0]  # fmt: skip
             archive = subprocess.run(
-                ["git", "archive", "--format=tar", commit, "--", *TEMPLATE_FILES],
+                ["git", "archive", "--format=tar", commit, "--", *present],
                 cwd=ROOT, capture_output=True, check=True,
             ).stdout  # fmt: skip
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:

@@ -1,0 +1,141 @@
+"""A language is one folder: no language fact is spelled outside `templates/<language>/`.
+
+The scan reads generator/, scripts/, benchmarks/, tests/ (goldens and the sample
+projects adopt reads aside) and copier.yml, and reports every
+- per-language table: a Python dict, list, tuple or set literal naming two or more
+  languages (a pack's folder name, or its runtime-version question);
+- language branch: a Python comparison with a language name (`language == "go"`);
+- file of a pack kept elsewhere: a path under those folders named after a language,
+  or a shell or YAML line naming `templates/<language>/` or a language's question;
+- in copier.yml, any language name at all.
+A test that renders one combination (`rendered(language="go")`) is an example, not
+a fact, and is not reported. A fourth language would have to be added at each hit, so
+each one left is in ALLOWED with the reason it stays.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from generator import packs
+from tests.matrix import ROOT
+
+SCANNED = ("generator", "scripts", "benchmarks", "tests")
+SKIPPED = ("tests/golden", "tests/adopt/fixtures")
+"""Rendered services and sample projects: output and data in a language, not facts about one."""
+
+ALLOWED: dict[str, str] = {
+    # path (a file, or a folder ending in /) -> why its hits stay
+    "generator/adopt.py": "adopt's detection: moving into the packs on branch adopt-pkg",
+    "generator/images/": "stand-in recipes: moving into the packs after rel-infra's arm64 work lands",
+    "generator/standins/": "stand-in build contexts, named by image (node, golang), moving with the recipes",
+    "tests/integration/test_standins.py": "pins each stand-in image's contract; moves with the recipes",
+    "tests/test_pack_scan.py": "the scan's own example of what it finds",
+    "tests/kubernetes/test_pods.py": "probes run inside stand-in runtime images, keyed by image",
+}
+"""Files whose language names stay, each with its reason."""
+
+
+def _languages() -> dict[str, set[str]]:
+    """Each language's spellings: its folder name and its runtime-version question."""
+    return {name: {name, pack.version_question} for name, pack in packs.discover(ROOT).items()}
+
+
+def _named(node: ast.AST, spellings: dict[str, set[str]]) -> set[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {lang for lang, words in spellings.items() if node.value in words}
+    return set()
+
+
+def python_hits(text: str, spellings: dict[str, set[str]]) -> Iterator[tuple[int, str]]:
+    """Per-language tables and language branches in a Python module."""
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            items = [*(k for k in node.keys if k), *node.values] if isinstance(
+                node, ast.Dict) else node.elts  # fmt: skip
+            named = set().union(*(_named(item, spellings) for item in items))
+            if len(named) >= 2:
+                yield node.lineno, f"table of {', '.join(sorted(named))}"
+        elif isinstance(node, ast.Compare):
+            named = set().union(*(_named(n, spellings) for n in [node.left, *node.comparators]))
+            if named:
+                yield node.lineno, f"branch on {', '.join(sorted(named))}"
+
+
+def text_hits(text: str, spellings: dict[str, set[str]], *, every: bool) -> Iterator[tuple[int, str]]:
+    """Lines of a shell or YAML file naming a pack's folder or question (any name if `every`)."""
+    words = {w for ws in spellings.values() for w in ws}
+    alternatives = "|".join(re.escape(w) for w in sorted(words))
+    if every:
+        rx = re.compile(rf"(?<![\w/.-])({alternatives})(?![\w-])")
+    else:
+        rx = re.compile(rf"templates/({alternatives})/|relock-({alternatives})\b")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.lstrip().startswith("#") and (match := rx.search(line)):
+            yield number, f"names {match.group(0)!r}"
+
+
+def scan(root: Path, spellings: dict[str, set[str]]) -> list[str]:
+    """Every hit under `root`, as `path:line: what`."""
+    found: list[str] = []
+    files = [root / "copier.yml"]
+    for folder in SCANNED:
+        files += sorted(p for p in (root / folder).rglob("*") if "__pycache__" not in p.parts)
+    languages = set(spellings)
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(SKIPPED):
+            continue
+        if languages & set(Path(rel).parts[:-1] + (Path(rel).stem.removeprefix("relock-"),)):
+            found.append(f"{rel}:0: a file of a language pack kept outside it")
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".py":
+            hits = python_hits(text, spellings)
+        elif path.suffix in (".sh", ".yml", ".yaml"):
+            hits = text_hits(text, spellings, every=rel == "copier.yml")
+        else:
+            continue
+        found += [f"{rel}:{line}: {what}" for line, what in hits]
+    return found
+
+
+def _allowed(hit: str) -> bool:
+    rel = hit.split(":", 1)[0]
+    return any(rel == key or (key.endswith("/") and rel.startswith(key)) for key in ALLOWED)
+
+
+def test_no_language_fact_outside_the_packs() -> None:
+    hits = [hit for hit in scan(ROOT, _languages()) if not _allowed(hit)]
+    assert hits == [], "language facts outside templates/<language>/:\n" + "\n".join(hits)
+
+
+def test_every_allowed_entry_still_has_a_hit() -> None:
+    hits = scan(ROOT, _languages())
+    stale = [key for key in ALLOWED if not any(
+        h.split(":", 1)[0] == key or (key.endswith("/") and h.startswith(key)) for h in hits)]  # fmt: skip
+    assert stale == [], f"ALLOWED entries with nothing left to allow: {stale}"
+
+
+def test_the_scan_finds_a_table_a_branch_and_a_pack_file(tmp_path: Path) -> None:
+    spellings = {"go": {"go", "go_version"}, "node": {"node", "node_version"}}
+    (tmp_path / "copier.yml").write_text("port:\n  default: 8080\n", encoding="utf-8")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "b.py").write_text(
+        'MEMORY = {"go": 1, "node": 2}\nif language == "go":\n    pass\nrendered(language="go")\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "relock-go.sh").write_text("cd templates/go/parts\n", encoding="utf-8")
+    for folder in ("generator", "tests"):
+        (tmp_path / folder).mkdir()
+    assert sorted(scan(tmp_path, spellings)) == [
+        "benchmarks/b.py:1: table of go, node",
+        "benchmarks/b.py:2: branch on go",
+        "scripts/relock-go.sh:0: a file of a language pack kept outside it",
+        "scripts/relock-go.sh:1: names 'templates/go/'",
+    ]
