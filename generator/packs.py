@@ -47,10 +47,22 @@ class Pack:
     owned: tuple[str, ...]
     unit_tests: tuple[tuple[str, ...], ...]
     default_port: int
+    memory_mib: int
+    max_header_fields: int
     framework: str
     package_managers: tuple[str, ...]
     adopt_lockfile: bool
     start_args_optional: bool
+    runtime_kind: str
+    service_mb: float
+    floor_file: str
+    floor_clears: tuple[str, ...]
+    bench_dependency: tuple[tuple[str, ...], ...]
+
+    @property
+    def bench(self) -> Path:
+        """The benchmarks' files: `reference.Dockerfile`, `floor-<database>.*`."""
+        return self.root / "bench"
 
     @property
     def version_arg(self) -> str:
@@ -133,17 +145,29 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
             raise TemplateError(f"{path}: `{field}` must be true or false")
         return value
 
-    port = getattr(facts, "default_port", None)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535:
-        raise TemplateError(f"{path}: `default_port` must be an integer from 1024 to 65535")
+    def number(field: str, low: int = 1, high: int = 2**20) -> int:
+        value = getattr(facts, field, None)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise TemplateError(f"{path}: `{field}` must be an integer from {low} to {high}")
+        return value
+
+    def measure(field: str) -> float:
+        value = getattr(facts, field, None)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise TemplateError(f"{path}: `{field}` must be a number, 0 or more")
+        return float(value)
+
+    port = number("default_port", 1024, 65535)
     chosen = [line.strip() for line in (path.parent / CHOICE_FILE).read_text(
         encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
     if chosen != [language]:
         raise TemplateError(f"{path.parent / CHOICE_FILE}: must hold {language!r}, its folder's name")
 
-    commands = getattr(facts, "unit_tests", None)
-    if not isinstance(commands, list):
-        raise TemplateError(f"{path}: `unit_tests` must be a list of commands")
+    def commands(field: str) -> tuple[tuple[str, ...], ...]:
+        value = getattr(facts, field, None)
+        if not isinstance(value, list):
+            raise TemplateError(f"{path}: `{field}` must be a list of commands")
+        return tuple(_strings(c, field, path) for c in value)
     return Pack(
         language=language,
         root=path.parent,
@@ -157,14 +181,21 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         edit_file=text("edit_file"),
         line_comment=text("line_comment"),
         owned=_strings(getattr(facts, "owned", None), "owned", path),
-        unit_tests=tuple(_strings(c, "unit_tests", path) for c in commands),
+        unit_tests=commands("unit_tests"),
         default_port=port,
+        memory_mib=number("memory_mib"),
+        max_header_fields=number("max_header_fields", 0),
         framework=text("framework"),
         package_managers=_strings(
             getattr(facts, "package_managers", None), "package_managers", path
         ),
         adopt_lockfile=flag("adopt_lockfile"),
         start_args_optional=flag("start_args_optional"),
+        runtime_kind=text("runtime_kind"),
+        service_mb=measure("service_mb"),
+        floor_file=text("floor_file"),
+        floor_clears=_strings(getattr(facts, "floor_clears", None), "floor_clears", path),
+        bench_dependency=commands("bench_dependency"),
     )
 
 

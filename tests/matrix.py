@@ -33,8 +33,13 @@ def combo_id(answers: Mapping[str, object]) -> str:
     return "-".join(head + rest) or "defaults"
 
 
+def combinations(template: Path) -> list[dict[str, str]]:
+    """Every language and database pair a template offers, from its copier.yml and packs."""
+    return list(TemplateSpec.load(template).matrix("language", "database"))
+
+
 # the matrix comes from copier.yml itself, so it cannot drift from the template
-MATRIX = list(SPEC.matrix("language", "database"))
+MATRIX = combinations(ROOT)
 MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
