@@ -77,7 +77,9 @@ def main() -> None:
         cc, _ = export(CC, folder)
         for language, image in bases.items():
             tree, env = export(image, folder)
-            parts = runtime_parts(PACKS[language], tree, env, [], "/app", folder)
+            parts = runtime_parts(
+                PACKS[language], tree, env, entrypoint=[], workdir="/app", project=folder
+            )
             needed = set().union(*parts.values())
             for name, base in ((image, tree), (CC, cc)):
                 files = {n: m.size for n, m in base.members.items() if m.isfile()}

@@ -299,11 +299,12 @@ def runtime_parts(
     pack: packs.Pack,
     tree: Tree,
     env: dict[str, str],
+    *,
     entrypoint: list[str],
     workdir: str,
     project: Path,
 ) -> dict[str, set[str]]:
-    """The files the service's runtime needs, by part, as its pack's `runtime_kind` lays them out."""
+    """List the files the runtime needs, by part, as the pack's `runtime_kind` lays them out."""
     if pack.runtime_kind == "cpython":
         return _python_limit(tree, env, project)
     if pack.runtime_kind == "nodejs":
@@ -331,7 +332,9 @@ def physical_limit(image: str, language: str, project: Path) -> tuple[int, str]:
         tree = Tree(archive)
         try:
             workdir = config.get("WorkingDir") or "/"
-            parts = runtime_parts(PACKS[language], tree, env, entrypoint, workdir, project)
+            parts = runtime_parts(
+                PACKS[language], tree, env, entrypoint=entrypoint, workdir=workdir, project=project
+            )
             sizes = {k: sum(tree.size(p) for p in v) for k, v in parts.items()}
             extra = _beyond_limit(tree, set().union(*parts.values()))
         finally:

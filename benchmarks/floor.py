@@ -51,7 +51,7 @@ from tests.matrix import render  # noqa: E402
 HEY = "github.com/rakyll/hey@v0.1.5"
 # The floors' sources: templates/<language>/bench/floor-<database>.<ext>. Each keeps the
 # server settings the service uses, so the difference is keelson's code; the pack says
-# which file a floor replaces and its memory limit (templates/common/k8s/base/deployment.yaml.jinja).
+# which file a floor replaces and the memory limit (k8s/base/deployment.yaml's).
 PACKS = packs.discover(ROOT)
 
 
@@ -124,7 +124,8 @@ class Running:
             self.port = free_port()
             port = str(yaml.safe_load((project / ".copier-answers.yml").read_text())["port"])
             self.container = docker(
-                "run", "--detach", "--memory", f"{PACKS[language].memory_mib}m", "--env", f"PORT={port}",
+                "run", "--detach", "--memory", f"{PACKS[language].memory_mib}m",
+                "--env", f"PORT={port}",
                 "--env", "LOG_LEVEL=warning", "--publish", f"127.0.0.1:{self.port}:{port}",
                 self.stack.image(),
             ).strip()  # fmt: skip

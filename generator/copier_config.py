@@ -59,7 +59,7 @@ def load_config(text: str, read: Reader) -> dict[str, Any]:
 
     def include(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
         if not isinstance(node, yaml.ScalarNode):
-            raise ValueError(f"!include takes a path, got {node.id}")
+            raise ValueError(f"!include takes a path, got a {type(node).__name__}")
         pattern = str(loader.construct_scalar(node))
         if PurePosixPath(pattern).is_absolute() or ".." in PurePosixPath(pattern).parts:
             raise ValueError(f"!include {pattern}: must be a path inside the template")
@@ -79,9 +79,9 @@ def load_config(text: str, read: Reader) -> dict[str, Any]:
 
 
 def _documents(text: str, loader: type[yaml.SafeLoader]) -> list[Any]:
-    """The non-empty documents of a YAML text; an included list of documents is spliced in."""
+    """Return the non-empty documents of a YAML text, splicing in an included list of them."""
     found: list[Any] = []
-    for doc in yaml.load_all(text, Loader=loader):  # noqa: S506 - a SafeLoader subclass
+    for doc in yaml.load_all(text, Loader=loader):  # a SafeLoader subclass
         if isinstance(doc, list):
             found.extend(d for d in doc if d)
         elif doc:

@@ -161,13 +161,16 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
     chosen = [line.strip() for line in (path.parent / CHOICE_FILE).read_text(
         encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
     if chosen != [language]:
-        raise TemplateError(f"{path.parent / CHOICE_FILE}: must hold {language!r}, its folder's name")
+        raise TemplateError(
+            f"{path.parent / CHOICE_FILE}: must hold {language!r}, its folder's name"
+        )
 
     def commands(field: str) -> tuple[tuple[str, ...], ...]:
         value = getattr(facts, field, None)
         if not isinstance(value, list):
             raise TemplateError(f"{path}: `{field}` must be a list of commands")
         return tuple(_strings(c, field, path) for c in value)
+
     return Pack(
         language=language,
         root=path.parent,

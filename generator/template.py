@@ -76,8 +76,10 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
     shown = f"{location} at {ref}"
     if not is_remote(location):  # a bare repository on this machine
         text = show_at(path, ref, *COPIER_FILES)
-        return None if text is None else TemplateSpec.parse(
-            text, root=path, where=shown, read=ref_reader(path, ref)
+        return (
+            None
+            if text is None
+            else TemplateSpec.parse(text, root=path, where=shown, read=ref_reader(path, ref))
         )
     return _fetched_spec(where, ref, root=Path(location), shown=shown)
 
@@ -110,8 +112,10 @@ def _fetched_spec(url: str, ref: str, *, root: Path, shown: str) -> TemplateSpec
         if fetched.returncode != 0:
             return None
         text = show_at(repo, target, *COPIER_FILES)
-        return None if text is None else TemplateSpec.parse(
-            text, root=root, where=shown, read=ref_reader(repo, target)
+        return (
+            None
+            if text is None
+            else TemplateSpec.parse(text, root=root, where=shown, read=ref_reader(repo, target))
         )
 
 

@@ -97,6 +97,11 @@ def has_commits(*commits: str) -> bool:
     )  # fmt: skip
 
 
+def _exists_at(commit: str, name: str) -> bool:
+    probe = ["git", "cat-file", "-e", f"{commit}:{name}"]
+    return subprocess.run(probe, cwd=ROOT, capture_output=True, check=False).returncode == 0
+
+
 def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> Path:
     """A template repository with one tagged release per `(tag, commit)`, oldest first.
 
@@ -119,8 +124,7 @@ def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> 
             shutil.rmtree(now)
         else:
             # a file added since (generator/copier_config.py) is absent from older commits
-            present = [n for n in TEMPLATE_FILES if subprocess.run(
-                ["git", "cat-file", "-e", f"{commit}:{n}"], cwd=ROOT, check=False).returncode == 0]  # fmt: skip
+            present = [n for n in TEMPLATE_FILES if _exists_at(commit, n)]
             archive = subprocess.run(
                 ["git", "archive", "--format=tar", commit, "--", *present],
                 cwd=ROOT, capture_output=True, check=True,

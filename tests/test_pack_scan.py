@@ -28,17 +28,17 @@ SKIPPED = ("tests/golden", "tests/adopt/fixtures")
 """Rendered services and sample projects: output and data in a language, not facts about one."""
 
 ALLOWED: dict[str, str] = {
-    # path (a file, or a folder ending in /) -> why its hits stay
+    # a file, a folder (ending in /) or `file what` -> why its hits stay
     "generator/adopt.py": "adopt's detection: moving into the packs on branch adopt-pkg",
-    "generator/images/": "stand-in recipes: moving into the packs after rel-infra's arm64 work lands",
-    "generator/standins/": "stand-in build contexts, named by image (node, golang), moving with the recipes",
-    "tests/integration/test_standins.py": "pins each stand-in image's contract; moves with the recipes",
-    "tests/test_pack_scan.py": "the scan's own example of what it finds",
-    "copier.yml names 'python'": "the `language` question's default: one choice among the packs",
-    "tests/test_update_from_before.py": "services made at a past commit: its three languages are history",
-    "tests/test_update_pipeline.py": "services made at a past commit: its three languages are history",
-    "tests/test_real_use.py": "a case of the go pack's own go_module question (a project named go)",
+    "generator/images/": "stand-in recipes: move into the packs after rel-infra's arm64 work",
+    "generator/standins/": "stand-in build contexts, named by image: move with the recipes",
+    "tests/integration/test_standins.py": "each stand-in image's contract: moves with the recipes",
     "tests/kubernetes/test_pods.py": "probes run inside stand-in runtime images, keyed by image",
+    "tests/test_pack_scan.py": "the scan's own example of what it finds",
+    "copier.yml names 'python'": "the `language` default: one choice among the packs",
+    "tests/test_update_from_before.py": "services made at a past commit: its languages are history",
+    "tests/test_update_pipeline.py": "services made at a past commit: its languages are history",
+    "tests/test_real_use.py": "a case of the go pack's own go_module question (project `go`)",
 }
 """Files whose language names stay, each with its reason."""
 
@@ -69,7 +69,9 @@ def python_hits(text: str, spellings: dict[str, set[str]]) -> Iterator[tuple[int
                 yield node.lineno, f"branch on {', '.join(sorted(named))}"
 
 
-def text_hits(text: str, spellings: dict[str, set[str]], *, every: bool) -> Iterator[tuple[int, str]]:
+def text_hits(
+    text: str, spellings: dict[str, set[str]], *, every: bool
+) -> Iterator[tuple[int, str]]:
     """Lines of a shell or YAML file naming a pack's folder or question (any name if `every`)."""
     words = {w for ws in spellings.values() for w in ws}
     alternatives = "|".join(re.escape(w) for w in sorted(words))
