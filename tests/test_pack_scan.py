@@ -149,3 +149,17 @@ def test_the_scan_finds_a_table_a_branch_and_a_pack_file(tmp_path: Path) -> None
         "scripts/relock-go.sh:0: a file of a language pack kept outside it",
         "scripts/relock-go.sh:1: names 'templates/go/'",
     ]
+
+
+def test_the_guide_names_every_fact_and_file_of_a_pack() -> None:
+    guide = (ROOT / "docs" / "adding-a-language.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([^`\s]+)`", guide))
+    missing = [fact for fact in packs.FIELDS if fact not in named]
+    missing += [name for name in packs.PACK_FILES if name not in guide]
+    missing += [
+        name for name in ("relock.sh", "reference.Dockerfile", "floor-") if name not in guide
+    ]
+    assert missing == [], f"docs/adding-a-language.md does not name: {missing}"
+    # every repository file it points to exists
+    paths = {p for p in named if re.fullmatch(r"(generator|benchmarks|tests|docs)/[\w/.-]+", p)}
+    assert paths and not [p for p in sorted(paths) if not (ROOT / p).exists()]
