@@ -7,6 +7,7 @@ their choices from it, so none of them can drift from the template.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from packaging.version import InvalidVersion, Version
 
@@ -155,6 +157,25 @@ class Question:
     """The question's `when` as copier.yml writes it: a Jinja condition, or a bool."""
 
 
+def _rendered(raw: Any, read: Reader, context: Mapping[str, Any], where: str) -> Any:
+    """Render a templated `choices` (a Jinja string that makes YAML) as copier does.
+
+    `copier.yml`'s `language` choices list the packs this way, reading each
+    `templates/<language>/pack.jinja` for its label.
+    """
+    if not isinstance(raw, str):
+        return raw
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: next(iter(read(name)), None)),
+        autoescape=False,
+    )
+    env.filters["to_json"] = json.dumps
+    try:
+        return yaml.safe_load(env.from_string(raw).render(context))
+    except (jinja2.TemplateError, yaml.YAMLError) as error:
+        raise TemplateError(f"{where}: choices {raw!r}: {error}") from error
+
+
 def _choice_values(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
@@ -218,6 +239,12 @@ class TemplateSpec:
             raise TemplateError(f"{path}: {error}") from error
         questions: dict[str, Question] = {}
         settings: dict[str, Any] = {}
+        # what a templated `choices` may use: the values computed without an answer
+        computed = {
+            str(k): v["default"]
+            for k, v in data.items()
+            if isinstance(v, Mapping) and not isinstance(v.get("default", ""), str)
+        }
         for key, value in data.items():
             if str(key).startswith("_"):
                 settings[str(key)] = value
@@ -226,7 +253,7 @@ class TemplateSpec:
             questions[str(key)] = Question(
                 name=str(key),
                 type=str(details.get("type", "str")),
-                choices=_choice_values(details.get("choices")),
+                choices=_choice_values(_rendered(details.get("choices"), read, computed, path)),
                 default=details.get("default"),
                 help=str(details.get("help", "")),
                 when=details.get("when", True),
