@@ -218,8 +218,19 @@ def languages(template: str | os.PathLike[str]) -> tuple[str, ...]:
 
 
 def discover(template: str | os.PathLike[str]) -> dict[str, Pack]:
-    """Read every pack of a template checkout, by language name."""
-    return load_all(template, languages(template))
+    """Read every pack of a template checkout, by language name.
+
+    Raises:
+        TemplateError: A pack is unreadable, or two packs share a label (the
+            `language` question would offer two choices under one name).
+
+    """
+    found = load_all(template, languages(template))
+    labels: dict[str, str] = {}
+    for name, pack in found.items():
+        if (other := labels.setdefault(pack.label, name)) != name:
+            raise TemplateError(f"{pack.root / PACK_FILE}: label {pack.label!r} is {other}'s too")
+    return found
 
 
 def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> dict[str, Pack]:

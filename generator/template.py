@@ -179,11 +179,11 @@ def _rendered(raw: Any, read: Reader, context: Mapping[str, Any], where: str) ->
 def _choice_values(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if isinstance(raw, Mapping):
-        values = (v["value"] if isinstance(v, Mapping) else v for v in raw.values())
-    else:
-        values = (v["value"] if isinstance(v, Mapping) else v for v in raw)
-    return tuple(str(v) for v in values)
+    # a mapping of label: value, or a list of values or of [label, value] pairs; a
+    # value may be `{value: ..., validator: ...}`
+    pairs = raw.values() if isinstance(raw, Mapping) else raw
+    values = (v[1] if isinstance(v, (list, tuple)) and len(v) == 2 else v for v in pairs)
+    return tuple(str(v["value"] if isinstance(v, Mapping) else v) for v in values)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from generator import packs
+from generator.errors import TemplateError
 from generator.images import required_images, standin_supported
 from generator.template import TemplateSpec
 from tests.conftest import Keelson
@@ -29,7 +30,7 @@ NEW = "gox"
 FROM = "go"
 
 
-def copy_pack(template: Path, source: str, name: str) -> Path:
+def copy_pack(template: Path, source: str, name: str, *, relabel: bool = True) -> Path:
     """Copy a pack to a new name, renaming inside the new folder only."""
     target = template / "templates" / name
     shutil.copytree(template / "templates" / source, target, symlinks=True)
@@ -43,6 +44,8 @@ def copy_pack(template: Path, source: str, name: str) -> Path:
         text = text.replace(f"language == '{source}'", f"language == '{name}'")
         if path.name == packs.CHOICE_FILE:
             text = re.sub(rf"^{source}$", name, text, flags=re.MULTILINE)
+        if relabel and path.name == packs.PACK_FILE:  # its name in the `language` question
+            text = text.replace(f"label = '{pack.label}'", f"label = '{pack.label}x'")
         path.write_text(text, encoding="utf-8")
     suffix = pack.version_question.removeprefix(f"{source}_")
     assert packs.load(template, name).version_question == f"{name}_{suffix}"
@@ -66,6 +69,13 @@ def test_the_new_pack_is_a_choice_and_a_matrix_row(template: Path) -> None:
     assert len(rows) == len(combinations(ROOT)) + len(
         [c for c in combinations(ROOT) if c["language"] == FROM]
     )
+
+
+def test_a_pack_under_another_packs_label_is_refused(tmp_path: Path) -> None:
+    root = copy_template(tmp_path / "keelson")
+    copy_pack(root, FROM, NEW, relabel=False)
+    with pytest.raises(TemplateError, match=rf"label '{packs.load(ROOT, FROM).label}' is "):
+        packs.discover(root)
 
 
 def test_keelson_new_makes_a_service_of_it_with_stand_ins_for_its_images(
