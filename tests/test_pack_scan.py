@@ -56,13 +56,24 @@ def _named(node: ast.AST, spellings: dict[str, set[str]]) -> set[str]:
 
 def python_hits(text: str, spellings: dict[str, set[str]]) -> Iterator[tuple[int, str]]:
     """Per-language tables and language branches in a Python module."""
-    for node in ast.walk(ast.parse(text)):
+    tree = ast.parse(text)
+    # docstrings and other bare strings are prose, not data
+    prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+    for node in ast.walk(tree):
         if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
             items = [*(k for k in node.keys if k), *node.values] if isinstance(
                 node, ast.Dict) else node.elts  # fmt: skip
             named = set().union(*(_named(item, spellings) for item in items))
             if len(named) >= 2:
                 yield node.lineno, f"table of {', '.join(sorted(named))}"
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose
+        ):
+            # a list spelled in one string: "node, python, go"
+            words = set(re.findall(r"[\w.]+", node.value))
+            named = {lang for lang, spelled in spellings.items() if lang in words}
+            if len(named) >= 2 and re.search(r"\w, \w", node.value):
+                yield node.lineno, f"list of {', '.join(sorted(named))} in a string"
         elif isinstance(node, ast.Compare):
             named = set().union(*(_named(n, spellings) for n in [node.left, *node.comparators]))
             if named:
@@ -140,7 +151,8 @@ def test_the_scan_finds_a_table_a_branch_and_a_pack_file(tmp_path: Path) -> None
     (tmp_path / "copier.yml").write_text("port:\n  default: 8080\n", encoding="utf-8")
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(
-        'MEMORY = {"go": 1, "node": 2}\nif language == "go":\n    pass\nrendered(language="go")\n',
+        '"""Usage: b.py --languages go, node"""\nMEMORY = {"go": 1, "node": 2}\nif language == "go":\n'
+        '    pass\nrendered(language="go")\nALLOWED = "one of: go, node"\n',
         encoding="utf-8",
     )
     (tmp_path / "scripts").mkdir()
@@ -148,8 +160,9 @@ def test_the_scan_finds_a_table_a_branch_and_a_pack_file(tmp_path: Path) -> None
     for folder in ("generator", "tests"):
         (tmp_path / folder).mkdir()
     assert sorted(scan(tmp_path, spellings)) == [
-        "benchmarks/b.py:1: table of go, node",
-        "benchmarks/b.py:2: branch on go",
+        "benchmarks/b.py:2: table of go, node",
+        "benchmarks/b.py:3: branch on go",
+        "benchmarks/b.py:6: list of go, node in a string",
         "scripts/relock-go.sh:0: a file of a language pack kept outside it",
         "scripts/relock-go.sh:1: names 'templates/go/'",
     ]
