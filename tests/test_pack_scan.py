@@ -151,8 +151,8 @@ def test_the_scan_finds_a_table_a_branch_and_a_pack_file(tmp_path: Path) -> None
     (tmp_path / "copier.yml").write_text("port:\n  default: 8080\n", encoding="utf-8")
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "b.py").write_text(
-        '"""Usage: b.py --languages go, node"""\nMEMORY = {"go": 1, "node": 2}\nif language == "go":\n'
-        '    pass\nrendered(language="go")\nALLOWED = "one of: go, node"\n',
+        '"""Usage: b.py --languages go, node"""\nMEMORY = {"go": 1, "node": 2}\n'
+        'if language == "go":\n    pass\nrendered(language="go")\nALLOWED = "one of: go, node"\n',
         encoding="utf-8",
     )
     (tmp_path / "scripts").mkdir()
