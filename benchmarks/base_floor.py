@@ -24,22 +24,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.compare_images import (  # noqa: E402
+    PACKS,
     Tree,
     _beyond_limit,
-    _node_limit,
-    _python_limit,
+    runtime_parts,
 )
-from generator.images import ensure_images  # noqa: E402
+from generator.images import dockerfile_bases, ensure_images  # noqa: E402
 from generator.verify import docker  # noqa: E402
+from tests.matrix import render  # noqa: E402
 
 CC = "gcr.io/distroless/cc-debian13:nonroot"
-RUNTIMES = {
-    "python": "gcr.io/distroless/python3-debian13:nonroot",
-    "node": "gcr.io/distroless/nodejs24-debian13:nonroot",
-}
-# the service's own share of the limit, measured by compare_images.py (MB): the
-# dependencies and code of a database-none service
-SERVICE_MB = {"python": 10.8, "node": 2.3}
+
+
+def runtimes(folder: Path) -> dict[str, str]:
+    """Each interpreted language's runtime base: the last stage of a default service's Dockerfile.
+
+    A language whose service is one static binary (its pack's `runtime_kind`) has no
+    runtime to measure.
+    """
+    found = {}
+    for language, pack in PACKS.items():
+        if pack.runtime_kind != "static":
+            project = render(folder / f"svc-{language}", language=language, database="none")
+            found[language] = dockerfile_bases((project / "Dockerfile").read_text())[-1]
+    return found
 
 
 def export(image: str, folder: Path) -> tuple[Tree, dict[str, str]]:
@@ -55,7 +63,9 @@ def export(image: str, folder: Path) -> tuple[Tree, dict[str, str]]:
 
 
 def main() -> None:
-    ensure_images([CC, *RUNTIMES.values()], log=lambda m: print(m, file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="keelson-floor-") as tmp:
+        bases = runtimes(Path(tmp))
+    ensure_images([CC, *bases.values()], log=lambda m: print(m, file=sys.stderr))
     rows = [
         "| language | base | base MB | needed by the runtime MB | beyond it MB"
         " | largest parts beyond |",
@@ -65,12 +75,11 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "requirements.txt").write_text("")
         cc, _ = export(CC, folder)
-        for language, image in RUNTIMES.items():
+        for language, image in bases.items():
             tree, env = export(image, folder)
-            if language == "python":
-                parts = _python_limit(tree, env, folder)
-            else:
-                parts = _node_limit(tree, env, ["/nodejs/bin/node"], "/app")
+            parts = runtime_parts(
+                PACKS[language], tree, env, entrypoint=[], workdir="/app", project=folder
+            )
             needed = set().union(*parts.values())
             for name, base in ((image, tree), (CC, cc)):
                 files = {n: m.size for n, m in base.members.items() if m.isfile()}
@@ -84,7 +93,7 @@ def main() -> None:
                     f"{(total - used) / 1e6:.1f} | {largest} |"
                 )
             runtime = sum(tree.size(n) for n in needed)
-            service = SERVICE_MB[language]
+            service = PACKS[language].service_mb
             limit = runtime / 1e6 + service
             rows.append(
                 f"| {language} | limit: runtime {runtime / 1e6:.1f} + service {service:.1f} "

@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/compare_images.py [--only python,node] [--run
 
 For each language (database none) it renders one service and builds it twice from the
 same sources in the same run: with the service's own Dockerfile (keelson) and with
-the reference Dockerfile in benchmarks/reference/ (the single-stage pattern `docker
+the reference Dockerfile in templates/<language>/bench/ (the single-stage pattern `docker
 init` writes: cache and bind mounts, a non-root user, `pip install -r
 requirements.txt` / `npm ci --omit=dev` on the official image). It prints one table:
 
@@ -69,21 +69,11 @@ from generator.images import dockerfile_bases  # noqa: E402
 from generator.verify import free_port, image_size, request, wait_for  # noqa: E402
 from tests.matrix import render  # noqa: E402
 
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
-LANGUAGES = ("python", "node", "go")
-# each language's source file to edit and its comment leader come from its pack
-PACKS = {language: packs.load(ROOT, language) for language in LANGUAGES}
-CODE_DIRS = {"node": ["src"], "python": ["app"], "go": []}
-VERSION_ARG = {"node": "NODE_VERSION", "python": "PYTHON_VERSION", "go": "GO_VERSION"}
-
-# the dependency each language adds for the "dep" column: small, pure, pinned
-PY_DEP = (
-    "six==1.17.0 \\\n"
-    "    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274\n"
-)
-NODE_DEP = "is-number@7.0.0"
-GO_DEP = "golang.org/x/sync@v0.12.0"
-GO_DEP_IMPORT = "golang.org/x/sync/errgroup"
+# every language comes from its pack: the source file to edit and its comment leader,
+# the code folders, the version build argument, the dependency the "dep" column adds
+# and the reference Dockerfile (templates/<language>/bench/reference.Dockerfile)
+PACKS = packs.discover(ROOT)
+LANGUAGES = tuple(PACKS)
 # a figure whose samples all take under QUICK_SECONDS (warm rebuilds and starts,
 # mostly) is mostly noise in one sample: QUICK_ROUNDS times --runs of them
 QUICK_ROUNDS = 3
@@ -287,7 +277,7 @@ def _node_limit(
 ) -> dict[str, set[str]]:
     search = env.get("PATH", "") + ":/nodejs/bin"
     candidates = [tree.resolve(entrypoint[0])] if entrypoint else []
-    node = next((c for c in candidates if c and c.rsplit("/", 1)[-1] == "node"), None)
+    node = next((c for c in candidates if c and c.endswith("/node")), None)
     node = node or tree.which("node", search) or ""
     deps = tree.files_under(f"{workdir.strip('/')}/node_modules")
     addons = {n for n in deps if n.endswith(".node")}
@@ -305,6 +295,28 @@ def _go_limit(tree: Tree, entrypoint: list[str]) -> dict[str, set[str]]:
     return {"binary": {binary}, "libraries": linked_libraries(tree, [binary]), "data": data - {""}}
 
 
+def runtime_parts(
+    pack: packs.Pack,
+    tree: Tree,
+    env: dict[str, str],
+    *,
+    entrypoint: list[str],
+    workdir: str,
+    project: Path,
+) -> dict[str, set[str]]:
+    """List the files the runtime needs, by part, as the pack's `runtime_kind` lays them out."""
+    if pack.runtime_kind == "cpython":
+        return _python_limit(tree, env, project)
+    if pack.runtime_kind == "nodejs":
+        return _node_limit(tree, env, entrypoint, workdir)
+    if pack.runtime_kind == "static":
+        return _go_limit(tree, entrypoint)
+    raise SystemExit(
+        f"{pack.root / 'pack.jinja'}: runtime_kind {pack.runtime_kind!r} is not cpython, "
+        "nodejs or static; teach benchmarks/compare_images.py the new layout"
+    )
+
+
 def physical_limit(image: str, language: str, project: Path) -> tuple[int, str]:
     """Return the limit in bytes and how it splits, measured in the image's files."""
     config = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image))
@@ -319,23 +331,21 @@ def physical_limit(image: str, language: str, project: Path) -> tuple[int, str]:
             docker("rm", "--force", container, check=False)
         tree = Tree(archive)
         try:
-            if language == "python":
-                parts = _python_limit(tree, env, project)
-            elif language == "node":
-                parts = _node_limit(tree, env, entrypoint, config.get("WorkingDir") or "/")
-            else:
-                parts = _go_limit(tree, entrypoint)
+            workdir = config.get("WorkingDir") or "/"
+            parts = runtime_parts(
+                PACKS[language], tree, env, entrypoint=entrypoint, workdir=workdir, project=project
+            )
             sizes = {k: sum(tree.size(p) for p in v) for k, v in parts.items()}
             extra = _beyond_limit(tree, set().union(*parts.values()))
         finally:
             tree.close()
     code = sum(
         f.stat().st_size
-        for d in CODE_DIRS[language]
+        for d in PACKS[language].source_paths
         for f in (project / d).rglob("*")
         if f.is_file() and "__pycache__" not in f.parts
     )
-    if CODE_DIRS[language]:
+    if PACKS[language].source_paths:
         sizes["code"] = code
     detail = " + ".join(f"{k} {v / 1e6:.1f}" for k, v in sizes.items())
     top = sorted(extra.items(), key=lambda item: -item[1])[:6]
@@ -415,36 +425,14 @@ def idle_memory(image: str, port: int) -> float:
 
 
 def add_dependency(project: Path, language: str, nonce: str) -> None:
-    """Add one dependency to the service's manifest (and lock), marked with a nonce."""
-    if language == "python":
-        with (project / "requirements.txt").open("a") as handle:
-            handle.write(f"# {nonce}\n{PY_DEP}")
-    elif language == "node":
-        manifest = project / "package.json"
-        data = json.loads(manifest.read_text())
-        data["description"] = f"{data.get('description', '')} {nonce}"
-        manifest.write_text(json.dumps(data, indent=2) + "\n")
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--package-lock-only",
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--save-exact",
-                NODE_DEP,
-            ],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
-    else:
-        env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-        (project / "dep.go").write_text(f'package main\n\nimport _ "{GO_DEP_IMPORT}"\n')
-        subprocess.run(["go", "get", GO_DEP], cwd=project, check=True, capture_output=True, env=env)
-        with (project / "go.mod").open("a") as handle:
-            handle.write(f"// {nonce}\n")
+    """Add one dependency to the service's manifest (and lock), marked with a nonce.
+
+    The commands are the pack's `bench_dependency`.
+    """
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+    for command in PACKS[language].bench_dependency:
+        argv = [part.replace("{nonce}", nonce) for part in command]
+        subprocess.run(argv, cwd=project, check=True, capture_output=True, env=env)
 
 
 @dataclass
@@ -544,10 +532,10 @@ def measure(language: str, workdir: Path, runs: int, log: Callable[[str], None])
     saved_answers = (project / ".copier-answers.yml").read_text()
     version = re.search(rf"{language}_version: '?([\d.]+)", saved_answers)
     port = int(re.search(r"port: (\d+)", saved_answers).group(1))  # type: ignore[union-attr]
-    reference = REFERENCE_DIR / f"{language}.Dockerfile"
+    reference = PACKS[language].bench / "reference.Dockerfile"
     args = {"PORT": str(port)}
     if version:
-        args[VERSION_ARG[language]] = version.group(1)
+        args[PACKS[language].version_arg] = version.group(1)
     variants = [
         Variant("keelson", project / "Dockerfile", {}, f"keelson-bench/{language}-keelson:latest"),
         Variant("reference", reference, args, f"keelson-bench/{language}-reference:latest"),

@@ -43,31 +43,26 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load import memory  # noqa: E402
-from generator import ensure_images, required_images  # noqa: E402
+from generator import ensure_images, packs, required_images  # noqa: E402
 from generator.docker import docker  # noqa: E402
 from generator.verify import Stack, free_port, request, wait_for  # noqa: E402
 from tests.matrix import render  # noqa: E402
 
 HEY = "github.com/rakyll/hey@v0.1.5"
-# templates/common/k8s/base/deployment.yaml.jinja
-MEMORY = {"go": "128m", "node": "256m", "python": "256m"}
-
-# The floors' sources: benchmarks/floors/<language>-<database>.<ext>. Each keeps the
-# server settings the service uses, so the difference is keelson's code.
-FLOORS = Path(__file__).resolve().parent / "floors"
+# The floors' sources: templates/<language>/bench/floor-<database>.<ext>. Each keeps the
+# server settings the service uses, so the difference is keelson's code; the pack says
+# which file a floor replaces and the memory limit (k8s/base/deployment.yaml's).
+PACKS = packs.discover(ROOT)
 
 
 def make_floor(project: Path, language: str, database: str) -> None:
     """Replace the service's own source in `project` by the hello-world floor."""
-    source = next(FLOORS.glob(f"{language}-{database}.*")).read_text()
-    if language == "go":
-        for old in project.glob("*.go"):
+    pack = PACKS[language]
+    source = next(pack.bench.glob(f"floor-{database}.*")).read_text()
+    for pattern in pack.floor_clears:
+        for old in project.glob(pattern):
             old.unlink()
-        (project / "main.go").write_text(source)
-    elif language == "node":
-        (project / "src" / "server.js").write_text(source)
-    else:
-        (project / "app" / "__main__.py").write_text(source)
+    (project / pack.floor_file).write_text(source)
 
 
 def hey() -> str:
@@ -129,7 +124,8 @@ class Running:
             self.port = free_port()
             port = str(yaml.safe_load((project / ".copier-answers.yml").read_text())["port"])
             self.container = docker(
-                "run", "--detach", "--memory", MEMORY[language], "--env", f"PORT={port}",
+                "run", "--detach", "--memory", f"{PACKS[language].memory_mib}m",
+                "--env", f"PORT={port}",
                 "--env", "LOG_LEVEL=warning", "--publish", f"127.0.0.1:{self.port}:{port}",
                 self.stack.image(),
             ).strip()  # fmt: skip
@@ -202,7 +198,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--languages", default="go,node,python")
+    parser.add_argument("--languages", default=",".join(PACKS))
     parser.add_argument("--databases", default="none,postgresql")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)

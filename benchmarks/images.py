@@ -34,13 +34,12 @@ from benchmarks.cold import cold_args, cold_dockerfile  # noqa: E402
 from generator import ensure_images, packs, required_images  # noqa: E402
 from generator.docker import build, docker  # noqa: E402
 from generator.images import dockerfile_bases  # noqa: E402
-from generator.template import TemplateSpec  # noqa: E402
 from generator.verify import Stack, image_size, request, wait_for  # noqa: E402
 from tests.matrix import MATRIX, combo_id, render  # noqa: E402
 
 DEPENDENCY_STEPS = re.compile(r"npm ci|pip install|go mod download")
 # each language's facts (source file to edit, dependency folder) come from its pack
-PACKS = packs.load_all(ROOT, TemplateSpec.load(ROOT).choices("language"))
+PACKS = packs.discover(ROOT)
 
 
 def dependency_steps_cached(log: str) -> bool:
@@ -108,13 +107,15 @@ def measure(combo: dict[str, str], workdir: Path) -> dict[str, str]:
     finally:
         stack.down()
         docker("rmi", "--force", tag, check=False)
-    overhead = (size - base_size - deps) / (base_size + deps) if combo["language"] != "go" else 0
+    # a service without a dependency folder (one binary) has no runtime to weigh it against
+    binary = not pack.dependency_dir
+    overhead = 0 if binary else (size - base_size - deps) / (base_size + deps)
     return {
         "combination": name,
         "image MB": f"{size / 1e6:.1f}",
         "base MB": f"{base_size / 1e6:.1f}",
         "deps MB": f"{deps / 1e6:.1f}",
-        "overhead": "-" if combo["language"] == "go" else f"{overhead:+.1%}",
+        "overhead": "-" if binary else f"{overhead:+.1%}",
         "cold s": f"{cold:.1f}",
         "warm s": f"{warm:.1f}",
         "warm/cold": f"{warm / cold:.0%}",

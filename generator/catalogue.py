@@ -20,11 +20,12 @@ from typing import Any, Unpack
 
 import yaml
 
+from generator.copier_config import load_config
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
 from generator.source import is_remote
-from generator.template import copier_yml_at, spec_at
+from generator.template import copier_yml_at, ref_reader, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"
 SCHEMA_VERSION = 1
@@ -494,11 +495,9 @@ def template_questions(catalogue: Catalogue, template: CatalogueTemplate, ref: s
     if text is None:
         raise CatalogueError(f"{where}: {path} at {ref} is not a copier template (no copier.yml)")
     try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return []  # copier's own loader (with !include) will read it; skip the key check
-    if not isinstance(config, Mapping):
-        return []
+        config = load_config(text, ref_reader(path, ref))
+    except (yaml.YAMLError, ValueError):
+        return []  # copier's own loader will say what is wrong with it; skip the key check
     return [str(key) for key in config if not str(key).startswith("_")]
 
 

@@ -38,6 +38,11 @@ from typing import Any
 
 import yaml
 
+if __package__:
+    from generator.copier_config import folder_reader, load_config
+else:  # run by copier as a script from the template checkout: its own folder is on sys.path
+    from copier_config import folder_reader, load_config  # type: ignore[import-not-found,no-redef]
+
 # generator.answers.ANSWERS_FILE: copier runs this file as a standalone script, where
 # the keelson package may not be importable, so the name is repeated here
 DEFAULT_ANSWERS_FILE = ".copier-answers.yml"
@@ -256,8 +261,9 @@ def write_answers(path: Path, header: Sequence[str], answers: Mapping[str, Any])
 def _template_questions(template: Path) -> Mapping[str, Any]:
     for name in ("copier.yml", "copier.yaml"):
         if (template / name).is_file():
-            data = yaml.safe_load((template / name).read_text(encoding="utf-8"))
-            return data if isinstance(data, Mapping) else {}
+            return load_config(
+                (template / name).read_text(encoding="utf-8"), folder_reader(template)
+            )
     raise SystemExit(f"keelson migration: no copier.yml in {template}")
 
 

@@ -1,14 +1,18 @@
 """The template's language packs: one folder per language under `templates/`.
 
 A pack is `templates/<language>/` with `project/` (what a service gets, rendered by
-copier through `_subdirectory`), `parts/` (pieces its files include) and
-`pack.jinja` (its facts). The template imports those facts through
-`includes/vars.jinja`; this module reads the same file, so the tests and benchmarks
-take a language's file list from the one place the template does.
+copier through `_subdirectory`), `parts/` (pieces its files include), `pack.jinja`
+(its facts), `questions.yml` (its own questions) and `language.yml` (its value of the
+`language` question), both included by `copier.yml`. The template imports the facts
+through `includes/vars.jinja` and `copier.yml`; this module reads the same files, so
+the generator, the tests and the benchmarks take a language's facts from the one
+place the template does. `languages()` finds the packs: a folder with the three
+files is a language, and no list of languages exists anywhere else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib.util
 import os
@@ -25,6 +29,10 @@ from generator.errors import TemplateError
 PACK_FILE = "pack.jinja"
 DETECT_FILE = "detect.py"
 """A pack's `keelson adopt` detection code (`detect(detection, spec, adoption)`)."""
+QUESTIONS_FILE = "questions.yml"
+CHOICE_FILE = "language.yml"
+PACK_FILES = (PACK_FILE, QUESTIONS_FILE, CHOICE_FILE)
+"""The files that make a folder of `templates/` a language pack."""
 PROJECT = "project"
 COMMON = "common"
 
@@ -44,6 +52,28 @@ class Pack:
     line_comment: str
     owned: tuple[str, ...]
     unit_tests: tuple[tuple[str, ...], ...]
+    default_port: int
+    memory_mib: int
+    max_header_fields: int
+    framework: str
+    package_managers: tuple[str, ...]
+    adopt_lockfile: bool
+    start_args_optional: bool
+    runtime_kind: str
+    service_mb: float
+    floor_file: str
+    floor_clears: tuple[str, ...]
+    bench_dependency: tuple[tuple[str, ...], ...]
+
+    @property
+    def bench(self) -> Path:
+        """The benchmarks' files: `reference.Dockerfile`, `floor-<database>.*`."""
+        return self.root / "bench"
+
+    @property
+    def version_arg(self) -> str:
+        """The Dockerfile build argument that carries the runtime release (`GO_VERSION`)."""
+        return self.version_question.upper()
 
     @property
     def project(self) -> Path:
@@ -120,9 +150,38 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
             raise TemplateError(f"{path}: `{field}` must be a string")
         return value
 
-    commands = getattr(facts, "unit_tests", None)
-    if not isinstance(commands, list):
-        raise TemplateError(f"{path}: `unit_tests` must be a list of commands")
+    def flag(field: str) -> bool:
+        value = getattr(facts, field, None)
+        if not isinstance(value, bool):
+            raise TemplateError(f"{path}: `{field}` must be true or false")
+        return value
+
+    def number(field: str, low: int = 1, high: int = 2**20) -> int:
+        value = getattr(facts, field, None)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise TemplateError(f"{path}: `{field}` must be an integer from {low} to {high}")
+        return value
+
+    def measure(field: str) -> float:
+        value = getattr(facts, field, None)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise TemplateError(f"{path}: `{field}` must be a number, 0 or more")
+        return float(value)
+
+    port = number("default_port", 1024, 65535)
+    chosen = [line.strip() for line in (path.parent / CHOICE_FILE).read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]  # fmt: skip
+    if chosen != [language]:
+        raise TemplateError(
+            f"{path.parent / CHOICE_FILE}: must hold {language!r}, its folder's name"
+        )
+
+    def commands(field: str) -> tuple[tuple[str, ...], ...]:
+        value = getattr(facts, field, None)
+        if not isinstance(value, list):
+            raise TemplateError(f"{path}: `{field}` must be a list of commands")
+        return tuple(_strings(c, field, path) for c in value)
+
     return Pack(
         language=language,
         root=path.parent,
@@ -136,8 +195,53 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         edit_file=text("edit_file"),
         line_comment=text("line_comment"),
         owned=_strings(getattr(facts, "owned", None), "owned", path),
-        unit_tests=tuple(_strings(c, "unit_tests", path) for c in commands),
+        unit_tests=commands("unit_tests"),
+        default_port=port,
+        memory_mib=number("memory_mib"),
+        max_header_fields=number("max_header_fields", 0),
+        framework=text("framework"),
+        package_managers=_strings(
+            getattr(facts, "package_managers", None), "package_managers", path
+        ),
+        adopt_lockfile=flag("adopt_lockfile"),
+        start_args_optional=flag("start_args_optional"),
+        runtime_kind=text("runtime_kind"),
+        service_mb=measure("service_mb"),
+        floor_file=text("floor_file"),
+        floor_clears=_strings(getattr(facts, "floor_clears", None), "floor_clears", path),
+        bench_dependency=commands("bench_dependency"),
     )
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(Pack) if f.name not in ("language", "root"))
+"""The facts every `pack.jinja` states (docs/adding-a-language.md names each)."""
+
+
+def languages(template: str | os.PathLike[str]) -> tuple[str, ...]:
+    """Name the template's languages: its `templates/` folders that hold a pack, sorted.
+
+    Copier offers the same set, as `copier.yml` includes each pack's `language.yml`.
+    """
+    base = Path(template) / "templates"
+    return tuple(
+        sorted(d.name for d in base.iterdir() if all((d / n).is_file() for n in PACK_FILES))
+    )
+
+
+def discover(template: str | os.PathLike[str]) -> dict[str, Pack]:
+    """Read every pack of a template checkout, by language name.
+
+    Raises:
+        TemplateError: A pack is unreadable, or two packs share a label (the
+            `language` question would offer two choices under one name).
+
+    """
+    found = load_all(template, languages(template))
+    labels: dict[str, str] = {}
+    for name, pack in found.items():
+        if (other := labels.setdefault(pack.label, name)) != name:
+            raise TemplateError(f"{pack.root / PACK_FILE}: label {pack.label!r} is {other}'s too")
+    return found
 
 
 def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> dict[str, Pack]:

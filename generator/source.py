@@ -54,6 +54,7 @@ import jinja2
 import jinja2.sandbox
 import yaml
 
+from generator.copier_config import folder_reader, load_config
 from generator.errors import NotTrustedError, TemplateError, UsageError, one_line
 from generator.git import git
 from generator.yamlfile import load_yaml
@@ -560,8 +561,8 @@ def runs_code(location: str) -> list[str]:
     else:
         return []
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_config(file.read_text(encoding="utf-8"), folder_reader(file.parent))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
         return ["(copier.yml could not be read)"]
     if not isinstance(data, Mapping):
         return []

@@ -7,6 +7,7 @@ their choices from it, so none of them can drift from the template.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from packaging.version import InvalidVersion, Version
 
+from generator.copier_config import Reader, folder_reader, load_config, matches
 from generator.errors import TemplateError
 from generator.git import git, show_at
 from generator.source import PROBE_SECONDS, git_url, is_placeholder, is_remote, list_refs, resolve
@@ -63,7 +66,9 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
         return None
     if not is_remote(location) and any((path / name).is_file() for name in COPIER_FILES):
         if ref and ref != "HEAD" and (text := copier_yml_at(path, ref)) is not None:
-            return TemplateSpec.parse(text, root=path, where=f"{path / 'copier.yml'} at {ref}")
+            return TemplateSpec.parse(
+                text, root=path, where=f"{path / 'copier.yml'} at {ref}", read=ref_reader(path, ref)
+            )
         return TemplateSpec.load(path)
     if ref is None:
         refs = list_refs(location)
@@ -73,13 +78,27 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
     shown = f"{location} at {ref}"
     if not is_remote(location):  # a bare repository on this machine
         text = show_at(path, ref, *COPIER_FILES)
-        return None if text is None else TemplateSpec.parse(text, root=path, where=shown)
-    text = _fetched_copier_yml(where, ref)
-    return None if text is None else TemplateSpec.parse(text, root=Path(location), where=shown)
+        return (
+            None
+            if text is None
+            else TemplateSpec.parse(text, root=path, where=shown, read=ref_reader(path, ref))
+        )
+    return _fetched_spec(where, ref, root=Path(location), shown=shown)
 
 
-def _fetched_copier_yml(url: str, ref: str) -> str | None:
-    """Fetch one ref of a remote template into a temporary folder; return its copier.yml."""
+def ref_reader(repo: Path, ref: str) -> Reader:
+    """Read `copier.yml`'s includes from a git repository as it is at a ref."""
+
+    def read(pattern: str) -> list[str]:
+        listed = git("ls-tree", "-r", "--name-only", ref, cwd=repo)
+        names = sorted(n for n in listed.stdout.splitlines() if matches(n, pattern))
+        return [text for name in names if (text := show_at(repo, ref, name)) is not None]
+
+    return read
+
+
+def _fetched_spec(url: str, ref: str, *, root: Path, shown: str) -> TemplateSpec | None:
+    """Fetch one ref of a remote template into a temporary folder; read its questions."""
     with tempfile.TemporaryDirectory(prefix="keelson-template-") as tmp:
         repo = Path(tmp)
         git("init", "--quiet", "--bare", cwd=repo)
@@ -94,7 +113,12 @@ def _fetched_copier_yml(url: str, ref: str) -> str | None:
             target = ref
         if fetched.returncode != 0:
             return None
-        return show_at(repo, target, *COPIER_FILES)
+        text = show_at(repo, target, *COPIER_FILES)
+        return (
+            None
+            if text is None
+            else TemplateSpec.parse(text, root=root, where=shown, read=ref_reader(repo, target))
+        )
 
 
 def newest_release(tags: list[str]) -> str | None:
@@ -133,14 +157,33 @@ class Question:
     """The question's `when` as copier.yml writes it: a Jinja condition, or a bool."""
 
 
+def _rendered(raw: Any, read: Reader, context: Mapping[str, Any], where: str) -> Any:
+    """Render a templated `choices` (a Jinja string that makes YAML) as copier does.
+
+    `copier.yml`'s `language` choices list the packs this way, reading each
+    `templates/<language>/pack.jinja` for its label.
+    """
+    if not isinstance(raw, str):
+        return raw
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: next(iter(read(name)), None)),
+        autoescape=False,
+    )
+    env.filters["to_json"] = json.dumps
+    try:
+        return yaml.safe_load(env.from_string(raw).render(context))
+    except (jinja2.TemplateError, yaml.YAMLError) as error:
+        raise TemplateError(f"{where}: choices {raw!r}: {error}") from error
+
+
 def _choice_values(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if isinstance(raw, Mapping):
-        values = (v["value"] if isinstance(v, Mapping) else v for v in raw.values())
-    else:
-        values = (v["value"] if isinstance(v, Mapping) else v for v in raw)
-    return tuple(str(v) for v in values)
+    # a mapping of label: value, or a list of values or of [label, value] pairs; a
+    # value may be `{value: ..., validator: ...}`
+    pairs = raw.values() if isinstance(raw, Mapping) else raw
+    values = (v[1] if isinstance(v, (list, tuple)) and len(v) == 2 else v for v in pairs)
+    return tuple(str(v["value"] if isinstance(v, Mapping) else v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -169,16 +212,19 @@ class TemplateSpec:
                 break
         else:
             raise TemplateError(f"{base} is not a copier template: no copier.yml")
-        return cls.parse(path.read_text(encoding="utf-8"), root=base, where=str(path))
+        return cls.parse(
+            path.read_text(encoding="utf-8"), root=base, where=str(path), read=folder_reader(base)
+        )
 
     @classmethod
-    def parse(cls, text: str, *, root: Path, where: str) -> TemplateSpec:
+    def parse(cls, text: str, *, root: Path, where: str, read: Reader) -> TemplateSpec:
         """Read the questions and settings from the text of a `copier.yml`.
 
         Args:
             text: The file's content.
             root: The template folder the spec describes.
             where: How messages name the file.
+            read: Where the files its `!include` tags name come from.
 
         Raises:
             TemplateError: The text is not a YAML mapping.
@@ -186,13 +232,19 @@ class TemplateSpec:
         """
         base, path = root, where
         try:
-            data = yaml.safe_load(text)
+            data = load_config(text, read)
         except yaml.YAMLError as error:
             raise TemplateError(f"{path}: invalid YAML: {error}") from error
-        if not isinstance(data, Mapping):
-            raise TemplateError(f"{path}: expected a mapping of questions")
+        except ValueError as error:
+            raise TemplateError(f"{path}: {error}") from error
         questions: dict[str, Question] = {}
         settings: dict[str, Any] = {}
+        # what a templated `choices` may use: the values computed without an answer
+        computed = {
+            str(k): v["default"]
+            for k, v in data.items()
+            if isinstance(v, Mapping) and not isinstance(v.get("default", ""), str)
+        }
         for key, value in data.items():
             if str(key).startswith("_"):
                 settings[str(key)] = value
@@ -201,7 +253,7 @@ class TemplateSpec:
             questions[str(key)] = Question(
                 name=str(key),
                 type=str(details.get("type", "str")),
-                choices=_choice_values(details.get("choices")),
+                choices=_choice_values(_rendered(details.get("choices"), read, computed, path)),
                 default=details.get("default"),
                 help=str(details.get("help", "")),
                 when=details.get("when", True),

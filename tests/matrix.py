@@ -33,8 +33,13 @@ def combo_id(answers: Mapping[str, object]) -> str:
     return "-".join(head + rest) or "defaults"
 
 
+def combinations(template: Path) -> list[dict[str, str]]:
+    """Every language and database pair a template offers, from its copier.yml and packs."""
+    return list(TemplateSpec.load(template).matrix("language", "database"))
+
+
 # the matrix comes from copier.yml itself, so it cannot drift from the template
-MATRIX = list(SPEC.matrix("language", "database"))
+MATRIX = combinations(ROOT)
 MATRIX_IDS = [combo_id(c) for c in MATRIX]
 
 TEMPLATE_FILES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["keelson"][
@@ -92,6 +97,11 @@ def has_commits(*commits: str) -> bool:
     )  # fmt: skip
 
 
+def _exists_at(commit: str, name: str) -> bool:
+    probe = ["git", "cat-file", "-e", f"{commit}:{name}"]
+    return subprocess.run(probe, cwd=ROOT, capture_output=True, check=False).returncode == 0
+
+
 def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> Path:
     """A template repository with one tagged release per `(tag, commit)`, oldest first.
 
@@ -113,8 +123,10 @@ def template_history(dest: Path, releases: Sequence[tuple[str, str | None]]) -> 
                 (now / name).rename(dest / name)
             shutil.rmtree(now)
         else:
+            # a file added since (generator/copier_config.py) is absent from older commits
+            present = [n for n in TEMPLATE_FILES if _exists_at(commit, n)]
             archive = subprocess.run(
-                ["git", "archive", "--format=tar", commit, "--", *TEMPLATE_FILES],
+                ["git", "archive", "--format=tar", commit, "--", *present],
                 cwd=ROOT, capture_output=True, check=True,
             ).stdout  # fmt: skip
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator import packs
 from tests.conftest import Render, tool
 from tests.matrix import MATRIX, ROOT, combo_id
 
@@ -176,7 +177,7 @@ def test_pipelines_call_only_release_script_subcommands(
 
 def test_none_writes_no_pipeline(rendered: Render) -> None:
     # what ci=none leaves out depends on nothing else: one service per language
-    for language in ("node", "python", "go"):
+    for language in packs.languages(ROOT):
         root = rendered(language=language, database="none", ci="none")
         assert not [name for name in PIPELINE_FILES if (root / name).exists()], root
         assert not (root / ".github").exists() and not (root / "ci").exists()

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from generator import packs
 from generator.render import new_service
 from tests.adopt.helpers import adopt, copy_fixture
 from tests.conftest import Keelson, Render
@@ -34,7 +35,7 @@ from tests.matrix import MATRIX, MATRIX_IDS, ROOT, copy_template, git, release
 TEMPLATE_FILE = "{% if renovate %}renovate.json5{% endif %}.jinja"
 # the shared file, and each pack's link to it
 PLACES = [f"templates/common/{TEMPLATE_FILE}"] + [
-    f"templates/{pack}/project/{TEMPLATE_FILE}" for pack in ("node", "python", "go", "adopt")
+    f"templates/{pack}/project/{TEMPLATE_FILE}" for pack in (*packs.languages(ROOT), "adopt")
 ]
 
 

@@ -121,7 +121,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     # Node.js 22 retires and 26 arrives as the default: copier alone would move a
     # 22 service to the default (26); the migration moves it to the nearest line (24)
     edit(
-        copier_yml,
+        repo / "templates/node/questions.yml",  # the node pack's own questions
         'choices: ["24", "22"]\n  default: "24"',
         'choices: ["26", "24"]\n  default: "26"',
     )

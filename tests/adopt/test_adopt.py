@@ -689,7 +689,7 @@ def test_node_installs_run_no_lifecycle_scripts(
         ("node-main", "--enable-source-maps lib/nope.js --port 1", "lib/nope.js"),
         ("flask-gunicorn", "nope.py", "nope.py"),
     ],
-    ids=["node", "node-flags", "python"],
+    ids=["entry-file", "entry-file-after-flags", "script"],
 )
 def test_a_start_command_naming_a_missing_file_is_refused(
     fixture: str, command: str, missing: str, tmp_path: Path
@@ -706,7 +706,7 @@ def test_a_start_command_naming_a_missing_file_is_refused(
         ("node-main", "index.js --host=localhost"),
         ("flask-gunicorn", "-m gunicorn --bind 127.0.0.1:8000 app:app"),
     ],
-    ids=["node", "node-localhost", "python"],
+    ids=["host-flag", "host-localhost", "bind-flag"],
 )
 def test_a_start_command_binding_loopback_is_warned_in_one_line(
     fixture: str, command: str, tmp_path: Path

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator import packs
 from generator.docker import docker, docker_command
 from generator.images import BASE_IMAGE
 from generator.verify import (
@@ -26,7 +27,7 @@ from generator.verify import (
     wait_for,
 )
 from tests.integration.loadgen import root_step, round_trip_step, run_load
-from tests.matrix import MATRIX, combo_id
+from tests.matrix import MATRIX, ROOT, combo_id
 
 # one parametrization for every test, so that pytest groups the tests of a
 # combination and boots its stack once
@@ -143,8 +144,9 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
     leaked += [n for n in files if n.startswith("var/cache/apt/archives/") and n.endswith(".deb")]
     leaked += [n for n in files if n.startswith("var/lib/apt/lists/") and not n.endswith("lock")]
     assert leaked == []
-    language = answers(stack)["language"]
-    if language == "python":
+    # what a dependency layout must leave out, by the pack's runtime_kind
+    pack = packs.load(ROOT, answers(stack)["language"])
+    if pack.runtime_kind == "cpython":
         dev_only = _pinned(stack.project_dir / "requirements-dev.txt") - _pinned(
             stack.project_dir / "requirements.txt"
         )
@@ -159,13 +161,16 @@ def test_image_holds_only_what_runs(stack: Stack) -> None:
         assert site & _pinned(stack.project_dir / "requirements.txt")
         assert site & dev_only == set()
         assert not any(n.startswith("app/tests") or n.startswith("tests/") for n in names)
-    if language == "node":
+    elif pack.runtime_kind == "nodejs":
         lock = json.loads((stack.project_dir / "package-lock.json").read_text())
         dev = {p for p, meta in lock["packages"].items() if p and meta.get("dev")}
         assert not any(n.rstrip("/").endswith(p) for n in names for p in dev)
         assert not any("/test/" in n and "node_modules" not in n for n in names)
-    if language == "go":
-        assert not any(n.endswith(".go") for n in names)
+    elif pack.runtime_kind == "static":
+        # one binary: none of the service's own files (sources, module files) ships
+        assert not [n for n in files if pack.owns(n)]
+    else:
+        pytest.fail(f"no image check for runtime_kind {pack.runtime_kind!r}: add one here")
 
 
 def _pinned(requirements: Path) -> set[str]:

@@ -5,8 +5,8 @@
 # for every `database` answer (none has no dependencies).
 #
 # Usage (from anywhere):
-#   scripts/relock-go.sh                         relock the versions pinned below
-#   PGX_VERSION=latest scripts/relock-go.sh      move a driver (then pin it below)
+#   templates/go/relock.sh                         relock the versions pinned below
+#   PGX_VERSION=latest templates/go/relock.sh      move a driver (then pin it below)
 #
 # For each database it renders the real template into a temporary folder, so
 # that `go mod tidy` sees the real imports (tests included), resets go.mod to
@@ -25,9 +25,10 @@ PGX_VERSION=${PGX_VERSION:-v5.13.0}     # github.com/jackc/pgx/v5
 MYSQL_VERSION=${MYSQL_VERSION:-v1.10.1} # github.com/go-sql-driver/mysql
 REDIS_VERSION=${REDIS_VERSION:-v9.23.0} # github.com/redis/go-redis/v9
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+pack=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # this language pack, templates/<language>
+root=$(cd "$pack/../.." && pwd)
 copier="$root/.venv/bin/copier"
-deps="$root/templates/go/parts/deps"
+deps="$pack/parts/deps"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOTOOLCHAIN=local
@@ -43,7 +44,7 @@ driver() {
 }
 
 render() { # database destination
-	"$copier" copy -q --defaults --skip-tasks --data language=go --data "database=$1" "$root" "$2" >/dev/null
+	"$copier" copy -q --defaults --skip-tasks --data "language=${pack##*/}" --data "database=$1" "$root" "$2" >/dev/null
 }
 
 mkdir -p "$deps"

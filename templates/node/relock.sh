@@ -4,8 +4,8 @@
 # database. The versions themselves are pinned in templates/package.json.jinja;
 # run this after changing one there, and commit both.
 #
-#   scripts/relock-node.sh                 # every database
-#   scripts/relock-node.sh redis mariadb   # only these
+#   templates/node/relock.sh                 # every database
+#   templates/node/relock.sh redis mariadb   # only these
 #
 # For each database it renders package.json with copier under the project name
 # keelson-lock-placeholder (the template swaps in the real name), resolves it
@@ -17,7 +17,8 @@
 # set COPIER).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+pack=$(cd "$(dirname "$0")" && pwd) # this language pack, templates/<language>
+root=$(cd "$pack/../.." && pwd)
 copier=${COPIER:-$root/.venv/bin/copier}
 registry=https://registry.npmjs.org/
 placeholder=keelson-lock-placeholder
@@ -35,7 +36,7 @@ for database in "${databases[@]}"; do
     *) echo "unknown database '$database' (none, postgresql, mariadb, redis)" >&2; exit 2 ;;
   esac
   project=$scratch/$database
-  "$copier" copy -q --defaults --skip-tasks --data language=node --data "database=$database" \
+  "$copier" copy -q --defaults --skip-tasks --data "language=${pack##*/}" --data "database=$database" \
     --data "project_name=$placeholder" "$root" "$project" >/dev/null 2>&1
   (
     cd "$project"
@@ -49,7 +50,7 @@ for database in "${databases[@]}"; do
     echo "$lock contains Jinja delimiters; cannot include it" >&2
     exit 1
   fi
-  cp "$lock" "$root/templates/node/parts/lock/$database.json"
+  cp "$lock" "$pack/parts/lock/$database.json"
   echo "wrote templates/node/parts/lock/$database.json"
 done
 

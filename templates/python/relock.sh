@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the pinned Python requirements that generated projects receive.
 #
-#   scripts/relock-python.sh             keep current pins where still valid, add what is new
-#   scripts/relock-python.sh --upgrade   move every pin to the newest release allowed
+#   templates/python/relock.sh             keep current pins where still valid, add what is new
+#   templates/python/relock.sh --upgrade   move every pin to the newest release allowed
 #
 # Inputs (edit these): templates/python/parts/requirements/*.in
 #   base.in                     every service (fastapi, granian, ...)
@@ -27,8 +27,9 @@
 set -euo pipefail
 
 UV_VERSION=${UV_VERSION:-0.13.9}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dir="$root/templates/python/parts/requirements"
+pack=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # this language pack, templates/<language>
+root=$(cd "$pack/../.." && pwd)
+dir="$pack/parts/requirements"
 upgrade=()
 case "${1:-}" in
   --upgrade) upgrade=(--upgrade) ;;
