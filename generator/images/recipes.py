@@ -23,6 +23,7 @@ __all__ = [
     "DISTROLESS_NODE_MAJORS",
     "DISTROLESS_PYTHON",
     "FAMILIES",
+    "FOREIGN_ARCH_KINDS",
     "Family",
     "Recipe",
     "Tags",
