@@ -32,7 +32,8 @@ DOCKERFILE = f"""FROM --platform=$BUILDPLATFORM {GOLANG} AS build
 ARG TARGETOS TARGETARCH
 WORKDIR /src
 COPY go.mod main.go ./
-RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -o /out/probe .
+RUN --mount=type=cache,target=/root/.cache/go-build \\
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -o /out/probe .
 
 FROM {STATIC_BASE}
 COPY --from=build /out/probe /probe
