@@ -8,12 +8,13 @@ allowed values, and the destination is never half-written or silently overwritte
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -309,15 +310,21 @@ def create_service(dest: str | Path, **options: Unpack[ServiceOptions]) -> Creat
     # interrupts `keelson new`, the destination is either untouched or complete.
     created = _create_parents(destination)
     try:
-        recorded, outcome = _render_staged(
-            source,
-            destination,
-            answers,
+        copy = functools.partial(
+            gateway.copy,
+            source.location,
+            answers=answers,
             defaults=defaults,
             vcs_ref=vcs_ref,
             quiet=quiet,
             unsafe=unsafe,
             interactive=interactive,
+        )
+        recorded, outcome = _render_staged(
+            copy,
+            source,
+            destination,
+            answers,
             kept=kept,
             spec=spec,
             commit=options.get("git", True),
@@ -408,15 +415,11 @@ def _create_parents(destination: Path) -> Path | None:
 
 
 def _render_staged(
+    copy: Callable[[Path], None],
     source: TemplateSource,
     destination: Path,
     answers: dict[str, Any],
     *,
-    defaults: bool,
-    vcs_ref: str | None,
-    quiet: bool,
-    unsafe: bool,
-    interactive: bool,
     kept: list[str],
     spec: TemplateSpec | None = None,
     commit: bool = True,
@@ -426,16 +429,7 @@ def _render_staged(
     parent = destination.absolute().parent
     with transaction.scratch(), transaction.staging(parent) as stage:
         staged = stage / destination.resolve().name
-        gateway.copy(
-            source.location,
-            staged,
-            answers,
-            defaults=defaults,
-            vcs_ref=vcs_ref,
-            quiet=quiet,
-            unsafe=unsafe,
-            interactive=interactive,
-        )
+        copy(staged)  # copier renders the template into the private folder
         recorded = record_source(staged, source, notes)
         if spec is not None:
             check_applied(spec, answers, recorded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -28,24 +29,8 @@ from generator.catalogue import (
 )
 from generator.errors import CatalogueError
 from tests.conftest import Keelson, Terminal
-from tests.matrix import ROOT, copy_template, git, release
-
-OTHER_COPIER_YML = """\
-_templates_suffix: .jinja
-_answers_file: .copier-answers.yml
-
-greeting:
-  type: str
-  help: How the README greets
-  default: hello
-  validator: "{% if greeting | length > 10 %}at most 10 characters{% endif %}"
-
-size:
-  type: int
-  help: How big
-  choices: [1, 2, 3]
-  default: 1
-"""
+from tests.helpers import answers, greeter, line_of, preset_yaml
+from tests.matrix import ROOT, copy_template, release
 
 
 @dataclass(frozen=True)
@@ -57,15 +42,7 @@ class Templates:
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     """A small copier template at v1.0.0 and v2.0.0, and keelson's at v0.1.0."""
-    other = tmp_path_factory.mktemp("other") / "greeter"
-    other.mkdir()
-    git(other, "init", "-q", "-b", "main")
-    (other / "copier.yml").write_text(OTHER_COPIER_YML)
-    (other / "README.md.jinja").write_text("{{ greeting }} x{{ size }}\n")
-    (other / "{{_copier_conf.answers_file}}.jinja").write_text(
-        "{{ _copier_answers | to_nice_yaml -}}\n"
-    )
-    release(other, "v1.0.0")
+    other = greeter(tmp_path_factory.mktemp("other") / "greeter")
     (other / "README.md.jinja").write_text("v2: {{ greeting }} x{{ size }}\n")
     release(other, "v2.0.0")
 
@@ -88,34 +65,18 @@ def write_catalogue(folder: Path, templates: Templates, presets: str = "") -> Pa
         f"    url: {templates.keelson}\n"
         "    ref: v0.1.0\n"
         "presets:\n"
-        "  - name: friendly\n"
-        "    description: A friendly greeter\n"
-        "    template: greeter\n"
-        "    answers:\n"
-        "      greeting: hi\n"
-        "  - name: node-postgres\n"
-        "    description: Node.js API with PostgreSQL\n"
-        "    template: keelson\n"
-        "    answers:\n"
-        "      language: node\n"
-        "      database: postgresql\n"
-        "      port: 4000\n" + presets
+        + preset_yaml("friendly", "greeter", "A friendly greeter", greeting="hi")
+        + preset_yaml(
+            "node-postgres",
+            "keelson",
+            "Node.js API with PostgreSQL",
+            language="node",
+            database="postgresql",
+            port=4000,
+        )
+        + presets
     )
     return path
-
-
-def line_of(path: Path, text: str) -> int:
-    """1-based number of the line of `path` that holds `text`."""
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} not in {path}")
-
-
-def answers(service: Path) -> dict[str, object]:
-    data = yaml.safe_load((service / ".copier-answers.yml").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
 # --- the schema ---------------------------------------------------------------
@@ -580,15 +541,12 @@ def test_bare_new_in_terminal_offers_presets_then_asks_the_rest(
     catalogue = write_catalogue(tmp_path, templates)
     out = tmp_path / "svc"
     out.mkdir()
-    terminal = Terminal("new", cwd=out, env={"KEELSON_CATALOGUE": str(catalogue)})
-    try:
+    with closing(Terminal("new", cwd=out, env={"KEELSON_CATALOGUE": str(catalogue)})) as terminal:
         terminal.expect("Start from one of your team's presets?")
         terminal.expect("friendly")
         terminal.send(b"\r")  # the first preset: friendly (greeting: hi)
         terminal.expect("How big")  # copier asks what the preset left open
         terminal.send(b"\x1b[B\r")  # size: 2
         assert terminal.wait() == 0, terminal.screen
-    finally:
-        terminal.close()
     assert (out / "README.md").read_text() == "hi x2\n"
     assert answers(out)["_commit"] == "v1.0.0"

@@ -258,6 +258,28 @@ def branch_log(repo: Path, branch: str) -> list[str]:
     return git(repo, "log", "--format=%s", f"HEAD..{branch}").splitlines()
 
 
+# the services a fleet update moves, in the order it reports them: (from, to)
+UPDATES = {
+    "behind-one": ("v1.2.0", "v1.3.0"),
+    "behind-three": ("v1.0.0", "v1.3.0"),
+    "mono/services/api": ("v1.2.0", "v1.3.0"),
+    "foreign": ("v1.0.0", "v2.0.0"),
+    "conflicted": ("v1.2.0", "v1.3.0"),
+}
+
+
+def updates(done: str, *conflicted: str) -> list[str]:
+    """The line `fleet update` prints for each service it moves, `done` saying what it did.
+
+    The services named in `conflicted` got an update with conflicts in README.md.
+    """
+    return [
+        f"{name}: {done} keelson/template-{to} ({before} -> {to})"
+        + (" with conflicts in README.md" if name in conflicted else "")
+        for name, (before, to) in UPDATES.items()
+    ]
+
+
 def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_nothing(
     keelson: Keelson, fleet: tuple[Path, dict[str, Path], Path, Path]
 ) -> None:
@@ -269,25 +291,13 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
 
     dry = keelson("fleet", "update", "--dry-run", "--catalogue", catalogue)
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.splitlines() == [
-        f"behind-one: would push {branch} (v1.2.0 -> v1.3.0)",
-        f"behind-three: would push {branch} (v1.0.0 -> v1.3.0)",
-        f"mono/services/api: would push {branch} (v1.2.0 -> v1.3.0)",
-        "foreign: would push keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
-        f"conflicted: would push {branch} (v1.2.0 -> v1.3.0)",
-    ]
+    assert dry.stdout.splitlines() == updates("would push")
     assert all(git(repo, "branch", "--list", "keelson/*") == "" for repo in repos.values()
                if (repo / ".git").exists())  # fmt: skip
 
     ran = keelson("fleet", "update", "--catalogue", catalogue)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert ran.stdout.splitlines() == [
-        f"behind-one: pushed {branch} (v1.2.0 -> v1.3.0)",
-        f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0) with conflicts in README.md",
-        f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
-        "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
-        f"conflicted: pushed {branch} (v1.2.0 -> v1.3.0) with conflicts in README.md",
-    ]
+    assert ran.stdout.splitlines() == updates("pushed", "behind-three", "conflicted")
     assert branch_log(repos["conflicted"], branch) == ["keelson: template v1.2.0 -> v1.3.0"]
     for name in ("behind-one", "behind-three", "mono"):
         assert branch_log(repos[name], branch) == [
@@ -328,13 +338,7 @@ def test_fleet_update_pushes_one_branch_per_behind_service_and_a_rerun_changes_n
     }  # fmt: skip
     again = keelson("fleet", "update", "--catalogue", catalogue)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.splitlines() == [
-        f"behind-one: up to date {branch} (v1.2.0 -> v1.3.0)",
-        f"behind-three: up to date {branch} (v1.0.0 -> v1.3.0)",
-        f"mono/services/api: up to date {branch} (v1.2.0 -> v1.3.0)",
-        "foreign: up to date keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
-        f"conflicted: up to date {branch} (v1.2.0 -> v1.3.0)",
-    ]
+    assert again.stdout.splitlines() == updates("up to date")
     for name, tip in tips.items():
         assert git(repos[name], "rev-parse", f"refs/heads/{branch}").strip() == tip
 
@@ -359,12 +363,7 @@ def test_fleet_update_never_overwrites_a_branch_it_cannot_push(
         f"behind-one: failed {branch} (v1.2.0 -> v1.3.0): push refused, nothing overwritten: "
     )
     assert "checked out" in lines[0]
-    assert lines[1:] == [
-        f"behind-three: pushed {branch} (v1.0.0 -> v1.3.0)",
-        f"mono/services/api: pushed {branch} (v1.2.0 -> v1.3.0)",
-        "foreign: pushed keelson/template-v2.0.0 (v1.0.0 -> v2.0.0)",
-        f"conflicted: pushed {branch} (v1.2.0 -> v1.3.0) with conflicts in README.md",
-    ]
+    assert lines[1:] == updates("pushed", "conflicted")[1:]
     assert git(mine, "rev-parse", branch).strip() == tip
     assert (mine / "NOTES.md").read_text() == "started by hand\n"
     assert git(mine, "status", "--porcelain") == ""

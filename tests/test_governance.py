@@ -13,23 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Keelson
-from tests.matrix import copy_template, git
+from tests.helpers import GREETER_YML, line_of, preset_yaml
+from tests.helpers import greeter as make_greeter
+from tests.matrix import copy_template, git, release
 
-GREETER_YML = """\
-_templates_suffix: .jinja
-_answers_file: .copier-answers.yml
-
-greeting:
-  type: str
-  help: How the README greets
-  default: hello
-  validator: "{% if greeting | length > 10 %}at most 10 characters{% endif %}"
-
-size:
-  type: int
-  help: How big
-  choices: [1, 2, 3]
-  default: 1
+# a question asked only for some answers: `show` lists it once size is 3
+SHOUT_YML = """\
 
 shout:
   type: bool
@@ -42,22 +31,7 @@ UNREACHABLE = "http://127.0.0.1:9/nothing.git"
 
 @pytest.fixture(scope="module")
 def greeter(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("greeter") / "greeter"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "copier.yml").write_text(GREETER_YML)
-    (repo / "README.md.jinja").write_text("{{ greeting }} x{{ size }}\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "v1")
-    git(repo, "tag", "v1.0.0")
-    return repo
-
-
-def line_of(path: Path, text: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if text in line:
-            return number
-    raise AssertionError(f"{text!r} not in {path}")
+    return make_greeter(tmp_path_factory.mktemp("greeter") / "greeter", GREETER_YML + SHOUT_YML)
 
 
 def write(folder: Path, text: str) -> Path:
@@ -98,16 +72,12 @@ def test_validate_names_every_finding_with_file_and_line(
         f"  mirror:\n    url: {mirror}\n    ref: v9.9.9\n"
         f"  mirrored:\n    url: {mirror}\n    ref: v1.0.0\n"
         "presets:\n"
-        "  - name: typo\n    description: d\n    template: greeter\n"
-        "    answers:\n      greting: hi\n"
-        "  - name: shouty\n    description: d\n    template: greeter\n"
-        "    answers:\n      greeting: hello there, world\n"
-        "  - name: huge\n    description: d\n    template: greeter\n"
-        "    answers:\n      size: 9\n"
-        "  - name: fine\n    description: d\n    template: greeter\n"
-        "  - name: later\n    description: d\n    template: future\n"
-        "  - name: far\n    description: d\n    template: mirrored\n"
-        "    answers:\n      size: 7\n",
+        + preset_yaml("typo", "greeter", greting="hi")
+        + preset_yaml("shouty", "greeter", greeting="hello there, world")
+        + preset_yaml("huge", "greeter", size=9)
+        + preset_yaml("fine", "greeter")
+        + preset_yaml("later", "future")
+        + preset_yaml("far", "mirrored", size=7),
     )
     result = keelson("catalogue", "validate", "--catalogue", catalogue)
     assert result.returncode == 2
@@ -146,18 +116,14 @@ def test_validate_refuses_port_80_with_keelsons_own_validator(
     keelson: Keelson, tmp_path: Path
 ) -> None:
     template = copy_template(tmp_path / "keelson")
-    git(template, "add", "-A")
-    git(template, "commit", "-q", "-m", "release")
-    git(template, "tag", "v0.1.0")
+    release(template, "v0.1.0")
     catalogue = write(
         tmp_path,
         "version: 1\n"
         f"templates:\n  keelson:\n    url: {template}\n    ref: v0.1.0\n"
         "presets:\n"
-        "  - name: node-api\n    description: d\n    template: keelson\n"
-        "    answers:\n      language: node\n      port: 4000\n"
-        "  - name: low-port\n    description: d\n    template: keelson\n"
-        "    answers:\n      language: node\n      port: 80\n",
+        + preset_yaml("node-api", "keelson", language="node", port=4000)
+        + preset_yaml("low-port", "keelson", language="node", port=80),
     )
     result = keelson("catalogue", "validate", "--catalogue", catalogue)
     assert result.returncode == 2

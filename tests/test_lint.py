@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import Kustomized, Render, locked, shared_tmp, tool
+from tests.conftest import Kustomized, Manifests, Render, locked, shared_tmp, tool
 from tests.conftest import kustomize as kustomize  # noqa: PLC0414 - tests/kubernetes imports it here
 from tests.matrix import MATRIX, MATRIX_IDS, combo_id
 
@@ -34,15 +34,20 @@ def test_hadolint_has_zero_findings(rendered: Render, combo: dict[str, str]) -> 
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
+def strictly_valid(kustomized: Kustomized, root: Path) -> list[Manifests]:
+    """Each overlay's documents for the service at `root`; the strict schema accepts them all."""
+    version = kubernetes_validate.latest_version()
+    built = [kustomized(root, overlay) for overlay in OVERLAYS]
+    for doc in (doc for docs in built for doc in docs):
+        kubernetes_validate.validate(doc, version, strict=True)
+    return built
+
+
 @combos
 def test_kustomize_builds_and_strict_schema_accepts(
     rendered: Render, kustomized: Kustomized, combo: dict[str, str]
 ) -> None:
-    root = rendered(**combo)
-    version = kubernetes_validate.latest_version()
-    for overlay in OVERLAYS:
-        for doc in kustomized(root, overlay):
-            kubernetes_validate.validate(doc, version, strict=True)
+    strictly_valid(kustomized, rendered(**combo))
 
 
 def test_strict_schema_rejects_a_mistyped_field(rendered: Render, kustomized: Kustomized) -> None:
@@ -224,12 +229,7 @@ def test_checkov_dockerfile_and_kubernetes_pass(
 def test_ingress_variant_is_valid_routed_and_clean(
     rendered: Render, kustomized: Kustomized, checkov: dict[str, CheckovResult]
 ) -> None:
-    root = rendered(**INGRESS)
-    version = kubernetes_validate.latest_version()
-    for overlay in OVERLAYS:
-        docs = kustomized(root, overlay)
-        for doc in docs:
-            kubernetes_validate.validate(doc, version, strict=True)
+    for docs in strictly_valid(kustomized, rendered(**INGRESS)):
         (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
         backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
         (service,) = [

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import Keelson
-from tests.matrix import git
+from tests.helpers import answers, new_from, preset_yaml, succeeds
+from tests.matrix import git, release
 
 COPIER_YML = """\
 _templates_suffix: .jinja
@@ -54,9 +54,7 @@ def make_template(root: Path) -> Path:
     (repo / "CHANGELOG.md").write_text(CHANGELOG)
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         (repo / "README.md.jinja").write_text(f"{{{{ greeting }}}} from v{version}\n")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", f"release {version}")
-        git(repo, "tag", f"v{version}")
+        release(repo, f"v{version}")
     return repo
 
 
@@ -73,33 +71,47 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
         "  greeter:\n"
         f"    url: {template}\n"
         "    ref: v1.1.0\n"
-        "presets:\n"
-        "  - name: friendly\n"
-        "    description: A friendly greeter\n"
-        "    template: greeter\n"
-        "    answers:\n"
-        "      greeting: hi\n"
+        "presets:\n" + preset_yaml("friendly", "greeter", "A friendly greeter", greeting="hi")
     )
     return template, catalogue
 
 
-def recorded(service: Path) -> dict[str, object]:
-    data = yaml.safe_load((service / ".copier-answers.yml").read_text())
-    assert isinstance(data, dict)
-    return data
+@pytest.fixture
+def service(tmp_path: Path) -> Path:
+    """Where a test makes its service."""
+    return tmp_path / "svc"
+
+
+def check(keelson: Keelson, catalogue: Path, service: Path, code: int) -> list[str]:
+    """`keelson check --catalogue` on `service`: the lines it printed, once it exited `code`."""
+    checked = keelson("check", "--catalogue", catalogue, service)
+    assert checked.returncode == code, checked.stdout + checked.stderr
+    return checked.stdout.splitlines()
+
+
+def update(keelson: Keelson, catalogue: Path, service: Path) -> object:
+    """`keelson update --catalogue` on `service`: the template version it is on after."""
+    succeeds(keelson, "update", "--catalogue", catalogue, "--trust", service)
+    return answers(service)["_commit"]
 
 
 def test_preset_pinned_behind_newest_check_passes_update_stays_to_moves_on(
-    keelson: Keelson, team: tuple[Path, Path], tmp_path: Path
+    keelson: Keelson, team: tuple[Path, Path], service: Path
 ) -> None:
     _, catalogue = team
-    service = tmp_path / "svc"
-    made = keelson(
-        "new", "--catalogue", catalogue, "--preset", "friendly", "--defaults", "--trust", service
+    succeeds(
+        keelson,
+        "new",
+        "--catalogue",
+        catalogue,
+        "--preset",
+        "friendly",
+        "--defaults",
+        "--trust",
+        service,
     )
-    assert made.returncode == 0, made.stderr
-    assert recorded(service)["keelson_preset"] == "friendly"
-    assert recorded(service)["_commit"] == "v1.1.0"
+    assert answers(service)["keelson_preset"] == "friendly"
+    assert answers(service)["_commit"] == "v1.1.0"
 
     checked = keelson("check", service, env={"KEELSON_CATALOGUE": str(catalogue)})
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -109,8 +121,7 @@ def test_preset_pinned_behind_newest_check_passes_update_stays_to_moves_on(
         "once the team has tried it",
     ]
 
-    stayed = keelson("update", "--catalogue", catalogue, "--trust", service)
-    assert stayed.returncode == 0, stayed.stderr
+    stayed = succeeds(keelson, "update", "--catalogue", catalogue, "--trust", service)
     assert stayed.stderr.splitlines() == [
         f"keelson: {service} is up to date with template version v1.1.0",
         f"keelson: v1.2.0 is out beyond the catalogue's pin v1.1.0 ({catalogue}:3); "
@@ -118,38 +129,29 @@ def test_preset_pinned_behind_newest_check_passes_update_stays_to_moves_on(
     ]
     assert (service / "README.md").read_text() == "hi from v1.1.0\n"
 
-    moved = keelson("update", "--catalogue", catalogue, "--trust", "--to", "v1.2.0", service)
-    assert moved.returncode == 0, moved.stderr
+    succeeds(keelson, "update", "--catalogue", catalogue, "--trust", "--to", "v1.2.0", service)
     assert (service / "README.md").read_text() == "hi from v1.2.0\n"
     # the provenance survives copier's update
-    assert recorded(service)["keelson_preset"] == "friendly"
-    assert recorded(service)["_commit"] == "v1.2.0"
+    assert answers(service)["keelson_preset"] == "friendly"
+    assert answers(service)["_commit"] == "v1.2.0"
     git(service, "add", "-A")
     git(service, "commit", "-q", "-m", "template v1.2.0")
-    past = keelson("check", "--catalogue", catalogue, service)
-    assert past.returncode == 0, past.stdout
-    assert past.stdout.splitlines() == [
+    assert check(keelson, catalogue, service, 0) == [
         f"{service} is up to date with template version v1.2.0 (the catalogue's pin is v1.1.0)"
     ]
     # past the pin, a plain update never takes the service back
-    again = keelson("update", "--catalogue", catalogue, "--trust", service)
-    assert again.returncode == 0, again.stderr
-    assert recorded(service)["_commit"] == "v1.2.0"
+    assert update(keelson, catalogue, service) == "v1.2.0"
 
 
 def test_service_behind_its_pin_is_behind_and_update_goes_to_the_pin(
-    keelson: Keelson, team: tuple[Path, Path], tmp_path: Path
+    keelson: Keelson, team: tuple[Path, Path], service: Path
 ) -> None:
     _, catalogue = team
-    service = tmp_path / "old"
-    made = keelson(
-        "new", "--catalogue", catalogue, "--preset", "friendly", "--defaults", "--trust",
+    succeeds(
+        keelson, "new", "--catalogue", catalogue, "--preset", "friendly", "--defaults", "--trust",
         "--vcs-ref", "v1.0.0", service,
     )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    checked = keelson("check", "--catalogue", catalogue, service)
-    assert checked.returncode == 1
-    assert checked.stdout.splitlines() == [
+    assert check(keelson, catalogue, service, 1) == [
         f"{service} is on template version v1.0.0; the catalogue pins v1.1.0 "
         "(1 release behind: v1.1.0)",
         "newer than the catalogue's pin: v1.2.0; `keelson update --to v1.2.0` moves past it "
@@ -160,9 +162,7 @@ def test_service_behind_its_pin_is_behind_and_update_goes_to_the_pin(
         "",
         f"run `keelson update --trust {service}` to update, then review and commit",
     ]
-    updated = keelson("update", "--catalogue", catalogue, "--trust", service)
-    assert updated.returncode == 0, updated.stderr
-    assert recorded(service)["_commit"] == "v1.1.0"
+    assert update(keelson, catalogue, service) == "v1.1.0"
     assert (service / "README.md").read_text() == "hi from v1.1.0\n"
 
     # without a catalogue, the newest release is the target, as before
@@ -174,39 +174,26 @@ def test_service_behind_its_pin_is_behind_and_update_goes_to_the_pin(
 
 
 def test_service_without_preset_is_pinned_by_its_template(
-    keelson: Keelson, team: tuple[Path, Path], tmp_path: Path
+    keelson: Keelson, team: tuple[Path, Path], service: Path
 ) -> None:
     template, catalogue = team
-    service = tmp_path / "plain"
-    made = keelson(
-        "new", "--template", template, "--vcs-ref", "v1.0.0", "--defaults", "--trust", service
-    )
-    assert made.returncode == 0, made.stderr
-    assert "keelson_preset" not in recorded(service)
-    checked = keelson("check", "--catalogue", catalogue, service)
-    assert checked.returncode == 1
-    assert checked.stdout.splitlines()[0] == (
+    new_from(keelson, template, "v1.0.0", service)
+    assert "keelson_preset" not in answers(service)
+    assert check(keelson, catalogue, service, 1)[0] == (
         f"{service} is on template version v1.0.0; the catalogue pins v1.1.0 "
         "(1 release behind: v1.1.0)"
     )
-    updated = keelson("update", "--catalogue", catalogue, "--trust", service)
-    assert updated.returncode == 0, updated.stderr
-    assert recorded(service)["_commit"] == "v1.1.0"
+    assert update(keelson, catalogue, service) == "v1.1.0"
 
 
 def test_an_existing_service_takes_a_preset_name_with_update_data(
-    keelson: Keelson, team: tuple[Path, Path], tmp_path: Path
+    keelson: Keelson, team: tuple[Path, Path], service: Path
 ) -> None:
     template, catalogue = team
-    service = tmp_path / "older"
-    made = keelson(
-        "new", "--template", template, "--vcs-ref", "v1.1.0", "--defaults", "--trust", service
-    )
-    assert made.returncode == 0, made.stderr
-    named = keelson(
-        "update", "--catalogue", catalogue, "--trust", "--data", "keelson_preset=friendly",
+    new_from(keelson, template, "v1.1.0", service)
+    succeeds(
+        keelson, "update", "--catalogue", catalogue, "--trust", "--data", "keelson_preset=friendly",
         service,
     )  # fmt: skip
-    assert named.returncode == 0, named.stderr
-    assert recorded(service)["keelson_preset"] == "friendly"
-    assert recorded(service)["_commit"] == "v1.1.0"  # at the pin: the version stays
+    assert answers(service)["keelson_preset"] == "friendly"
+    assert answers(service)["_commit"] == "v1.1.0"  # at the pin: the version stays

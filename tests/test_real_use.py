@@ -13,12 +13,14 @@ import re
 import shutil
 import stat
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import Keelson, Ran, Terminal, tool
+from tests.helpers import answers, succeeds
 from tests.matrix import copy_template, git
 
 SCREEN_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -29,12 +31,6 @@ def one_line(result: Ran) -> str:
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     return lines[0]
-
-
-def answers(service: Path) -> dict[str, object]:
-    data = yaml.safe_load((service / ".copier-answers.yml").read_text())
-    assert isinstance(data, dict)
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +53,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_checkout_service_records_its_origin_and_a_real_commit(
     keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
-    made = keelson("new", tmp_path / "svc", "--defaults", "--template", template, "--trust")
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", tmp_path / "svc", "--defaults", "--template", template, "--trust")
     recorded = answers(tmp_path / "svc")
     assert recorded["_src_path"] == str(template.parent / "origin.git")
     head = git(template, "rev-parse", "HEAD")
@@ -81,11 +76,10 @@ def test_dirty_template_checkout_is_refused(
         line = one_line(refused)
         assert "uncommitted change" in line and "--allow-dirty" in line
         assert not (tmp_path / "svc").exists()
-        allowed = keelson(
-            "new", tmp_path / "svc", "--defaults", "--template", template, "--trust",
+        allowed = succeeds(
+            keelson, "new", tmp_path / "svc", "--defaults", "--template", template, "--trust",
             "--allow-dirty",
         )  # fmt: skip
-        assert allowed.returncode == 0, allowed.stderr
         assert "cannot be updated" in allowed.stderr  # the author is told what it means
     finally:
         scratch.unlink()
@@ -136,8 +130,7 @@ def test_a_folder_with_only_starter_files_takes_the_service(
     git(dest, "init", "-q", "-b", "main")
     (dest / "README.md").write_text("# Orders\nOur own words.\n")
     (dest / "LICENSE").write_text("MIT\n")
-    made = keelson("new", dest, "--defaults", "--allow-dirty", "--vcs-ref", "HEAD")
-    assert made.returncode == 0, made.stderr
+    made = succeeds(keelson, "new", dest, "--defaults", "--allow-dirty", "--vcs-ref", "HEAD")
     assert (dest / "README.md").read_text() == "# Orders\nOur own words.\n"
     assert (dest / "Dockerfile").is_file()
     assert "kept your README.md" in made.stderr
@@ -151,15 +144,13 @@ def test_a_service_inside_another_repository_is_left_for_its_owner_to_commit(
     tmp_path: Path,
 ) -> None:
     git(tmp_path, "init", "-q", "-b", "main")
-    made = keelson("new", tmp_path / "services" / "svc", "--defaults", "--allow-dirty")
-    assert made.returncode == 0, made.stderr
+    made = succeeds(keelson, "new", tmp_path / "services" / "svc", "--defaults", "--allow-dirty")
     assert not (tmp_path / "services" / "svc" / ".git").exists()
     assert "commit the service there" in made.stderr
 
 
 def test_no_git_leaves_git_alone(keelson: Keelson, tmp_path: Path) -> None:
-    made = keelson("new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git")
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git")
     assert not (tmp_path / "svc" / ".git").exists()
 
 
@@ -219,8 +210,7 @@ def test_a_data_file_answering_everything_needs_no_terminal(
         "image_repository: registry.example.com/shop/billing\nnamespace: shop\n"
         "ingress_host: ''\nrenovate: true\nci: gitlab\n"
     )
-    made = keelson("new", tmp_path / "billing", "--data-file", data, "--allow-dirty", stdin="")
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", tmp_path / "billing", "--data-file", data, "--allow-dirty", stdin="")
     assert answers(tmp_path / "billing")["port"] == 9000
     assert (tmp_path / "billing" / ".gitlab-ci.yml").is_file()
     assert "module example.com/shop/billing" in (tmp_path / "billing" / "go.mod").read_text()
@@ -255,9 +245,8 @@ def test_success_is_quiet_uncoloured_and_says_the_next_steps(
 
 
 def test_database_password_files_are_private(keelson: Keelson, tmp_path: Path) -> None:
-    made = keelson("new", tmp_path / "svc", "--defaults", "--data", "database=postgresql",
-                   "--allow-dirty")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", tmp_path / "svc", "--defaults", "--data", "database=postgresql",
+             "--allow-dirty")  # fmt: skip
     service = tmp_path / "svc"
 
     def mode(rel: str) -> int:
@@ -280,8 +269,7 @@ def test_database_password_files_are_private(keelson: Keelson, tmp_path: Path) -
 def test_ctrl_c_at_a_question_prints_one_line_exits_130_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
-    terminal = Terminal("new", "svc", "--allow-dirty", cwd=tmp_path)
-    try:
+    with closing(Terminal("new", "svc", "--allow-dirty", cwd=tmp_path)) as terminal:
         terminal.expect("Service name")
         terminal.send(b"\r")
         terminal.expect("description")
@@ -289,16 +277,13 @@ def test_ctrl_c_at_a_question_prints_one_line_exits_130_and_leaves_nothing(
         terminal.expect("Language")
         terminal.send(b"\x03")
         assert terminal.wait() == 130, terminal.screen
-    finally:
-        terminal.close()
     assert "keelson: interrupted; nothing was written" in terminal.screen
     assert "AnswersMap" not in terminal.screen and "Traceback" not in terminal.screen
     assert list(tmp_path.iterdir()) == []
 
 
 def test_prompts_show_plain_defaults_and_whole_validation_messages(tmp_path: Path) -> None:
-    terminal = Terminal("new", "svc", "--allow-dirty", cwd=tmp_path)
-    try:
+    with closing(Terminal("new", "svc", "--allow-dirty", cwd=tmp_path)) as terminal:
         terminal.expect("Service name")
         terminal.send(b"\x7f" * 3 + b"Bad_Name\r")
         # the message ends with the value it got: all of it is on the screen
@@ -321,8 +306,6 @@ def test_prompts_show_plain_defaults_and_whole_validation_messages(tmp_path: Pat
             terminal.expect(question)
             terminal.send(b"\r")
         assert terminal.wait() == 0, terminal.screen
-    finally:
-        terminal.close()
     assert "..." not in SCREEN_CODES.sub("", terminal.screen)
     recorded = answers(tmp_path / "svc")
     assert (recorded["project_name"], recorded["port"]) == ("billing", 9000)
@@ -367,20 +350,16 @@ def test_one_trust_rule_for_every_way_of_naming_a_template(
     line = one_line(refused)
     assert "--trust" in line and "open('ran'" in line
     assert not (tmp_path / "svc").exists()
-    trusted = keelson(*args, "--trust", env=env)
-    assert trusted.returncode == 0, trusted.stderr
+    succeeds(keelson, *args, "--trust", env=env)
     assert (tmp_path / "svc" / "ran").read_text() == "yes"
 
 
 def test_trust_question_answered_no_writes_nothing(stranger: Path, tmp_path: Path) -> None:
-    terminal = Terminal("new", "svc", "--template", str(stranger), cwd=tmp_path)
-    try:
+    with closing(Terminal("new", "svc", "--template", str(stranger), cwd=tmp_path)) as terminal:
         terminal.expect("runs code on this machine")
         terminal.expect("open('ran', 'w')")
         terminal.send(b"n")
         assert terminal.wait() == 1, terminal.screen
-    finally:
-        terminal.close()
     assert "was not trusted; nothing was written" in terminal.screen
     assert list(tmp_path.iterdir()) == []
 
@@ -392,8 +371,7 @@ def test_check_fails_while_conflict_markers_remain(
     keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
     service = tmp_path / "svc"
-    made = keelson("new", service, "--defaults", "--template", template, "--trust")
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", service, "--defaults", "--template", template, "--trust")
     clean = keelson("check", service)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     compose = service / "compose.yaml"
@@ -409,8 +387,7 @@ def test_check_cannot_tell_a_commit_the_template_lacks(
     keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
     service = tmp_path / "svc"
-    made = keelson("new", service, "--defaults", "--template", template, "--trust")
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", service, "--defaults", "--template", template, "--trust")
     recorded = (service / ".copier-answers.yml").read_text()
     commit = str(answers(service)["_commit"])
     (service / ".copier-answers.yml").write_text(recorded.replace(commit, "0123abc"))
@@ -437,8 +414,7 @@ def test_answers_yaml_would_mistype_come_out_as_strings(
     args: list[str | Path] = ["new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git"]
     for key, value in data.items():
         args += ["--data", f"{key}={value}"]
-    made = keelson(*args)
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, *args)
     service = tmp_path / "svc"
     for overlay in ("k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"):
         built = subprocess.run([tool("kubectl"), "kustomize", str(service / overlay)],
@@ -488,10 +464,9 @@ def test_the_service_version_has_one_home(
     keelson: Keelson, tmp_path: Path, repository: str
 ) -> None:
     """Bumping `newTag` alone moves the image, APP_VERSION and the version labels."""
-    made = keelson("new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git",
-                   "--data", "database=postgresql",
-                   "--data", f"image_repository={repository}")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    succeeds(keelson, "new", tmp_path / "svc", "--defaults", "--allow-dirty", "--no-git",
+             "--data", "database=postgresql",
+             "--data", f"image_repository={repository}")  # fmt: skip
     kustomization = tmp_path / "svc" / "k8s/base/kustomization.yaml"
     text = kustomization.read_text()
     assert text.count('newTag: "0.1.0"') == 1

@@ -16,11 +16,8 @@ import pytest
 import yaml
 
 from tests.conftest import Keelson
-from tests.matrix import (
-    git,
-    has_commits,
-    template_history,
-)
+from tests.helpers import before_and_now, new_from
+from tests.matrix import git
 
 BEFORE = "98e72af78f081d629f4edf547cfd9c6ff670c396"
 GITHUB = {".github/workflows/ci.yml", ".github/workflows/release.yml", "ci/release.sh"}
@@ -30,11 +27,7 @@ GITLAB = {".gitlab-ci.yml", "ci/release.sh"}
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template at BEFORE as v1.0.0 and the working tree as v2.0.0."""
-    if not has_commits(BEFORE):
-        pytest.skip(f"this clone lacks the commit {BEFORE} (a shallow clone?)")
-    return template_history(
-        tmp_path_factory.mktemp("template") / "keelson", [("v1.0.0", BEFORE), ("v2.0.0", None)]
-    )
+    return before_and_now(tmp_path_factory, BEFORE)
 
 
 def tracked(service: Path) -> set[str]:
@@ -46,11 +39,7 @@ def test_a_service_from_before_gets_the_pipeline_and_can_switch_it(
     keelson: Keelson, template: Path, tmp_path: Path, language: str
 ) -> None:
     service = tmp_path / "svc"
-    made = keelson(
-        "new", service, "--template", template, "--vcs-ref", "v1.0.0", "--defaults",
-        "--data", f"language={language}", "--trust", "-q", cwd=tmp_path,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    new_from(keelson, template, "v1.0.0", service, f"language={language}", cwd=tmp_path)
     assert not GITHUB & tracked(service)
     readme = service / "README.md"
     readme.write_text(readme.read_text() + "\nOn call: #team-orders\n")

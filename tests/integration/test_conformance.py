@@ -44,6 +44,8 @@ MAX_HEADER_BYTES = 16 * 1024
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 3
 IDLE_TIMEOUT = 2
+# the head of a JSON POST to the items endpoint, up to its framing fields
+POST_ITEMS = b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
 # the memory limits of templates/common/k8s/base/deployment.yaml.jinja
 APP_MEMORY = {"go": 128 * 2**20, "node": 256 * 2**20, "python": 256 * 2**20}
 DB_MEMORY = 512 * 2**20
@@ -193,11 +195,8 @@ def service(stack: Stack) -> Iterator[Service]:
 @ALL
 def test_body_over_the_limit_is_refused_from_content_length(service: Service) -> None:
     # 100 MB announced, nothing sent: the answer cannot wait for the body
-    head = (
-        "POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {100 * 10**6}\r\n\r\n"
-    )
-    answer = service.send(head.encode() + b'{"name": "', wait=5)
+    head = POST_ITEMS + b"Content-Length: %d\r\n\r\n" % (100 * 10**6)
+    answer = service.send(head + b'{"name": "', wait=5)
     assert_error(answer, 413, closed=True)
     assert answer.seconds < 3
 
@@ -206,10 +205,7 @@ def test_body_over_the_limit_is_refused_from_content_length(service: Service) ->
 def test_streamed_body_over_the_limit_is_cut_at_the_limit(service: Service) -> None:
     with service.connect() as sock:
         start = time.monotonic()
-        sock.sendall(
-            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
+        sock.sendall(POST_ITEMS + b"Transfer-Encoding: chunked\r\n\r\n")
         chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"
         try:
             for _ in range(100):  # up to 6.4 MiB, stopped by the server's answer
@@ -460,30 +456,26 @@ def read_pipelined(sock: socket.socket, wait: float) -> list[Answer]:
 
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def big_head(size: int, eol: bytes = b"\r\n") -> bytes:
+    """A GET /healthz whose one extra header holds `size` bytes; its lines end in `eol`."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * size + b"\r\n\r\n"
+    return head.replace(b"\r\n", eol)
+
+
 # heads every server must refuse (the status is the server's choice of 4xx)
 BAD_HEADS = [
-    pytest.param(
-        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (32 * 1024) + b"\r\n\r\n",
-        431,
-        # past 16 KiB and every server's slack (net/http: 4 KiB and its read buffer)
-        id="head-of-32k",
-    ),
-    pytest.param(
-        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"b" * (64 * 1024) + b"\r\n\r\n",
-        431,
-        id="head-over-64k",
-    ),
+    # past 16 KiB and every server's slack (net/http: 4 KiB and its read buffer)
+    pytest.param(big_head(32 * 1024), 431, id="head-of-32k"),
+    pytest.param(big_head(64 * 1024), 431, id="head-over-64k"),
     pytest.param(
         b"GET /healthz HTTP/1.1 x\r\nHost: t\r\n\r\n", 400, id="request-line-with-a-fourth-part"
     ),
     pytest.param(
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400, id="header-without-colon"
     ),
-    pytest.param(
-        b"GET /healthz HTTP/1.1\nHost: t\nX-Big: " + b"b" * (64 * 1024) + b"\n\n",
-        431,
-        id="head-over-64k-lf",
-    ),
+    pytest.param(big_head(64 * 1024, eol=b"\n"), 431, id="head-over-64k-lf"),
     pytest.param(
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nBad Name: v\r\n\r\n", 400, id="space-in-header-name"
     ),
@@ -560,10 +552,7 @@ def test_slow_headers_are_cut_at_the_header_timeout(service: Service) -> None:
 def test_slow_body_gets_408_at_the_body_timeout(service: Service) -> None:
     with service.connect() as sock:
         start = time.monotonic()
-        sock.sendall(
-            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n"
-        )
+        sock.sendall(POST_ITEMS + b"Content-Length: 100\r\n\r\n")
         for byte in b'{"name": "slow"':
             sock.setblocking(False)
             try:
@@ -763,79 +752,56 @@ def chunk(data: bytes, eol: bytes = b"\r\n", ext: bytes = b"") -> bytes:
     return b"%x%s%s%s%s0%s%s" % (len(data), ext, eol, data, eol, eol, eol)
 
 
-# (the bytes of one connection, the status sequences a strict parser allows)
+ANSWERED = [[405, 200]]  # the POST refused, then FOLLOW answered: SMUGGLED stayed a body
+CHUNKED = chunk(SMUGGLED)
+SIZE = len(SMUGGLED)
+
+
+def desync(name: str, fields: bytes, body: bytes, allowed: list[list[int]]) -> Any:
+    """A case of DESYNC: POST /healthz with header `fields` and `body`, then FOLLOW.
+
+    Its values: the bytes of that one connection, the status sequences a strict parser
+    allows.
+    """
+    return pytest.param(POST_HEALTHZ + fields + b"\r\n" + body + FOLLOW, allowed, id=name)
+
+
 DESYNC = [
-    pytest.param(
-        POST_HEALTHZ + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
-        [[405, 200]],
-        id="body-holding-a-whole-request",
-    ),
-    pytest.param(
-        POST_HEALTHZ
-        + b"Content-Length: 0\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
-        + SMUGGLED
-        + FOLLOW,
+    desync("body-holding-a-whole-request", b"Content-Length: %d\r\n" % SIZE, SMUGGLED, ANSWERED),
+    desync(
+        "two-different-content-lengths",
+        b"Content-Length: 0\r\nContent-Length: %d\r\n" % SIZE,
+        SMUGGLED,
         [],
-        id="two-different-content-lengths",
     ),
-    pytest.param(
-        POST_HEALTHZ + b"Content-Length: +%d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
-        [],
-        id="signed-content-length",
+    desync("signed-content-length", b"Content-Length: +%d\r\n" % SIZE, SMUGGLED, []),
+    desync("obs-folded-content-length", b"Content-Length:\r\n %d\r\n" % SIZE, SMUGGLED, ANSWERED),
+    desync(
+        "content-length-and-chunked",
+        b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        CHUNKED,
+        ANSWERED,
     ),
-    pytest.param(
-        POST_HEALTHZ + b"Content-Length:\r\n %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED + FOLLOW,
-        [[405, 200]],
-        id="obs-folded-content-length",
+    desync("chunked-in-capitals", b"Transfer-Encoding: Chunked\r\n", CHUNKED, ANSWERED),
+    desync(
+        "coding-list-ending-in-chunked", b"Transfer-Encoding: gzip, chunked\r\n", CHUNKED, ANSWERED
     ),
-    pytest.param(
-        POST_HEALTHZ
-        + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + chunk(SMUGGLED)
-        + FOLLOW,
-        [[405, 200]],
-        id="content-length-and-chunked",
+    desync("chunked-not-last", b"Transfer-Encoding: chunked, identity\r\n", CHUNKED, []),
+    desync("xchunked", b"Content-Length: 4\r\nTransfer-Encoding: xchunked\r\n", CHUNKED, []),
+    desync(
+        "obs-folded-transfer-encoding", b"Transfer-Encoding:\r\n chunked\r\n", CHUNKED, ANSWERED
     ),
-    pytest.param(
-        POST_HEALTHZ + b"Transfer-Encoding: Chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
-        [[405, 200]],
-        id="chunked-in-capitals",
+    desync(
+        "chunk-extension",
+        b"Transfer-Encoding: chunked\r\n",
+        chunk(SMUGGLED, ext=b';name="v"'),
+        ANSWERED,
     ),
-    pytest.param(
-        POST_HEALTHZ + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
-        [[405, 200]],
-        id="coding-list-ending-in-chunked",
-    ),
-    pytest.param(
-        POST_HEALTHZ + b"Transfer-Encoding: chunked, identity\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
-        [],
-        id="chunked-not-last",
-    ),
-    pytest.param(
-        POST_HEALTHZ
-        + b"Content-Length: 4\r\nTransfer-Encoding: xchunked\r\n\r\n"
-        + chunk(SMUGGLED)
-        + FOLLOW,
-        [],
-        id="xchunked",
-    ),
-    pytest.param(
-        POST_HEALTHZ + b"Transfer-Encoding:\r\n chunked\r\n\r\n" + chunk(SMUGGLED) + FOLLOW,
-        [[405, 200]],
-        id="obs-folded-transfer-encoding",
-    ),
-    pytest.param(
-        POST_HEALTHZ
-        + b"Transfer-Encoding: chunked\r\n\r\n"
-        + chunk(SMUGGLED, ext=b';name="v"')
-        + FOLLOW,
-        [[405, 200]],
-        id="chunk-extension",
-    ),
-    pytest.param(
-        POST_HEALTHZ + b"Transfer-Encoding: chunked\r\n\r\n" + chunk(SMUGGLED, eol=b"\n") + FOLLOW,
-        [[405, 200]],
-        id="bare-lf-chunk-lines",
+    desync(
+        "bare-lf-chunk-lines",
+        b"Transfer-Encoding: chunked\r\n",
+        chunk(SMUGGLED, eol=b"\n"),
+        ANSWERED,
     ),
 ]
 
@@ -952,10 +918,7 @@ def test_expect_100_continue_gets_its_interim_answer(service: Service) -> None:
     body = b'{"name": "expected"}'
     with service.connect() as sock:
         start = time.monotonic()
-        sock.sendall(
-            b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
-        )
+        sock.sendall(POST_ITEMS + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
         sock.settimeout(5)
         interim = b""
         while b"\r\n\r\n" not in interim:
@@ -982,10 +945,7 @@ def test_a_slow_client_within_the_timeouts_is_served(service: Service) -> None:
     # a head in pieces over about half of HEADER_TIMEOUT, then a body in
     # pieces over about half of BODY_TIMEOUT
     body = b'{"name": "slow but legal"}'
-    head = (
-        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body)
-    )
+    head = POST_ITEMS + b"Content-Length: %d\r\n\r\n" % len(body)
     with service.connect() as sock:
         start = time.monotonic()
         for piece in (head[:10], head[10:30], head[30:]):

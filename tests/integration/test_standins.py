@@ -121,6 +121,13 @@ def build(context: Path, cleanup: list[tuple[str, str]], dockerfile: str) -> str
     return tag
 
 
+def readable(path: Path, text: str) -> Path:
+    """Write `text` to `path`, readable by any user: the container's own user reads the mount."""
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+    return path
+
+
 # --- what keelson promises about every stand-in --------------------------------------
 
 
@@ -389,22 +396,13 @@ def test_distroless_runtimes_follow_the_published_contract(
 # --- databases: the official entrypoint contracts ---------------------------------------
 
 
-def test_postgres_contract(
-    standins: dict[str, ImageResult],
-    tmp_path: Path,
-    network: str,
-    cleanup: list[tuple[str, str]],
-) -> None:
-    secret = tmp_path / "pw"
-    secret.write_text("s3cret 'with' quotes\n", encoding="utf-8")
-    secret.chmod(0o644)
+@pytest.mark.usefixtures("standins")
+def test_postgres_contract(tmp_path: Path, network: str, cleanup: list[tuple[str, str]]) -> None:
+    secret = readable(tmp_path / "pw", "s3cret 'with' quotes\n")
     initdb = tmp_path / "initdb"
     initdb.mkdir()
-    (initdb / "01-items.sql").write_text(
-        "CREATE TABLE items (id serial PRIMARY KEY, name text);\n", encoding="utf-8"
-    )
     initdb.chmod(0o755)
-    (initdb / "01-items.sql").chmod(0o644)
+    readable(initdb / "01-items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text);\n")
     name, volume = unique("pg"), unique("pgdata")
     cleanup += [("volume", volume), ("container", name)]
     docker(
@@ -455,15 +453,9 @@ def test_postgres_refuses_to_initialise_without_a_password(
     assert "superuser password is not specified" in proc.stderr
 
 
-def test_mariadb_contract(
-    standins: dict[str, ImageResult],
-    tmp_path: Path,
-    network: str,
-    cleanup: list[tuple[str, str]],
-) -> None:
-    secret = tmp_path / "root_pw"
-    secret.write_text("r00t\n", encoding="utf-8")
-    secret.chmod(0o644)
+@pytest.mark.usefixtures("standins")
+def test_mariadb_contract(tmp_path: Path, network: str, cleanup: list[tuple[str, str]]) -> None:
+    secret = readable(tmp_path / "root_pw", "r00t\n")
     name = unique("mariadb")
     cleanup.append(("container", name))
     docker(

@@ -185,20 +185,13 @@ def test_verify_kubernetes_reports_a_broken_service(
     assert result.returncode == 1, result.stdout + result.stderr
     rows = result.stdout.splitlines()
     for overlay in OVERLAYS.values():
-        assert any(
-            row.startswith(overlay)
-            and "Deployment/svc-redis-go" in row
-            and "pod-security" in row
-            and "allowPrivilegeEscalation != false" in row
-            for row in rows
-        ), result.stdout
-        assert any(
-            row.startswith(overlay)
-            and "Service/svc-redis-go" in row
-            and "targetPort" in row
-            and "'htp'" in row
-            for row in rows
-        ), result.stdout
+        for finding in (
+            ("Deployment/svc-redis-go", "pod-security", "allowPrivilegeEscalation != false"),
+            ("Service/svc-redis-go", "targetPort", "'htp'"),
+        ):
+            assert any(
+                row.startswith(overlay) and all(part in row for part in finding) for row in rows
+            ), result.stdout
     assert "FAILED" in rows[-1]
 
 
