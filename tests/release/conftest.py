@@ -140,5 +140,7 @@ def builder(
     bin_dir = tools.crane.parent
     if not (bin_dir / "buildkitd").exists():
         unavailable(f"no buildkitd: {TOOLS_SCRIPT.name} build (KEELSON_RELEASE_BUILDX=1)")
+    if os.geteuid() != 0 or shutil.which("runc") is None:
+        unavailable("buildkitd's runc worker needs root and runc (Debian's runc package)")
     with start_builder(bin_dir, registry, tmp_path_factory.mktemp("builder")) as ready:
         yield ready
