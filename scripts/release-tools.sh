@@ -4,6 +4,7 @@
 #   cosign  signs images and attaches attestations (key pairs here; keyless in hosted pipelines)
 #   syft    makes the SPDX SBOM
 #   crane   assembles the two per-platform images into one OCI index and reads manifests
+#   kustomize  `kustomize edit set image` of ci/release.sh pin (kubectl has no `edit`)
 # and, with KEELSON_RELEASE_BUILDX=1, Docker's buildx as `docker-buildx` (a CLI plugin: link
 # it into ~/.docker/cli-plugins). Debian's docker CLI 20.10 runs BuildKit only through buildx,
 # and only BuildKit knows BUILDPLATFORM/TARGETARCH (`FROM --platform=$BUILDPLATFORM` for
@@ -20,6 +21,7 @@
 #   KEELSON_COSIGN_VERSION   github.com/sigstore/cosign/v3 version (default v3.1.3)
 #   KEELSON_SYFT_VERSION     github.com/anchore/syft version (default v1.57.2)
 #   KEELSON_CRANE_VERSION    github.com/google/go-containerregistry version (default v0.22.1)
+#   KEELSON_KUSTOMIZE_VERSION  sigs.k8s.io/kustomize/kustomize/v5 version (default v5.8.2; v5.8.3 needs Go 1.27)
 #   KEELSON_RELEASE_BUILDX   1 to build buildx too (default 0: about 15 minutes more, cold)
 #   KEELSON_BUILDX_VERSION   github.com/docker/buildx version (default v0.38.2)
 set -euo pipefail
@@ -30,6 +32,7 @@ BIN=$TOOLS/bin
 COSIGN_VERSION=${KEELSON_COSIGN_VERSION:-v3.1.3}
 SYFT_VERSION=${KEELSON_SYFT_VERSION:-v1.57.2}
 CRANE_VERSION=${KEELSON_CRANE_VERSION:-v0.22.1}
+KUSTOMIZE_VERSION=${KEELSON_KUSTOMIZE_VERSION:-v5.8.2}
 BUILDX_VERSION=${KEELSON_BUILDX_VERSION:-v0.38.2}
 
 log() { printf 'release-tools: %s\n' "$*" >&2; }
@@ -46,6 +49,7 @@ tools() {
   echo "cosign github.com/sigstore/cosign/v3/cmd/cosign $COSIGN_VERSION -X $rel.gitVersion=$COSIGN_VERSION -X $rel.gitTreeState=clean"
   echo "syft github.com/anchore/syft/cmd/syft $SYFT_VERSION -X main.version=${SYFT_VERSION#v}"
   echo "crane github.com/google/go-containerregistry/cmd/crane $CRANE_VERSION -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
+  echo "kustomize sigs.k8s.io/kustomize/kustomize/v5 $KUSTOMIZE_VERSION -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
   if [ "${KEELSON_RELEASE_BUILDX:-0}" = 1 ]; then
     echo "docker-buildx github.com/docker/buildx/cmd/buildx $BUILDX_VERSION -X github.com/docker/buildx/version.Version=$BUILDX_VERSION"
   fi
@@ -70,8 +74,8 @@ build_one() { # name package version ldflags...
     die "$name build failed; full log: $TOOLS/build-$name.log"
   fi
   mkdir -p "$(dirname "$dest")"
-  # go install names the binary after the package's folder (buildx, not docker-buildx)
-  mv "$out/${pkg##*/}" "$dest"
+  # go install names the binary after the package (buildx, not docker-buildx; kustomize, not v5)
+  mv "$out"/* "$dest"
   rm -rf "$out"
   log "built $name $version in $(($(date +%s) - started)) s"
 }

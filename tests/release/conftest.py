@@ -60,6 +60,11 @@ class Tools:
     crane: Path
     go: str
 
+    @property
+    def kustomize(self) -> Path:
+        """kustomize, built beside the others (ci/release.sh pin runs `kustomize edit`)."""
+        return self.crane.parent / "kustomize"
+
 
 @pytest.fixture(scope="session")
 def tools() -> Tools:

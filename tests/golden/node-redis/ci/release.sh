@@ -223,7 +223,10 @@ cmd_sbom() {
   local target
   target=$(ref)
   mkdir -p "$OUT"
-  "$SYFT" scan "registry:$target" --output "spdx-json=$OUT/sbom.spdx.json"
+  # an index holds one image per platform and syft reads one: the first of $PLATFORMS
+  # (every platform is built from the same locked dependencies)
+  "$SYFT" scan "registry:$target" --platform "${PLATFORMS%%,*}" \
+    --output "spdx-json=$OUT/sbom.spdx.json"
 }
 
 cmd_sign() {
