@@ -6,6 +6,8 @@
 #   scripts/kube-control-plane.sh up      build if needed, then start etcd, kube-apiserver,
 #                                         kube-controller-manager and kube-scheduler
 #   scripts/kube-control-plane.sh env     print `export KUBECONFIG=...` for a running plane
+#   scripts/kube-control-plane.sh storage NODE COUNT
+#                                         a default StorageClass and COUNT local volumes on NODE
 #   scripts/kube-control-plane.sh down    stop exactly the processes `up` started, remove state
 #
 # No registry ships kube-apiserver here, but the Go module proxy serves k8s.io/kubernetes and its
@@ -259,6 +261,13 @@ down() {
   log "down (state $STATE removed)"
 }
 
+storage() { # node count: a default StorageClass and local volumes for a node of that name
+  running || die "not running (state $STATE); run: $0 up"
+  [[ ${2:-} =~ ^[0-9]+$ ]] || die "usage: $0 storage NODE COUNT"
+  local_storage "$1" "$2" "$STATE/volumes" |
+    "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" apply -f - >/dev/null
+}
+
 env_cmd() {
   running || die "not running (state $STATE); run: $0 up"
   echo "export KUBECONFIG=$STATE/kubeconfig"
@@ -270,5 +279,6 @@ case ${1:-} in
   up) up ;;
   down) down ;;
   env) env_cmd ;;
-  *) echo "usage: $0 build|up|down|env" >&2; exit 2 ;;
+  storage) shift; storage "$@" ;;
+  *) echo "usage: $0 build|up|down|env|storage NODE COUNT" >&2; exit 2 ;;
 esac

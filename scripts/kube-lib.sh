@@ -102,3 +102,35 @@ contexts:
 current-context: keelson
 KUBECONFIG
 }
+
+# --- storage -------------------------------------------------------------------------------
+
+local_storage() { # node count folder: print a default StorageClass and count local volumes on node
+  local i docs="apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: keelson-local
+  annotations: {storageclass.kubernetes.io/is-default-class: \"true\"}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+"
+  for ((i = 0; i < $2; i++)); do
+    docs+="---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: keelson-local-$i}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: keelson-local
+  local: {path: $3/pv-$i}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {key: kubernetes.io/hostname, operator: In, values: [$1]}
+"
+  done
+  printf '%s' "$docs"
+}

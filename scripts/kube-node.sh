@@ -436,35 +436,9 @@ EOF
 }
 
 storage() {
-  local docs i
-  docs="apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: keelson-local
-  annotations: {storageclass.kubernetes.io/is-default-class: \"true\"}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
-"
-  for ((i = 0; i < VOLUMES; i++)); do
-    mkdir -p "$NODE/volumes/pv-$i"
-    docs+="---
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: keelson-local-$i}
-spec:
-  capacity: {storage: 2Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: keelson-local
-  local: {path: $NODE/volumes/pv-$i}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions:
-        - {key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}
-"
-  done
-  printf '%s' "$docs" | kubectl apply -f - >/dev/null
+  local i
+  for ((i = 0; i < VOLUMES; i++)); do mkdir -p "$NODE/volumes/pv-$i"; done
+  local_storage "$NODE_NAME" "$VOLUMES" "$NODE/volumes" | kubectl apply -f - >/dev/null
 }
 
 # --- down ------------------------------------------------------------------------------------

@@ -5,12 +5,15 @@
 #   syft    makes the SPDX SBOM
 #   crane   assembles the two per-platform images into one OCI index and reads manifests
 #   kustomize  `kustomize edit set image` of ci/release.sh pin (kubectl has no `edit`)
-# and, with KEELSON_RELEASE_BUILDX=1, Docker's buildx as `docker-buildx` (a CLI plugin: link
-# it into ~/.docker/cli-plugins). Debian's docker CLI 20.10 runs BuildKit only through buildx,
-# and only BuildKit knows BUILDPLATFORM/TARGETARCH (`FROM --platform=$BUILDPLATFORM` for
-# cross-compiling); its docker driver builds one platform per build (`--load`), so crane
-# makes the index either way. Without it the engine's classic builder builds one platform at
-# a time, taking the platform from the base image's config.
+# and, with KEELSON_RELEASE_BUILDX=1 (the default), the two-platform builder that generated
+# services' ci/release.sh drives, as hosted CI does:
+#   docker-buildx  Docker's buildx, a CLI plugin (tests/release/builder.py links it)
+#   buildkitd      BuildKit's daemon, run as a host process (runc worker, host network) and
+#   buildctl       registered with `docker buildx create --driver remote`: the
+#                  docker-container driver would need moby/buildkit from Docker Hub, and the
+#                  engine's own BuildKit keeps one platform per image name
+# BuildKit's go.mod carries exclude directives, which `go install pkg@version` refuses: it is
+# built inside its module's folder from the Go module proxy, with the module's go.sum.
 #
 #   scripts/release-tools.sh build   build what the cache lacks; print the bin folder
 #   scripts/release-tools.sh path    print the bin folder if every tool is built, else exit 1
@@ -22,8 +25,9 @@
 #   KEELSON_SYFT_VERSION     github.com/anchore/syft version (default v1.57.2)
 #   KEELSON_CRANE_VERSION    github.com/google/go-containerregistry version (default v0.22.1)
 #   KEELSON_KUSTOMIZE_VERSION  sigs.k8s.io/kustomize/kustomize/v5 version (default v5.8.2; v5.8.3 needs Go 1.27)
-#   KEELSON_RELEASE_BUILDX   1 to build buildx too (default 0: about 15 minutes more, cold)
+#   KEELSON_RELEASE_BUILDX   0 to leave out buildx and BuildKit (default 1)
 #   KEELSON_BUILDX_VERSION   github.com/docker/buildx version (default v0.38.2)
+#   KEELSON_BUILDKIT_VERSION github.com/moby/buildkit version (default v0.34.2)
 set -euo pipefail
 
 CACHE_ROOT=${KEELSON_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keelson/kubernetes}
@@ -34,6 +38,7 @@ SYFT_VERSION=${KEELSON_SYFT_VERSION:-v1.57.2}
 CRANE_VERSION=${KEELSON_CRANE_VERSION:-v0.22.1}
 KUSTOMIZE_VERSION=${KEELSON_KUSTOMIZE_VERSION:-v5.8.2}
 BUILDX_VERSION=${KEELSON_BUILDX_VERSION:-v0.38.2}
+BUILDKIT_VERSION=${KEELSON_BUILDKIT_VERSION:-v0.34.2}
 
 log() { printf 'release-tools: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -50,12 +55,28 @@ tools() {
   echo "syft github.com/anchore/syft/cmd/syft $SYFT_VERSION -X main.version=${SYFT_VERSION#v}"
   echo "crane github.com/google/go-containerregistry/cmd/crane $CRANE_VERSION -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
   echo "kustomize sigs.k8s.io/kustomize/kustomize/v5 $KUSTOMIZE_VERSION -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
-  if [ "${KEELSON_RELEASE_BUILDX:-0}" = 1 ]; then
+  if [ "${KEELSON_RELEASE_BUILDX:-1}" = 1 ]; then
+    local bk=github.com/moby/buildkit
     echo "docker-buildx github.com/docker/buildx/cmd/buildx $BUILDX_VERSION -X github.com/docker/buildx/version.Version=$BUILDX_VERSION"
+    echo "buildkitd $bk/cmd/buildkitd $BUILDKIT_VERSION -X $bk/version.Version=$BUILDKIT_VERSION"
+    echo "buildctl $bk/cmd/buildctl $BUILDKIT_VERSION -X $bk/version.Version=$BUILDKIT_VERSION"
   fi
 }
 
 binary() { echo "$TOOLS/$1-$2/$1"; } # name version
+
+go_build() { # go out package version ldflags: the package's binary into out
+  local go=$1 out=$2 pkg=$3 version=$4 ldflags=$5 dir
+  if [[ $pkg != github.com/moby/buildkit/* ]]; then
+    GOBIN=$out GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" install -trimpath -ldflags "$ldflags" "$pkg@$version"
+    return
+  fi
+  # the main module may exclude versions; its go.sum lists every dependency, so -mod=readonly
+  # builds in the read-only module cache without writing to it
+  dir=$(module_dir "$go" "github.com/moby/buildkit@$version")
+  (cd "$dir" && GOFLAGS=-mod=readonly CGO_ENABLED=0 "$go" build -trimpath -ldflags "$ldflags" \
+    -o "$out/" "./${pkg#github.com/moby/buildkit/}")
+}
 
 build_one() { # name package version ldflags...
   local name=$1 pkg=$2 version=$3 ldflags=${*:4} go started out dest
@@ -67,8 +88,7 @@ build_one() { # name package version ldflags...
   out=$(mktemp -d "$TOOLS/.build-$name.XXXXXX")
   # go install honours the module's own go.mod (its exact dependency versions) and keeps
   # the module and build caches shared with the Kubernetes build
-  if ! GOBIN=$out GOFLAGS=-mod=mod CGO_ENABLED=0 "$go" install -trimpath \
-    -ldflags "-s -w $ldflags" "$pkg@$version" >"$TOOLS/build-$name.log" 2>&1; then
+  if ! go_build "$go" "$out" "$pkg" "$version" "-s -w $ldflags" >"$TOOLS/build-$name.log" 2>&1; then
     tail -n 20 "$TOOLS/build-$name.log" >&2
     rm -rf "$out"
     die "$name build failed; full log: $TOOLS/build-$name.log"

@@ -32,10 +32,19 @@ from generator.images.base import BASE_IMAGE
 from generator.images.builds import POLICIES, PULL_TIMEOUT, ImageResult, ensure_images
 from generator.images.labels import RECIPE_LABEL, RUNTIME_LABEL, STANDIN_LABEL, VERSION_LABEL
 from generator.images.parsing import compose_images, dockerfile_bases, required_images
-from generator.images.recipes import Recipe, recipe_for, standin_supported
+from generator.images.recipes import (
+    ARCHES,
+    FOREIGN_ARCH_KINDS,
+    Recipe,
+    arch_image,
+    recipe_for,
+    standin_supported,
+)
 
 __all__ = [
+    "ARCHES",
     "BASE_IMAGE",
+    "FOREIGN_ARCH_KINDS",
     "POLICIES",
     "PULL_TIMEOUT",
     "RECIPE_LABEL",
@@ -45,6 +54,7 @@ __all__ = [
     "ImageResult",
     "Recipe",
     "StandInError",
+    "arch_image",
     "compose_images",
     "docker_command",
     "dockerfile_bases",

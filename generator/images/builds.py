@@ -41,7 +41,14 @@ from generator.images.labels import (
     STANDINS_DIR,
     VERSION_LABEL,
 )
-from generator.images.recipes import Recipe, recipe_for, version_matches
+from generator.images.recipes import (
+    ARCHES,
+    FOREIGN_ARCH_KINDS,
+    Recipe,
+    arch_image,
+    recipe_for,
+    version_matches,
+)
 from generator.images.refs import parse_ref
 from generator.locks import locked
 
@@ -145,10 +152,10 @@ def _prepare_node(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
     return {"NODE_VERSION": node_version, "NPM_VERSION": npm_version, "YARN_VERSION": yarn_version}
 
 
-def _prepare_node_binary(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
-    """Fetch only the official Node.js build (distroless ships no npm)."""
+def _prepare_node_binary(recipe: Recipe, context: Path, log: Log, arch: str) -> dict[str, str]:
+    """Fetch only the official Node.js build for arch (distroless ships no npm)."""
     dist = context / "dist"
-    arch = {"amd64": "x64"}.get(engine_arch(), engine_arch())
+    arch = {"amd64": "x64"}.get(arch, arch)
     log(f"nodejs: npm pack node-linux-{arch}@{recipe.claim}")
     version, filename = _npm_pack(f"node-linux-{arch}@{recipe.claim}", dist)
     (dist / filename).rename(dist / f"node-{version}.tgz")
@@ -215,7 +222,7 @@ def _prepare_golang(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
     return {"GOLANG_VERSION": version}
 
 
-def _build_context(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
+def _build_context(recipe: Recipe, context: Path, log: Log, arch: str) -> dict[str, str]:
     """Fill a build context for a recipe; return the build args it settled on."""
     source = STANDINS_DIR / recipe.kind
     if not (source / "Dockerfile").is_file():
@@ -230,16 +237,17 @@ def _build_context(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
     if recipe.kind == "node":
         args |= _prepare_node(recipe, context, log)
     elif recipe.target == "nodejs":
-        args |= _prepare_node_binary(recipe, context, log)
+        args |= _prepare_node_binary(recipe, context, log, arch)
     elif recipe.kind == "golang":
         args |= _prepare_golang(recipe, context, log)
     return args
 
 
-def _probe_version(image: str, recipe: Recipe) -> str:
+def _probe_version(image: str, recipe: Recipe, arch: str) -> str:
     entry, *rest = recipe.probe
+    run_options = ("--rm", "--network", "none", "--platform", f"linux/{arch}")
     out = run_docker(
-        *("run", "--rm", "--network", "none", "--entrypoint", entry, image, *rest),
+        *("run", *run_options, "--entrypoint", entry, image, *rest),
         what=f"reading the runtime version of {image}",
         error=StandInError,
         timeout=120,
@@ -249,7 +257,7 @@ def _probe_version(image: str, recipe: Recipe) -> str:
     raise StandInError(f"{image}: cannot read a version from {out.strip()[:200]!r}")
 
 
-def _stamp(source: str, target: str, recipe: Recipe, version: str) -> None:
+def _stamp(source: str, target: str, recipe: Recipe, version: str, arch: str) -> None:
     """Tag source as target with the stand-in labels (and the official version variable)."""
     lines = [f"FROM {source}"]
     if recipe.version_env:
@@ -263,7 +271,7 @@ def _stamp(source: str, target: str, recipe: Recipe, version: str) -> None:
     build(
         "-",
         tag=target,
-        options=["--quiet"],
+        options=["--quiet", "--platform", f"linux/{arch}"],
         labels=labels,
         dockerfile_text="\n".join(lines) + "\n",
         what=f"labelling {target}",
@@ -282,8 +290,12 @@ def _remove(image: str) -> None:
     run_docker("rmi", image, what=f"removing {image}", error=StandInError, timeout=None)
 
 
-def _build_standin(image: str, recipe: Recipe, log: Log) -> str:
-    """Build, check and tag the stand-in for image; return the runtime version inside."""
+def _build_standin(image: str, recipe: Recipe, log: Log, arch: str, name: str) -> str:
+    """Build, check and tag the stand-in for image as name; return the runtime version inside.
+
+    For a foreign arch, name is `arch_image` (and so are the images it starts from) and
+    the version probe runs under QEMU.
+    """
     if recipe.kind == "debian":
         base_labels = image_labels(BASE_IMAGE) or {}
         version = base_labels.get(VERSION_LABEL, "")
@@ -293,12 +305,15 @@ def _build_standin(image: str, recipe: Recipe, log: Log) -> str:
         return version
     with tempfile.TemporaryDirectory(prefix=f"keelson-{recipe.kind}-") as tmp:
         context = Path(tmp)
-        args = _build_context(recipe, context, log)
-        staging = _intermediate_tag(image)
-        log(f"{image}: docker build (stand-in {recipe.kind})")
+        args = _build_context(recipe, context, log, arch)
+        if name != image:
+            args = {k: arch_image(v, arch) if v in recipe.requires else v for k, v in args.items()}
+        staging = _intermediate_tag(name)
+        log(f"{image}: docker build (stand-in {recipe.kind}, linux/{arch})")
         build(
             context,
             tag=staging,
+            options=["--platform", f"linux/{arch}"],
             target=recipe.target,
             build_args=args,
             labels={STANDIN_LABEL: "1"},
@@ -307,7 +322,7 @@ def _build_standin(image: str, recipe: Recipe, log: Log) -> str:
             timeout=None,
         )
     if recipe.probe:
-        version = _probe_version(staging, recipe)
+        version = _probe_version(staging, recipe, arch)
     else:
         version = (image_labels(BASE_IMAGE) or {}).get(VERSION_LABEL, "")
     if not version_matches(recipe.claim, version):
@@ -316,7 +331,7 @@ def _build_standin(image: str, recipe: Recipe, log: Log) -> str:
             f"{image}: the stand-in holds {recipe.runtime} {version}, not {recipe.claim}; "
             "refusing to tag it under a name it does not match"
         )
-    _stamp(staging, image, recipe, version)
+    _stamp(staging, name, recipe, version, arch)
     _remove(staging)
     return version
 
@@ -331,8 +346,13 @@ def ensure_images(
     log: Log = _default_log,
     *,
     pull_timeout: float = PULL_TIMEOUT,
+    arch: str | None = None,
 ) -> list[ImageResult]:
     """Make sure every image exists in the local Docker engine.
+
+    For an architecture other than the engine's (``arch="arm64"`` on an amd64 engine)
+    the stand-ins are built for that platform under `arch_image` names; only the
+    distroless runtime bases have such twins, and nothing is pulled for them.
 
     Policies:
         ``auto``: use a local image if present (real, or a stand-in built from the
@@ -348,6 +368,7 @@ def ensure_images(
         policy: One of `POLICIES`.
         log: Receives one line per step (default: stderr).
         pull_timeout: Seconds a registry pull may take.
+        arch: The CPU architecture to build for, one of `ARCHES` (default: the engine's).
 
     Returns:
         One `ImageResult` per distinct image, in order.
@@ -359,6 +380,8 @@ def ensure_images(
     """
     if policy not in POLICIES:
         raise StandInError(f"unknown stand-in policy {policy!r}: use one of {', '.join(POLICIES)}")
+    if arch is not None and arch not in ARCHES:
+        raise StandInError(f"unknown architecture {arch!r}: use one of {', '.join(ARCHES)}")
     wanted = list(dict.fromkeys(i.strip() for i in images if i.strip()))
     if not wanted:
         return []
@@ -368,14 +391,15 @@ def ensure_images(
             "and wait for `docker info`"
         )
     # refuse unbuildable images before spending minutes on the others
+    native = engine_arch()
+    session = _Session(arch=arch or native, native=native)
     recipes: dict[str, Recipe | StandInError] = {}
     for image in wanted:
         try:
-            recipes[image] = recipe_for(image)
+            recipes[image] = session.recipe(image)
         except StandInError as exc:
             recipes[image] = exc
 
-    session = _Session()
     with _machine_lock():
         results = [
             _ensure_one(
@@ -398,9 +422,25 @@ def ensure_images(
 class _Session:
     """State shared by the images of one `ensure_images` call."""
 
+    arch: str
+    native: str
     base_built: bool = False
     replaced: list[str] = field(default_factory=list)
     done: set[str] = field(default_factory=set)
+
+    def name(self, image: str) -> str:
+        """Name the local stand-in of image for this call's architecture."""
+        return image if self.arch == self.native else arch_image(image, self.arch)
+
+    def recipe(self, image: str) -> Recipe:
+        """Find the recipe of image; refuse one with no twin for a foreign architecture."""
+        found = recipe_for(image)
+        if self.arch != self.native and found.kind not in FOREIGN_ARCH_KINDS:
+            raise StandInError(
+                f"{image}: no linux/{self.arch} stand-in; only the distroless runtime bases "
+                f"are built for a foreign architecture (build stages run on linux/{self.native})"
+            )
+        return found
 
 
 def _ensure_one(
@@ -415,7 +455,8 @@ def _ensure_one(
     """Apply the policy to one image."""
     session.done.add(image)
     start = time.monotonic()
-    labels = image_labels(image)
+    name = session.name(image)
+    labels = image_labels(name)
     stale = (
         labels is not None
         and not isinstance(recipe, StandInError)
@@ -425,7 +466,8 @@ def _ensure_one(
         if stale:
             log(f"{image}: stand-in built from an older recipe (policy never: kept)")
         return _result(image, "local", labels, start)
-    if labels is None and policy != "build" and try_pull(image, pull_timeout, log):
+    pullable = name == image and policy != "build"
+    if labels is None and pullable and try_pull(image, pull_timeout, log):
         return _result(image, "pulled", image_labels(image) or {}, start)
     if isinstance(recipe, StandInError):
         raise recipe
@@ -450,18 +492,18 @@ def _ensure_one(
         if needed not in session.done:
             _ensure_one(
                 needed,
-                recipe_for(needed),
+                session.recipe(needed),
                 policy=policy,
                 log=log,
                 pull_timeout=pull_timeout,
                 session=session,
             )
-    old = image_id(image) if labels is not None and labels.get(STANDIN_LABEL) == "1" else None
-    version = _build_standin(image, recipe, log)
-    discard_image(old, image)
+    old = image_id(name) if labels is not None and labels.get(STANDIN_LABEL) == "1" else None
+    version = _build_standin(image, recipe, log, session.arch, name)
+    discard_image(old, name)
     elapsed = time.monotonic() - start
     log(f"{image}: stand-in with {recipe.runtime} {version} built in {elapsed:.0f} s")
-    return _result(image, "built", image_labels(image) or {}, start)
+    return _result(image, "built", image_labels(name) or {}, start)
 
 
 def _result(image: str, source: Source, labels: dict[str, str], start: float) -> ImageResult:

@@ -19,12 +19,15 @@ from generator.images.base import DEBIAN_RELEASE
 from generator.images.refs import Ref, parse_ref
 
 __all__ = [
+    "ARCHES",
     "DISTROLESS_NODE_MAJORS",
     "DISTROLESS_PYTHON",
     "FAMILIES",
+    "FOREIGN_ARCH_KINDS",
     "Family",
     "Recipe",
     "Tags",
+    "arch_image",
     "recipe_for",
     "standin_supported",
     "version_matches",
@@ -294,6 +297,26 @@ FAMILIES: tuple[Family, ...] = (
         "Debian trixie ships Redis 8.0 only: use redis:8",
     ),
 )
+
+
+ARCHES = ("amd64", "arm64")
+"""CPU architectures a stand-in is built for (Docker's names)."""
+FOREIGN_ARCH_KINDS = frozenset({"distroless", "distroless-runtime"})
+"""Recipes that build for another architecture than the engine's: they only unpack
+packages and files on the build platform (no RUN step on the target platform), so the
+image for linux/arm64 is made the way the amd64 one is. Build stages (golang, node,
+python) run on the build platform and need no foreign twin."""
+
+
+def arch_image(image: str, arch: str) -> str:
+    """Name the local stand-in of image for a foreign architecture.
+
+    The engine's image store keeps one platform per name, so the linux/arm64 twin of
+    ``gcr.io/distroless/static-debian13:nonroot`` is
+    ``keelson-standin/linux-arm64/gcr.io/distroless/static-debian13:nonroot``.
+    """
+    ref = parse_ref(image)
+    return f"keelson-standin/linux-{arch}/{ref.repo}:{ref.tag}"
 
 
 def _unsupported(ref: Ref, why: str) -> StandInError:

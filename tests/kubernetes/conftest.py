@@ -30,7 +30,6 @@ from tests.matrix import ROOT
 
 SCRIPT = ROOT / "scripts" / "kube-control-plane.sh"
 NODE = "keelson-node-0"
-STORAGE_CLASS = "keelson-test"
 # one volume per claim the dev databases make; they are API objects only (no kubelet)
 VOLUMES = 16
 
@@ -135,36 +134,12 @@ def _register_node(plane: ControlPlane) -> None:
     plane.run("taint", "node", NODE, "node.kubernetes.io/not-ready:NoSchedule-", check=True)
 
 
-def _provide_volumes(plane: ControlPlane) -> None:
-    """A default StorageClass and pre-made volumes, so dev database claims bind."""
-    docs: list[dict[str, Any]] = [
-        {
-            "apiVersion": "storage.k8s.io/v1",
-            "kind": "StorageClass",
-            "metadata": {
-                "name": STORAGE_CLASS,
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-            },
-            "provisioner": "kubernetes.io/no-provisioner",
-            "volumeBindingMode": "Immediate",
-        }
-    ]
-    docs += [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"keelson-test-{i}"},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": STORAGE_CLASS,
-                "persistentVolumeReclaimPolicy": "Delete",
-                "hostPath": {"path": f"/keelson-test-volume-{i}"},
-            },
-        }
-        for i in range(VOLUMES)
-    ]
-    plane.apply(docs)
+def _provide_volumes(env: dict[str, str]) -> None:
+    """The default StorageClass and local volumes the node script offers, on the test node."""
+    subprocess.run(
+        [str(SCRIPT), "storage", NODE, str(VOLUMES)],
+        capture_output=True, text=True, check=True, env=env, timeout=60,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +163,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
             kubectl=str(Path(exports["PATH"].split(":")[0]) / "kubectl"),
         )
         _register_node(plane)
-        _provide_volumes(plane)
+        _provide_volumes(env)
         yield plane
     finally:
         subprocess.run(

@@ -23,6 +23,7 @@ import pytest
 
 from generator.docker import engine_problem
 from tests.matrix import ROOT
+from tests.release.builder import Builder, start_builder
 
 TOOLS_SCRIPT = ROOT / "scripts" / "release-tools.sh"
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
@@ -130,3 +131,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A registry of this session's own."""
     with serve_registry(tmp_path_factory.mktemp("registry")) as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def builder(
+    tools: Tools, registry: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Builder]:
+    """A buildx builder for linux/amd64 and linux/arm64 whose bases come from registry.
+
+    `Builder.publish` pushes stand-ins there (``builder.publish(STATIC_BASE)``); run
+    ``docker buildx build`` (or a service's ci/release.sh) with `Builder.env`.
+    """
+    bin_dir = tools.crane.parent
+    if not (bin_dir / "buildkitd").exists():
+        unavailable(f"no buildkitd: {TOOLS_SCRIPT.name} build (KEELSON_RELEASE_BUILDX=1)")
+    with start_builder(bin_dir, registry, tmp_path_factory.mktemp("builder")) as ready:
+        yield ready
