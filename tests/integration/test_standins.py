@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.docker import engine_problem
+from generator.docker import engine_arch, engine_problem
 from generator.docker import run_docker as docker
 from generator.images import (
     STANDIN_LABEL,
@@ -189,6 +189,14 @@ def test_unsupported_tags_are_refused_with_a_reason() -> None:
         ensure_images(["postgres:16"], policy="never", log=lambda _m: None, pull_timeout=5)
     with pytest.raises(StandInError, match="unknown stand-in policy"):
         ensure_images([REDIS], policy="sometimes")
+
+
+def test_only_the_distroless_runtime_bases_are_built_for_a_foreign_architecture() -> None:
+    foreign = "arm64" if engine_arch() == "amd64" else "amd64"
+    with pytest.raises(StandInError, match=rf"{GOLANG}: no linux/{foreign} stand-in"):
+        ensure_images([GOLANG], arch=foreign, log=lambda _m: None)
+    with pytest.raises(StandInError, match="unknown architecture 'sparc': use one of amd64, arm64"):
+        ensure_images([DISTROLESS], arch="sparc")
 
 
 # --- language images: a build FROM them installs from the registries ---------------

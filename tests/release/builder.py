@@ -42,6 +42,13 @@ CACHE_ROOT = Path(
 )
 STATE = CACHE_ROOT / "buildkit"
 READY_SECONDS = 60
+RUNTIME_BASES = (
+    "gcr.io/distroless/static-debian13:nonroot",
+    "gcr.io/distroless/python3-debian13:nonroot",
+    "gcr.io/distroless/nodejs24-debian13:nonroot",
+)
+"""The runtime bases of go, python and node (copier.yml's default versions) with database
+none: what `python -m tests.release.builder` builds for every platform ahead of the tier."""
 
 
 def mirror_path(image: str) -> str:
@@ -200,3 +207,15 @@ def start_builder(bin_dir: Path, registry: str, folder: Path) -> Iterator[Builde
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def main() -> None:
+    """Build the stand-ins of `RUNTIME_BASES` for every platform (scripts/test.sh runs it
+    in the background, so the release tier finds them built)."""
+    for arch in ARCHES:
+        for result in ensure_images(RUNTIME_BASES, arch=arch):
+            print(f"{result.image} linux/{arch}: {result.source} in {result.seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

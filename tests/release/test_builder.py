@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.release.builder import Builder
+from generator.images import arch_image, ensure_images
+from tests.release.builder import RUNTIME_BASES, Builder
 from tests.release.conftest import STATIC_BASE, Tools, run
 
 GOLANG = "golang:1.27-trixie"
@@ -103,3 +104,22 @@ def test_each_platform_runs_its_own_binary(pulled: str, request: pytest.FixtureR
     assert image["Architecture"] == arch
     out = run("docker", "run", "--rm", "--network", "none", "--platform", f"linux/{arch}", pulled)
     assert out.strip() == f"linux/{arch}"
+
+
+@pytest.mark.parametrize(
+    ("base", "command", "expected"),
+    [
+        (RUNTIME_BASES[1], ["-c", "import platform; print(platform.machine())"], "aarch64"),
+        (RUNTIME_BASES[2], ["-p", "process.arch"], "arm64"),
+    ],
+    ids=["python3", "nodejs"],
+)
+def test_the_arm64_runtime_bases_run_their_runtime_under_emulation(
+    base: str, command: list[str], expected: str
+) -> None:
+    ensure_images([base], arch="arm64")
+    twin = arch_image(base, "arm64")
+    image = json.loads(run("docker", "image", "inspect", twin))[0]
+    assert image["Architecture"] == "arm64"
+    run_options = ("--rm", "--network", "none", "--platform", "linux/arm64")
+    assert run("docker", "run", *run_options, twin, *command).strip() == expected
