@@ -4,6 +4,7 @@
 #   cosign  signs images and attaches attestations (key pairs here; keyless in hosted pipelines)
 #   syft    makes the SPDX SBOM
 #   crane   assembles the two per-platform images into one OCI index and reads manifests
+#   kustomize  `kustomize edit set image` of ci/release.sh pin (kubectl has no `edit`)
 # and, with KEELSON_RELEASE_BUILDX=1 (the default), the two-platform builder that generated
 # services' ci/release.sh drives, as hosted CI does:
 #   docker-buildx  Docker's buildx, a CLI plugin (tests/release/builder.py links it)
@@ -23,6 +24,7 @@
 #   KEELSON_COSIGN_VERSION   github.com/sigstore/cosign/v3 version (default v3.1.3)
 #   KEELSON_SYFT_VERSION     github.com/anchore/syft version (default v1.57.2)
 #   KEELSON_CRANE_VERSION    github.com/google/go-containerregistry version (default v0.22.1)
+#   KEELSON_KUSTOMIZE_VERSION  sigs.k8s.io/kustomize/kustomize/v5 version (default v5.8.2; v5.8.3 needs Go 1.27)
 #   KEELSON_RELEASE_BUILDX   0 to leave out buildx and BuildKit (default 1)
 #   KEELSON_BUILDX_VERSION   github.com/docker/buildx version (default v0.38.2)
 #   KEELSON_BUILDKIT_VERSION github.com/moby/buildkit version (default v0.34.2)
@@ -34,6 +36,7 @@ BIN=$TOOLS/bin
 COSIGN_VERSION=${KEELSON_COSIGN_VERSION:-v3.1.3}
 SYFT_VERSION=${KEELSON_SYFT_VERSION:-v1.57.2}
 CRANE_VERSION=${KEELSON_CRANE_VERSION:-v0.22.1}
+KUSTOMIZE_VERSION=${KEELSON_KUSTOMIZE_VERSION:-v5.8.2}
 BUILDX_VERSION=${KEELSON_BUILDX_VERSION:-v0.38.2}
 BUILDKIT_VERSION=${KEELSON_BUILDKIT_VERSION:-v0.34.2}
 
@@ -51,6 +54,7 @@ tools() {
   echo "cosign github.com/sigstore/cosign/v3/cmd/cosign $COSIGN_VERSION -X $rel.gitVersion=$COSIGN_VERSION -X $rel.gitTreeState=clean"
   echo "syft github.com/anchore/syft/cmd/syft $SYFT_VERSION -X main.version=${SYFT_VERSION#v}"
   echo "crane github.com/google/go-containerregistry/cmd/crane $CRANE_VERSION -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION"
+  echo "kustomize sigs.k8s.io/kustomize/kustomize/v5 $KUSTOMIZE_VERSION -X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
   if [ "${KEELSON_RELEASE_BUILDX:-1}" = 1 ]; then
     local bk=github.com/moby/buildkit
     echo "docker-buildx github.com/docker/buildx/cmd/buildx $BUILDX_VERSION -X github.com/docker/buildx/version.Version=$BUILDX_VERSION"
@@ -90,8 +94,8 @@ build_one() { # name package version ldflags...
     die "$name build failed; full log: $TOOLS/build-$name.log"
   fi
   mkdir -p "$(dirname "$dest")"
-  # go install names the binary after the package's folder (buildx, not docker-buildx)
-  mv "$out/${pkg##*/}" "$dest"
+  # go install names the binary after the package (buildx, not docker-buildx; kustomize, not v5)
+  mv "$out"/* "$dest"
   rm -rf "$out"
   log "built $name $version in $(($(date +%s) - started)) s"
 }

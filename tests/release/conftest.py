@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from generator.docker import engine_problem
+from tests.kubernetes.conftest import cluster  # noqa: F401  # the kubernetes tier's node, shared
 from tests.matrix import ROOT
 from tests.release.builder import Builder, start_builder
 
@@ -60,6 +61,11 @@ class Tools:
     syft: Path
     crane: Path
     go: str
+
+    @property
+    def kustomize(self) -> Path:
+        """kustomize, built beside the others (ci/release.sh pin runs `kustomize edit`)."""
+        return self.crane.parent / "kustomize"
 
 
 @pytest.fixture(scope="session")

@@ -68,6 +68,7 @@ JQ=${JQ:-jq}
 # `docker build` needs BuildKit (cache mounts); an older engine builds classic without this
 export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1}
 NAME=orders
+BASE_IMAGE=registry.example.com/team/orders
 PORT=3000
 HEALTH_PATH=/healthz
 APP_UID=10001
@@ -223,7 +224,10 @@ cmd_sbom() {
   local target
   target=$(ref)
   mkdir -p "$OUT"
-  "$SYFT" scan "registry:$target" --output "spdx-json=$OUT/sbom.spdx.json"
+  # an index holds one image per platform and syft reads one: the first of $PLATFORMS
+  # (every platform is built from the same locked dependencies)
+  "$SYFT" scan "registry:$target" --platform "${PLATFORMS%%,*}" \
+    --output "spdx-json=$OUT/sbom.spdx.json"
 }
 
 cmd_sign() {
@@ -266,7 +270,9 @@ cmd_verify() {
 cmd_pin() {
   local pinned
   pinned=$IMAGE:$(version)@$(digest)
-  (cd k8s/overlays/prod && "$KUSTOMIZE" edit set image "$NAME=$pinned")
+  # the base already renamed the image to registry.example.com/team/orders: the overlay's
+  # entry must match that name, not the manifest's
+  (cd k8s/overlays/prod && "$KUSTOMIZE" edit set image "$BASE_IMAGE=$pinned")
   say "k8s/overlays/prod runs $pinned"
 }
 
