@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator import packs
 from generator.images import required_images
 from generator.kubernetes import build_overlay, delete_namespace, namespace_doc
 from tests.kubernetes.conftest import Cluster
-from tests.matrix import MATRIX, render
+from tests.matrix import MATRIX, ROOT, render
 from tests.release.builder import Builder
 from tests.release.conftest import Tools, run
 
@@ -137,28 +138,26 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def locked(project: Path, language: str) -> dict[str, str]:
+def locked(project: Path) -> dict[str, str]:
     """The service's locked runtime dependencies, name to version, read from its lockfile."""
-    if language == "python":
-        pins = re.findall(
-            r"^([A-Za-z0-9._-]+)==([^ \\\n]+)", (project / "requirements.txt").read_text(), re.M
-        )
+    if (requirements := project / "requirements.txt").is_file():
+        pins = re.findall(r"^([A-Za-z0-9._-]+)==([^ \\\n]+)", requirements.read_text(), re.M)
         return {_normal(n): v for n, v in pins}
-    if language == "node":
-        packages = json.loads((project / "package-lock.json").read_text())["packages"]
+    if (npm := project / "package-lock.json").is_file():
+        packages = json.loads(npm.read_text())["packages"]
         return {
             path.rsplit("node_modules/", 1)[-1]: meta["version"]
             for path, meta in packages.items()
             if path and not meta.get("dev")
         }
-    if language == "go":
-        lines = (project / "go.sum").read_text().split("\n")
+    if (sums := project / "go.sum").is_file():
+        lines = sums.read_text().split("\n")
         return {
             line.split()[0]: line.split()[1]
             for line in lines
             if line.strip() and not line.split()[1].endswith("/go.mod")
         }
-    raise AssertionError(f"no lockfile reader for {language}")
+    raise AssertionError(f"no lockfile reader for {sorted(p.name for p in project.iterdir())}")
 
 
 def test_the_sbom_lists_the_locked_dependencies_with_their_versions(shipped: Shipped) -> None:
@@ -166,17 +165,19 @@ def test_the_sbom_lists_the_locked_dependencies_with_their_versions(shipped: Shi
     sbom = json.loads((Path(shipped.env["OUT"]) / "sbom.spdx.json").read_text())
     assert sbom["spdxVersion"].startswith("SPDX-")
     listed = {(_normal(p["name"]), p.get("versionInfo")) for p in sbom["packages"]}
-    expected = locked(shipped.project, shipped.language)
+    expected = locked(shipped.project)
     missing = {(n, v) for n, v in expected.items() if (_normal(n), v) not in listed}
     assert not missing, f"locked but not in the SBOM: {sorted(missing)}"
-    if shipped.language == "go":
-        # a Go service with no module dependencies: its binary's module and Go itself
-        go_version = re.search(
-            r"^ARG GO_VERSION=(\S+)", (shipped.project / "Dockerfile").read_text(), re.M
+    if not expected:
+        # a service with no module dependencies (one static binary): its toolchain's
+        # standard library, at the release its Dockerfile builds with
+        arg = packs.load(ROOT, shipped.language).version_arg
+        release = re.search(
+            rf"^ARG {arg}=(\S+)", (shipped.project / "Dockerfile").read_text(), re.M
         )
-        assert go_version is not None
+        assert release is not None
         versions = {n: v for n, v in listed}
-        assert versions["stdlib"].startswith(f"go{go_version.group(1)}")
+        assert release.group(1) in versions["stdlib"]
     else:
         assert len(expected) >= 5, expected
 
