@@ -234,7 +234,7 @@ def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
           "package-lock.json": "{}", "yarn.lock": ""},
          "holds yarn.lock and package-lock.json: pass --data package_manager=yarn or "
          "--data package_manager=npm"),
-        ({"README.md": "nothing here\n"}, "holds no Node.js, Python or Go project"),
+        ({"README.md": "nothing here\n"}, "holds no Go, Node.js or Python project"),
     ],
     ids=["start-not-node", "no-start", "no-app", "no-server", "two-mains", "go-too-new",
          "two-lockfiles", "empty"],
