@@ -142,6 +142,11 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         TemplateError: The pack or one of its facts is missing.
 
     """
+    return _read(template, language)[0]
+
+
+def _read(template: str | os.PathLike[str], language: str) -> tuple[Pack, Any, Path]:
+    """Read one pack: its checked facts, the module `pack.jinja` makes, the file's path."""
     facts, path = _facts(template, language)
 
     def text(field: str) -> str:
@@ -182,7 +187,7 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
             raise TemplateError(f"{path}: `{field}` must be a list of commands")
         return tuple(_strings(c, field, path) for c in value)
 
-    return Pack(
+    pack = Pack(
         language=language,
         root=path.parent,
         label=text("label"),
@@ -211,6 +216,7 @@ def load(template: str | os.PathLike[str], language: str) -> Pack:
         floor_clears=_strings(getattr(facts, "floor_clears", None), "floor_clears", path),
         bench_dependency=commands("bench_dependency"),
     )
+    return pack, facts, path
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Pack) if f.name not in ("language", "root"))
@@ -260,12 +266,9 @@ class Adoption:
     """What `keelson adopt` knows of one language: its pack's `adopt_*` facts and `detect.py`.
 
     Attributes:
-        language: The `language` answer.
-        label: The language's name for people.
-        version_question: The answer that holds the runtime release.
+        pack: The language's pack (its label, version question, default port, ...).
         markers: Files whose presence marks a project in this language.
         marker_globs: Patterns of further marker files (the first match counts).
-        default_port: The port proposed when the code names none.
         databases: Dependency (or module path prefix) -> the `database` its client means.
         answers: The language's own answers, in the order adopt shows them.
         runtime_words: Words a `--data start_command` may begin with that name the runtime.
@@ -274,17 +277,34 @@ class Adoption:
 
     """
 
-    language: str
-    label: str
-    version_question: str
+    pack: Pack
     markers: tuple[str, ...]
     marker_globs: tuple[str, ...]
-    default_port: int
     databases: Mapping[str, str]
     answers: tuple[str, ...]
     runtime_words: tuple[str, ...]
     skip_dirs: tuple[str, ...]
     code: ModuleType
+
+    @property
+    def language(self) -> str:
+        """The `language` answer."""
+        return self.pack.language
+
+    @property
+    def label(self) -> str:
+        """The language's name for people."""
+        return self.pack.label
+
+    @property
+    def version_question(self) -> str:
+        """The answer that holds the runtime release."""
+        return self.pack.version_question
+
+    @property
+    def default_port(self) -> int:
+        """The port proposed when the code names none."""
+        return self.pack.default_port
 
     @property
     def detect(self) -> Callable[..., None]:
@@ -307,10 +327,7 @@ def adoption(template: str | os.PathLike[str], language: str) -> Adoption | None
     code_path = Path(template) / "templates" / language / DETECT_FILE
     if not code_path.is_file():
         return None
-    facts, path = _facts(template, language)
-    port = getattr(facts, "default_port", None)
-    if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535:
-        raise TemplateError(f"{path}: `default_port` must be an integer from 1024 to 65535")
+    pack, facts, path = _read(template, language)
     databases = getattr(facts, "adopt_databases", None)
     if not isinstance(databases, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in databases.items()
@@ -326,21 +343,14 @@ def adoption(template: str | os.PathLike[str], language: str) -> Adoption | None
         raise TemplateError(f"{code_path}: {error}") from error
     if not callable(getattr(code, "detect", None)):
         raise TemplateError(f"{code_path}: defines no detect(detection, spec, adoption)")
-    version_question = getattr(facts, "version_question", None)
-    label = getattr(facts, "label", None)
-    if not isinstance(version_question, str) or not isinstance(label, str):
-        raise TemplateError(f"{path}: `label` and `version_question` must be strings")
 
     def strings(field: str) -> tuple[str, ...]:
         return _strings(getattr(facts, field, None), field, path)
 
     return Adoption(
-        language=language,
-        label=label,
-        version_question=version_question,
+        pack=pack,
         markers=strings("adopt_markers"),
         marker_globs=strings("adopt_marker_globs"),
-        default_port=port,
         databases=dict(databases),
         answers=strings("adopt_answers"),
         runtime_words=strings("adopt_runtime_words"),

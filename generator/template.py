@@ -6,6 +6,7 @@ their choices from it, so none of them can drift from the template.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -89,9 +90,12 @@ def spec_at(location: str, ref: str | None = None) -> TemplateSpec | None:
 def ref_reader(repo: Path, ref: str) -> Reader:
     """Read `copier.yml`'s includes from a git repository as it is at a ref."""
 
+    @functools.cache
+    def tree() -> tuple[str, ...]:  # listed once, however many includes it serves
+        return tuple(git("ls-tree", "-r", "--name-only", ref, cwd=repo).stdout.splitlines())
+
     def read(pattern: str) -> list[str]:
-        listed = git("ls-tree", "-r", "--name-only", ref, cwd=repo)
-        names = sorted(n for n in listed.stdout.splitlines() if matches(n, pattern))
+        names = sorted(n for n in tree() if matches(n, pattern))
         return [text for name in names if (text := show_at(repo, ref, name)) is not None]
 
     return read
