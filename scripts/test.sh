@@ -38,40 +38,31 @@ corpus_fetch=$!
 trap 'kill "$kube_build" "$release_build" "$renovate_tool" "$corpus_fetch" 2>/dev/null || true; rm -f "$kube_log" "$release_log" "$renovate_log" "$corpus_log"' EXIT
 scripts/lint.sh
 status=0
+# job_done PID LOG WHAT WHEN: wait for a background job; if it failed, print its log and
+# "could not WHAT", and fail the run (WHEN=always) or only under CI (WHEN=ci: elsewhere the
+# tier that needs it skips and says why)
+job_done() {
+  if wait "$1"; then return 0; fi
+  cat "$2" >&2
+  echo "test: could not $3" >&2
+  if [ "$4" = always ] || [ "${CI:-}" = "true" ]; then status=1; fi
+  return 1
+}
 # the fast tier on 4 pytest-xdist workers (much of it waits on git, pip, npm and go, not
 # the CPU); then the engine tiers in one process, as they keep one stack at a time
 .venv/bin/pytest -m "not docker and not kubernetes and not renovate" -n 4 --dist worksteal \
   || status=$?
-if wait "$renovate_tool"; then
+if job_done "$renovate_tool" "$renovate_log" "install Renovate (scripts/renovate-tool.sh)" always; then
   .venv/bin/pytest -m renovate -n 2 || status=$?
-else
-  cat "$renovate_log" >&2
-  echo "test: could not install Renovate (scripts/renovate-tool.sh)" >&2
-  status=1
 fi
 .venv/bin/pytest -m "docker and not kubernetes and not release and not adopt_corpus" || status=$?
-if wait "$corpus_fetch"; then
+if job_done "$corpus_fetch" "$corpus_log" "fetch the adopt corpus (scripts/adopt-corpus.sh)" always; then
   .venv/bin/pytest -m adopt_corpus || status=$?
-else
-  cat "$corpus_log" >&2
-  echo "test: could not fetch the adopt corpus (scripts/adopt-corpus.sh)" >&2
-  status=1
 fi
-if wait "$kube_build"; then
-  echo "test: kubernetes: $(tail -n 1 "$kube_log")"
-else
-  cat "$kube_log" >&2
-  echo "test: could not build the Kubernetes control plane and node" >&2
-  # in CI that is a failure; elsewhere the kubernetes tiers skip and say why
-  [ "${CI:-}" = "true" ] && status=1
-fi
+job_done "$kube_build" "$kube_log" "build the Kubernetes control plane and node" ci \
+  && echo "test: kubernetes: $(tail -n 1 "$kube_log")"
 .venv/bin/pytest -m kubernetes || status=$?
-if wait "$release_build"; then
-  echo "test: release tools: $(tail -n 1 "$release_log")"
-else
-  cat "$release_log" >&2
-  echo "test: could not build the release tools" >&2
-  [ "${CI:-}" = "true" ] && status=1
-fi
+job_done "$release_build" "$release_log" "build the release tools" ci \
+  && echo "test: release tools: $(tail -n 1 "$release_log")"
 .venv/bin/pytest -m release || status=$?
 exit "$status"
