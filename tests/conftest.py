@@ -79,6 +79,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_update.py": ("slow",),
     "test_update_from_before.py": ("slow",),
     "test_update_pipeline.py": ("slow",),
+    "test_update_across_packs.py": ("slow",),
     "adopt/test_adopt.py::test_in_a_terminal_the_answers_are_shown_for_confirmation": ("slow",),
     "adopt/test_adopt.py::test_in_a_terminal_a_detected_answer_can_be_changed_before_writing": (
         "slow",
