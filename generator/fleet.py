@@ -22,7 +22,7 @@ from generator.catalogue import Catalogue, FleetService, find_catalogue, load_ca
 from generator.errors import KeelsonError, UsageError
 from generator.git import deadline, deadline_passed, git
 from generator.pins import PRESET_ANSWER, apply_pin, pin_in
-from generator.source import is_remote
+from generator.repository import is_remote
 from generator.table import columns
 from generator.template import TemplateSpec, spec_at
 from generator.update import CheckResult, check_service

@@ -38,18 +38,17 @@ from generator.errors import (
 from generator.git import git, git_env, show_at
 from generator.outcomes import UpdateResult
 from generator.render import check_data_keys
-from generator.source import (
-    TemplateSource,
+from generator.repository import (
     check_ref,
-    confirm_trust,
     git_url,
     has_commit,
     is_bare,
-    is_own,
     is_placeholder,
     is_remote,
 )
+from generator.source import TemplateSource, is_own
 from generator.template import spec_at
+from generator.trust import confirm_trust
 
 CHANGELOG = "CHANGELOG.md"
 # a conflict block copier (git merge-file) leaves behind starts and ends with these
