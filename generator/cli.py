@@ -30,6 +30,7 @@ from generator.catalogue import (
     new_from_preset,
     require_catalogue,
 )
+from generator.check import format_check
 from generator.delivery import delivery_exit_code, fleet_update
 from generator.errors import KeelsonError, UpdateConflictError, UsageError, one_line
 from generator.fleet import JOBS, TIMEOUT, check_json, fleet_exit_code, fleet_status, format_fleet
@@ -44,7 +45,7 @@ from generator.kube_deploy import deploy_service
 from generator.kubernetes import verify_kubernetes
 from generator.pins import check_pinned, update_pinned
 from generator.render import Created, check_destination, create_service
-from generator.update import format_check, summary
+from generator.update import summary
 from generator.verify import verify_service
 from generator.yamlfile import load_yaml
 
