@@ -21,11 +21,8 @@ from typing import Any
 from copier.errors import DirtyLocalWarning
 
 from generator import __version__, transaction
-from generator.commands.create import add_adopt, add_new
-from generator.commands.proof import add_images, add_verify
+from generator.commands import create, proof, team, upkeep
 from generator.commands.shared import silence_stdout
-from generator.commands.team import add_catalogue, add_fleet
-from generator.commands.upkeep import add_check, add_update
 from generator.errors import KeelsonError, one_line
 
 Handler = Callable[[argparse.Namespace], int]
@@ -39,14 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"keelson {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_new(commands)
-    add_adopt(commands)
-    add_update(commands)
-    add_check(commands)
-    add_catalogue(commands)
-    add_fleet(commands)
-    add_verify(commands)
-    add_images(commands)
+    for group in (create, upkeep, team, proof):
+        group.add_commands(commands)
     return parser
 
 

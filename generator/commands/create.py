@@ -20,7 +20,7 @@ from generator.catalogue import (
     require_catalogue,
 )
 from generator.commands.shared import (
-    CATALOGUE_HELP,
+    add_catalogue_option,
     add_data,
     add_dir,
     add_trust,
@@ -29,6 +29,12 @@ from generator.commands.shared import (
 )
 from generator.errors import KeelsonError, UsageError
 from generator.render import Created, check_destination, create_service
+
+
+def add_commands(commands: Any) -> None:
+    """Add `keelson new` and `keelson adopt`."""
+    _add_new(commands)
+    _add_adopt(commands)
 
 
 def _offer_presets(args: argparse.Namespace) -> tuple[Catalogue, Preset] | None:
@@ -104,8 +110,7 @@ def describe_created(created: Created, given: Path | None) -> list[str]:
     return lines
 
 
-def add_new(commands: Any) -> None:
-    """Add `keelson new`."""
+def _add_new(commands: Any) -> None:
     new = commands.add_parser(
         "new",
         help="generate a new service",
@@ -132,7 +137,7 @@ def add_new(commands: Any) -> None:
     )
     add_trust(new)
     new.add_argument("--preset", metavar="NAME", help="start from a preset of the team catalogue")
-    new.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(new)
     new.add_argument(
         "--no-git",
         dest="git",
@@ -213,8 +218,7 @@ def _top(paths: Sequence[str]) -> list[str]:
     return seen
 
 
-def add_adopt(commands: Any) -> None:
-    """Add `keelson adopt`."""
+def _add_adopt(commands: Any) -> None:
     adopt = commands.add_parser(
         "adopt",
         help="containerize an existing Node.js, Python or Go project",

@@ -15,6 +15,12 @@ from generator.kubernetes import verify_kubernetes
 from generator.verify import verify_service
 
 
+def add_commands(commands: Any) -> None:
+    """Add `keelson verify` and `keelson images`."""
+    _add_verify(commands)
+    _add_images(commands)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     log = (
         (lambda _msg: None)
@@ -49,8 +55,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def add_verify(commands: Any) -> None:
-    """Add `keelson verify`."""
+def _add_verify(commands: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="build, boot and probe a generated service",
@@ -108,8 +113,7 @@ def _cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_images(commands: Any) -> None:
-    """Add `keelson images`."""
+def _add_images(commands: Any) -> None:
     images = commands.add_parser(
         "images",
         help="make a service's base images available (offline stand-ins)",

@@ -50,6 +50,11 @@ def parse_data(pairs: Sequence[str], data_file: Path | None) -> dict[str, Any]:
     return answers
 
 
+def add_catalogue_option(parser: argparse.ArgumentParser) -> None:
+    """Add `--catalogue PATH|URL`: the team catalogue to read."""
+    parser.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+
+
 def add_trust(parser: argparse.ArgumentParser) -> None:
     """Add `--trust`: run a template's tasks and migrations."""
     parser.add_argument(

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from generator.catalogue import require_catalogue
-from generator.commands.shared import CATALOGUE_HELP, add_trust
+from generator.commands.shared import add_catalogue_option, add_trust
 from generator.delivery import delivery_exit_code, fleet_update
 from generator.errors import UsageError
 from generator.fleet import JOBS, TIMEOUT, fleet_exit_code, fleet_status, format_fleet
@@ -18,6 +18,12 @@ from generator.governance import (
     select_presets,
     validate_catalogue,
 )
+
+
+def add_commands(commands: Any) -> None:
+    """Add `keelson catalogue` and `keelson fleet`, each with its actions."""
+    _add_catalogue(commands)
+    _add_fleet(commands)
 
 
 def _cmd_catalogue_list(args: argparse.Namespace) -> int:
@@ -53,8 +59,7 @@ def _cmd_catalogue_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_catalogue(commands: Any) -> None:
-    """Add `keelson catalogue` and its actions list, validate and show."""
+def _add_catalogue(commands: Any) -> None:
     catalogue = commands.add_parser(
         "catalogue",
         help="the team catalogue of templates and presets",
@@ -67,7 +72,7 @@ def add_catalogue(commands: Any) -> None:
         description="List the catalogue's presets: name, template, version, description.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON for tools")
-    listing.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(listing)
     listing.add_argument(
         "--tag", action="append", default=[], metavar="TAG",
         help="only presets with this tag (repeatable: every one)",
@@ -83,7 +88,7 @@ def add_catalogue(commands: Any) -> None:
             "validators `keelson new` uses). One line per finding; exit 2 on any."
         ),
     )
-    validate.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(validate)
     validate.add_argument(
         "--trust",
         action="store_true",
@@ -97,7 +102,7 @@ def add_catalogue(commands: Any) -> None:
         "the questions `keelson new --preset` still asks.",
     )
     show.add_argument("preset", metavar="PRESET")
-    show.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(show)
     show.set_defaults(handler=_cmd_catalogue_show)
     catalogue.set_defaults(handler=_need_action)
 
@@ -128,8 +133,7 @@ def _cmd_fleet_update(args: argparse.Namespace) -> int:
     return delivery_exit_code(done)
 
 
-def add_fleet(commands: Any) -> None:
-    """Add `keelson fleet` and its actions status and update."""
+def _add_fleet(commands: Any) -> None:
     fleet = commands.add_parser(
         "fleet",
         help="the state of every service the team catalogue lists",
@@ -147,7 +151,7 @@ def add_fleet(commands: Any) -> None:
         ),
     )
     status.add_argument("--json", action="store_true", help="print JSON for dashboards")
-    status.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(status)
     status.add_argument(
         "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
     )
@@ -168,7 +172,7 @@ def add_fleet(commands: Any) -> None:
         ),
     )
     update.add_argument("--dry-run", action="store_true", help="say what would be pushed")
-    update.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(update)
     add_trust(update)
     update.add_argument(
         "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"

@@ -12,7 +12,7 @@ from typing import Any
 
 from generator.check import format_check
 from generator.commands.shared import (
-    CATALOGUE_HELP,
+    add_catalogue_option,
     add_data,
     add_dir,
     add_trust,
@@ -24,6 +24,12 @@ from generator.errors import UpdateConflictError
 from generator.fleet import check_json
 from generator.pins import check_pinned, update_pinned
 from generator.update import summary
+
+
+def add_commands(commands: Any) -> None:
+    """Add `keelson update` and `keelson check`."""
+    _add_update(commands)
+    _add_check(commands)
 
 
 def _cmd_update(args: argparse.Namespace) -> int:
@@ -82,8 +88,7 @@ def _real_update(args: argparse.Namespace, where: Path) -> str:
     return shlex.join(words)
 
 
-def add_update(commands: Any) -> None:
-    """Add `keelson update`."""
+def _add_update(commands: Any) -> None:
     update = commands.add_parser(
         "update",
         help="pull the template's newer version into a service",
@@ -100,7 +105,7 @@ def add_update(commands: Any) -> None:
         help="template version (git ref); default: the team catalogue's pin for the "
         "service's template, else its newest tag",
     )
-    update.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(update)
     update.add_argument(
         "--template",
         metavar="PATH|URL",
@@ -140,8 +145,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def add_check(commands: Any) -> None:
-    """Add `keelson check`."""
+def _add_check(commands: Any) -> None:
     check = commands.add_parser(
         "check",
         help="tell whether a service is on the newest template version",
@@ -153,7 +157,7 @@ def add_check(commands: Any) -> None:
         ),
     )
     add_dir(check)
-    check.add_argument("--catalogue", metavar="PATH|URL", help=CATALOGUE_HELP)
+    add_catalogue_option(check)
     check.add_argument(
         "--json",
         action="store_true",
