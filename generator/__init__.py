@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below load on first use
         new_from_preset,
         parse_catalogue,
     )
+    from generator.check import CheckResult, check_service
     from generator.errors import (
         CatalogueError,
         DestinationError,
@@ -40,11 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - the names below load on first use
     from generator.outcomes import UpdateResult
     from generator.render import Created, RenderOptions, ServiceOptions, create_service, new_service
     from generator.template import TemplateSpec, default_template
-    from generator.update import (
-        CheckResult,
-        check_service,
-        update_service,
-    )
+    from generator.update import update_service
     from generator.verify import Report, verify_service
 
 __version__: str
@@ -55,7 +52,7 @@ _HOMES = {
     "Catalogue": "generator.catalogue",
     "CatalogueError": "generator.errors",
     "CatalogueTemplate": "generator.catalogue",
-    "CheckResult": "generator.update",
+    "CheckResult": "generator.check",
     "Created": "generator.render",
     "DestinationError": "generator.errors",
     "DockerError": "generator.errors",
@@ -76,7 +73,7 @@ _HOMES = {
     "UpdateResult": "generator.outcomes",
     "UsageError": "generator.errors",
     "VerifyError": "generator.errors",
-    "check_service": "generator.update",
+    "check_service": "generator.check",
     "create_service": "generator.render",
     "default_template": "generator.template",
     "ensure_images": "generator.images",

@@ -24,7 +24,7 @@ from generator.copier_config import load_config
 from generator.errors import CatalogueError, InvalidAnswerError
 from generator.git import git
 from generator.render import Created, RenderOptions, create_service
-from generator.source import is_remote
+from generator.repository import is_remote
 from generator.template import copier_yml_at, ref_reader, spec_at
 
 CATALOGUE_ENV = "KEELSON_CATALOGUE"

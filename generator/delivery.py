@@ -21,7 +21,7 @@ from generator.catalogue import Catalogue, FleetService
 from generator.errors import KeelsonError, UpdateConflictError, one_line
 from generator.fleet import JOBS, TIMEOUT, ServiceRecord, fleet_status
 from generator.git import git
-from generator.source import is_remote
+from generator.repository import is_remote
 from generator.update import update_service
 
 BRANCH_PREFIX = "keelson/template-"

@@ -19,13 +19,13 @@ from typing import Any
 
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.catalogue import Catalogue, FleetService, find_catalogue, load_catalogue
+from generator.check import CheckResult, check_service
 from generator.errors import KeelsonError, UsageError
 from generator.git import deadline, deadline_passed, git
 from generator.pins import PRESET_ANSWER, apply_pin, pin_in
-from generator.source import is_remote
+from generator.repository import is_remote
 from generator.table import columns
 from generator.template import TemplateSpec, spec_at
-from generator.update import CheckResult, check_service
 
 JOBS = 4
 TIMEOUT = 60.0

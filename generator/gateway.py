@@ -21,7 +21,7 @@ import copier
 from copier.errors import InteractiveSessionError, UnsafeTemplateError, UserMessageError
 
 from generator.errors import InvalidAnswerError, KeelsonError, TemplateError, UsageError, one_line
-from generator.source import ask_trust
+from generator.trust import ask_trust
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>\w+)': (?P<msg>.*)", re.S)
 _BAD_CHOICE = re.compile(

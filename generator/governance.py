@@ -23,7 +23,8 @@ from generator import gateway
 from generator.catalogue import Catalogue, CatalogueTemplate, Preset, template_questions
 from generator.errors import CatalogueError, InvalidAnswerError, KeelsonError, one_line
 from generator.render import check_data_keys
-from generator.source import is_own, list_refs
+from generator.repository import list_refs
+from generator.source import is_own
 from generator.table import columns
 from generator.template import TemplateSpec, spec_at
 

@@ -19,7 +19,7 @@ from typing import Any
 from generator import transaction
 from generator.errors import KeelsonError, one_line
 from generator.git import git, git_env
-from generator.source import git_toplevel
+from generator.repository import git_toplevel
 
 
 def _message(recorded: Mapping[str, Any]) -> str:

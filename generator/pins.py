@@ -16,20 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
-
 from generator.answers import ANSWERS_FILE, find_service, read_answers
 from generator.catalogue import Catalogue, CatalogueTemplate, find_catalogue, load_catalogue
+from generator.check import CheckResult, check_service
 from generator.outcomes import UpdateResult
-from generator.update import (
-    CheckResult,
+from generator.releases import (
     changelog_between,
-    check_service,
     parse_version,
     read_changelog,
     release_tags,
-    update_service,
+    release_version,
 )
+from generator.update import update_service
 
 PRESET_ANSWER = "keelson_preset"
 """The answer that records the preset a service was made from (copier.yml)."""
@@ -119,8 +117,8 @@ def apply_pin(result: CheckResult, pin: Pin | None, preset: str | None = None) -
     if limit is None:  # a branch or commit: current means exactly there
         missed: tuple[str, ...] = () if result.current == pin.ref else (pin.ref,)
         return dataclasses.replace(pinned, missed=missed, changelog=())
-    missed = tuple(t for t in result.missed if _version(t) <= limit)
-    beyond = tuple(t for t in result.missed if _version(t) > limit)
+    missed = tuple(t for t in result.missed if release_version(t) <= limit)
+    beyond = tuple(t for t in result.missed if release_version(t) > limit)
     changelog: tuple[str, ...] = ()
     if missed:
         text = read_changelog(result.template, pin.ref)
@@ -128,13 +126,6 @@ def apply_pin(result: CheckResult, pin: Pin | None, preset: str | None = None) -
             have = parse_version(result.current)
             changelog = tuple(changelog_between(text, have, limit))
     return dataclasses.replace(pinned, missed=missed, beyond=beyond, changelog=changelog)
-
-
-def _version(tag: str) -> Version:
-    version = parse_version(tag)
-    if version is None:  # pragma: no cover - check_service lists versions only
-        raise ValueError(tag)
-    return version
 
 
 def check_pinned(
@@ -197,7 +188,8 @@ def update_pinned(
         )
         newer = [
             t for t in release_tags(str(answers["_src_path"]))
-            if limit is not None and _version(t) > limit and (have is None or _version(t) > have)
+            if limit is not None and release_version(t) > limit
+            and (have is None or release_version(t) > have)
         ]  # fmt: skip
         if newer:
             notes.append(

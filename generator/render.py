@@ -30,17 +30,16 @@ from generator.errors import (
 )
 from generator.gateway import NO_TERMINAL
 from generator.newtree import bring_in
+from generator.repository import check_ref, is_placeholder
 from generator.source import (
     BUNDLE,
     TemplateSource,
     bundle_url,
-    check_ref,
-    confirm_trust,
-    is_placeholder,
     published,
     resolve,
 )
 from generator.template import TemplateSpec, spec_at
+from generator.trust import confirm_trust
 
 
 def check_data_keys(spec: TemplateSpec, data: Mapping[str, Any]) -> None:

@@ -23,7 +23,8 @@ from packaging.version import InvalidVersion, Version
 from generator.copier_config import Reader, folder_reader, load_config, matches
 from generator.errors import TemplateError
 from generator.git import git, show_at
-from generator.source import PROBE_SECONDS, git_url, is_placeholder, is_remote, list_refs, resolve
+from generator.repository import PROBE_SECONDS, git_url, is_placeholder, is_remote, list_refs
+from generator.source import resolve
 
 COPIER_FILES = ("copier.yml", "copier.yaml")
 """The names copier reads a template's settings and questions from, in its order."""

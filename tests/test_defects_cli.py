@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from generator.render import new_service
-from generator.source import runs_code
+from generator.trust import runs_code
 from tests.adopt.helpers import adopt, copy_fixture
 from tests.conftest import Keelson, Ran, Render, tool
 from tests.matrix import ROOT, copy_template, git

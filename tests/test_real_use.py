@@ -190,11 +190,12 @@ def test_an_unforeseen_failure_is_one_line_exit_2(
 ) -> None:
     # nothing in keelson raises this on purpose: a stand-in for the unforeseeable
     from generator import cli
+    from generator.commands import create
 
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk\nfull")
 
-    monkeypatch.setattr(cli, "create_service", explode)
+    monkeypatch.setattr(create, "create_service", explode)
     assert cli.main(["new", str(tmp_path / "svc"), "--defaults"]) == 2
     err = capsys.readouterr().err
     assert err == "keelson: unexpected error (RuntimeError): disk full; nothing was written\n"

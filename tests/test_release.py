@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.source import FALLBACK_URL
+from generator.repository import FALLBACK_URL
 from tests.matrix import ROOT, git
 from tests.test_update import LIMITRANGE
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.source import FALLBACK_URL
+from generator.repository import FALLBACK_URL
 from tests.conftest import Keelson
 from tests.matrix import git
 

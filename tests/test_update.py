@@ -28,9 +28,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.check import check_service, find_conflicts
 from generator.errors import UsageError
+from generator.releases import changelog_between
 from generator.render import new_service
-from generator.update import changelog_between, check_service, find_conflicts, update_service
+from generator.update import update_service
 from tests.conftest import Keelson
 from tests.matrix import ROOT, copy_template, git, release
 

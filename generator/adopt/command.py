@@ -16,8 +16,9 @@ from generator.answers import adopted_answers
 from generator.errors import KeelsonError, UsageError
 from generator.gateway import NO_TERMINAL
 from generator.render import check_data_keys, checked_source, local_spec
-from generator.source import confirm_trust, is_own, own_template
+from generator.source import is_own, own_template
 from generator.template import TemplateSpec, spec_at
+from generator.trust import confirm_trust
 
 
 def _recorded(previous: Mapping[str, Any] | None, spec: TemplateSpec | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.source import FALLBACK_URL
+from generator.repository import FALLBACK_URL
 from tests.adopt.helpers import CORPUS, CORPUS_IDS, copy_fixture, keelson
 from tests.matrix import copy_template, git
 
