@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import jinja2
+import yaml
 
 from generator.errors import TemplateError
 
@@ -33,6 +34,10 @@ QUESTIONS_FILE = "questions.yml"
 CHOICE_FILE = "language.yml"
 PACK_FILES = (PACK_FILE, QUESTIONS_FILE, CHOICE_FILE)
 """The files that make a folder of `templates/` a language pack."""
+STANDINS = "standins"
+"""A pack's stand-ins: build contexts (one folder each) and `images.yml`."""
+STANDIN_IMAGES = f"{STANDINS}/images.yml"
+"""A pack's stand-in recipe rows, read by `generator.images.recipes` (optional)."""
 PROJECT = "project"
 COMMON = "common"
 
@@ -259,6 +264,34 @@ def load_all(template: str | os.PathLike[str], languages: tuple[str, ...]) -> di
 
     """
     return {language: load(template, language) for language in languages}
+
+
+def standin_images(
+    template: str | os.PathLike[str], language: str
+) -> tuple[Path, tuple[Mapping[str, Any], ...]]:
+    """Read a pack's stand-in rows (`standins/images.yml`) and the folder they live in.
+
+    Args:
+        template: The template's root folder (holding `copier.yml`).
+        language: A `language` choice of `copier.yml`.
+
+    Returns:
+        The pack's `standins/` folder and its rows, in order (none without the file).
+
+    Raises:
+        TemplateError: The file is not YAML, or not a list of mappings.
+
+    """
+    path = Path(template) / "templates" / language / STANDIN_IMAGES
+    if not path.is_file():
+        return path.parent, ()
+    try:
+        rows = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{path}: invalid YAML ({' '.join(str(error).split())})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise TemplateError(f"{path}: must be a list of image rows (`repo`, `tags`, `otherwise`)")
+    return path.parent, tuple(rows)
 
 
 @dataclass(frozen=True)

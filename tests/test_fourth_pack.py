@@ -3,8 +3,9 @@
 In a temporary copy of the template, templates/go is copied to templates/gox and only
 what must be renamed inside the new folder is renamed (its `language` value and its
 own questions). With no other edit, gox is a `keelson new` choice, a row of the render
-matrix, a service whose images all have stand-ins, a row of every benchmark table,
-and a language `keelson adopt` detects from the (trusted) template.
+matrix, a service whose images all have stand-ins (the copy's own rows in the plan), a
+row of every benchmark table, and a language `keelson adopt` detects from the (trusted)
+template.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from generator import packs
 from generator.adopt.detection import adoptions
 from generator.errors import TemplateError
 from generator.images import required_images, standin_supported
+from generator.images.base import recipe_digest
+from generator.images.recipes import families, recipe_for
 from generator.template import TemplateSpec
 from tests.conftest import Keelson
 from tests.matrix import ROOT, combinations, copy_template, git
@@ -95,7 +98,18 @@ def test_keelson_new_makes_a_service_of_it_with_stand_ins_for_its_images(
     assert answers[f"{NEW}_version"] == own.default and own.choices
     assert answers["port"] == packs.load(template, NEW).default_port
     images = required_images(service)
-    assert images and all(standin_supported(image) for image in images), images
+    assert images and all(standin_supported(image, template) for image in images), images
+    # the stand-in plan reads every pack's standins/images.yml, the copy's too: its rows
+    # follow the original's, and its builder context has the original's digest
+    folder, rows = packs.standin_images(template, NEW)
+    assert rows == packs.standin_images(ROOT, FROM)[1]
+    repos = [family.repo for family in families(template)]
+    assert all(repos.count(row["repo"]) == 2 for row in rows), repos
+    for image in images:
+        recipe = recipe_for(image, template)
+        if recipe.context is not None and recipe.context.is_relative_to(template / "templates"):
+            copied = recipe_digest((folder / recipe.kind,))
+            assert copied == recipe_digest(recipe_for(image).folders), image
 
 
 def test_every_benchmark_table_has_a_row_for_it(template: Path) -> None:

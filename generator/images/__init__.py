@@ -20,8 +20,10 @@ Stand-ins are built once per machine and reused; they carry the label
 
 One module per job: `refs` (image references), `parsing` (the images a project's
 Dockerfiles and compose files name), `recipes` (which images have a stand-in and how
-each is built: a table), `base` (the debootstrap Debian base), `builds` (building
-stand-ins and `ensure_images`); `generator.docker` runs docker for all of them.
+each is built: a table, plus each language pack's `standins/images.yml`), `base` (the
+debootstrap Debian base), `fetch` (what a build needs from npm or PyPI, fetched on the
+host), `builds` (building stand-ins and `ensure_images`); `generator.docker` runs
+docker for all of them.
 """
 
 from __future__ import annotations

