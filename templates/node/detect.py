@@ -137,6 +137,8 @@ _NODE_VALUE_FLAGS = {
 # and the container's settings come from its environment (compose, k8s), not a .env file
 _NODE_DEV_FLAGS = ("--watch", "--watch-path", "--inspect", "--env-file")
 _NODE_RELOADERS = {"nodemon", "node-dev", "node-supervisor", "supervisor"}
+# a start script through the package manager (`yarn babel-node src`) runs no dependency's bin
+_PACKAGE_MANAGERS = {"npm", "npx", "pnpm", "pnpx", "yarn", "bun", "bunx", "corepack"}
 
 
 def _node_args(words: list[str]) -> tuple[list[str], str | None, list[str]]:
@@ -188,6 +190,8 @@ def _dependency_command(
     (and pnpm's .bin entries are shell scripts), so node runs the file the package's `bin`
     names. Only an installed node_modules says which package and file that is.
     """
+    if not words or words[0] in _PACKAGE_MANAGERS or any(c in start for c in "&|;"):
+        return None
     command, args = words[0], words[1:]
     for name in _declared(pkg, "dependencies"):
         if file := _bins(root, name).get(command):
@@ -215,42 +219,45 @@ def _dependency_command(
     return None
 
 
+def _start_script(root: Path, pkg: Mapping[str, Any], start: str) -> tuple[list[str], str, str]:
+    """Turn package.json's scripts.start into node's arguments, their origin and entry file."""
+    try:
+        words = shlex.split(start)
+    except ValueError:
+        words = []
+    if words[:1] == ["cross-env"]:
+        words.pop(0)  # cross-env NODE_ENV=production node server.js
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        words.pop(0)  # NODE_ENV=production node server.js
+    if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
+        args, entry, dropped = _node_args(words[1:])
+        if entry is not None:
+            why = f"package.json scripts.start ({start})"
+            if dropped:
+                why += f", without {' '.join(dropped)}"
+            return args, why, entry
+    if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
+        raise DetectionError(
+            f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
+            "changes, a development tool the image does not ship: pass "
+            f"--data start_command='{words[1]}' to run it with node"
+        )
+    if found := _dependency_command(root, pkg, start, words):
+        return found
+    raise DetectionError(
+        f"package.json scripts.start is {start!r}, not `node [flags] <file>` nor a command "
+        "of one of package.json's dependencies (the runtime image has no shell and no "
+        "npm): pass --data start_command='<file> [args]', the file node should run"
+    )
+
+
 def _node_start(
     root: Path, pkg: Mapping[str, Any], build: bool
 ) -> tuple[list[str] | None, str, str | None]:
     """Return the node arguments that start the app, their origin, and the entry file."""
     scripts = pkg.get("scripts") if isinstance(pkg.get("scripts"), dict) else {}
-    start = str((scripts or {}).get("start") or "").strip()
-    if start:
-        try:
-            words = shlex.split(start)
-        except ValueError:
-            words = []
-        if words[:1] == ["cross-env"]:
-            words.pop(0)  # cross-env NODE_ENV=production node server.js
-        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
-            words.pop(0)  # NODE_ENV=production node server.js
-        if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
-            args, entry, dropped = _node_args(words[1:])
-            if entry is not None:
-                why = f"package.json scripts.start ({start})"
-                if dropped:
-                    why += f", without {' '.join(dropped)}"
-                return args, why, entry
-        if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
-            raise DetectionError(
-                f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
-                "changes, a development tool the image does not ship: pass "
-                f"--data start_command='{words[1]}' to run it with node"
-            )
-        if words and not any(c in start for c in "&|;"):
-            if found := _dependency_command(root, pkg, start, words):
-                return found
-        raise DetectionError(
-            f"package.json scripts.start is {start!r}, not `node [flags] <file>` nor a command "
-            "of one of package.json's dependencies (the runtime image has no shell and no "
-            "npm): pass --data start_command='<file> [args]', the file node should run"
-        )
+    if start := str((scripts or {}).get("start") or "").strip():
+        return _start_script(root, pkg, start)
     main = str(pkg.get("main") or "").strip()
     if main:
         if not build and not (root / main).is_file():
@@ -264,18 +271,30 @@ def _node_start(
     return None, "", None
 
 
-def _check_installed(pkg: Mapping[str, Any], entry: str) -> None:
-    """Refuse a start file under node_modules that no production dependency installs.
+def _check_start_command(
+    root: Path, pkg: Mapping[str, Any], given: list[str], build: bool
+) -> str | None:
+    """Check the file a given start command runs; return it (the entry file).
 
-    node_modules is installed in the image; without it here, its package is what is checked.
+    A build writes its output (dist/) in the image, and node_modules is installed there:
+    without them here, only a source file, or the package a node_modules path is in, is
+    checked.
     """
-    parts = entry.split("/")
-    name = "/".join(parts[1:3] if parts[1].startswith("@") else parts[1:2])
-    if name not in _declared(pkg, "dependencies"):
+    _, entry, _ = _node_args(given)
+    if entry and entry.startswith("node_modules/") and not (root / "node_modules").is_dir():
+        parts = entry.split("/")
+        name = "/".join(parts[1:3] if parts[1].startswith("@") else parts[1:2])
+        if name not in _declared(pkg, "dependencies"):
+            raise DetectionError(
+                f"start_command: {entry} is in {name}, which package.json's dependencies do "
+                "not name (the image installs those only)"
+            )
+    elif entry and not build and not (root / entry).is_file():
         raise DetectionError(
-            f"start_command: {entry} is in {name}, which package.json's dependencies do not "
-            "name (the image installs those only)"
+            f"start_command: {entry} is not a file in {root}: name the file node runs, "
+            "relative to the project (e.g. --data start_command='server.js')"
         )
+    return entry
 
 
 _NODE_PORT = (
@@ -328,16 +347,9 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
             )
         detection.propose("start_command", args, why)
     elif isinstance(given := detection.answers["start_command"], list):
-        _, entry, _ = _node_args([str(word) for word in given])
-        installed = entry is not None and entry.startswith("node_modules/")
-        if installed and not (root / "node_modules").is_dir():
-            _check_installed(pkg, str(entry))
-        # a build writes its output (dist/) in the image: only a source file can be checked
-        elif entry and not detection.answers["build_script"] and not (root / entry).is_file():
-            raise DetectionError(
-                f"start_command: {entry} is not a file in {root}: name the file node runs, "
-                "relative to the project (e.g. --data start_command='server.js')"
-            )
+        given_words = [str(word) for word in given]
+        build_script = bool(detection.answers["build_script"])
+        entry = _check_start_command(root, pkg, given_words, build_script)
     deps = {
         str(name): "package.json dependencies"
         for name in (pkg.get("dependencies") or {})
