@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -136,6 +137,8 @@ _NODE_VALUE_FLAGS = {
 # and the container's settings come from its environment (compose, k8s), not a .env file
 _NODE_DEV_FLAGS = ("--watch", "--watch-path", "--inspect", "--env-file")
 _NODE_RELOADERS = {"nodemon", "node-dev", "node-supervisor", "supervisor"}
+# a start script through the package manager (`yarn babel-node src`) runs no dependency's bin
+_PACKAGE_MANAGERS = {"npm", "npx", "pnpm", "pnpx", "yarn", "bun", "bunx", "corepack"}
 
 
 def _node_args(words: list[str]) -> tuple[list[str], str | None, list[str]]:
@@ -160,39 +163,101 @@ def _node_args(words: list[str]) -> tuple[list[str], str | None, list[str]]:
     return args, None, dropped
 
 
+def _declared(pkg: Mapping[str, Any], key: str) -> list[str]:
+    """Name the packages one of package.json's dependency tables lists."""
+    table = pkg.get(key)
+    return [str(name) for name in table] if isinstance(table, dict) else []
+
+
+def _bins(root: Path, name: str) -> dict[str, str]:
+    """Return the commands an installed package declares (its package.json bin), by name."""
+    try:
+        installed = json.loads(read_text(root / "node_modules" / name / "package.json") or "{}")
+    except ValueError:
+        return {}
+    field = installed.get("bin") if isinstance(installed, dict) else None
+    if isinstance(field, str):  # one command, named after the package (less its scope)
+        return {name.rsplit("/", 1)[-1]: field}
+    return {str(k): str(v) for k, v in field.items()} if isinstance(field, dict) else {}
+
+
+def _dependency_command(
+    root: Path, pkg: Mapping[str, Any], start: str, words: list[str]
+) -> tuple[list[str], str, str] | None:
+    """Resolve `next start`, `fastify start app.js`: a dependency's command, run by node.
+
+    npm runs such a command from node_modules/.bin; the image has neither npm nor a shell
+    (and pnpm's .bin entries are shell scripts), so node runs the file the package's `bin`
+    names. Only an installed node_modules says which package and file that is.
+    """
+    if not words or words[0] in _PACKAGE_MANAGERS or any(c in start for c in "&|;"):
+        return None
+    command, args = words[0], words[1:]
+    for name in _declared(pkg, "dependencies"):
+        if file := _bins(root, name).get(command):
+            path = posixpath.normpath(f"node_modules/{name}/{file}")
+            return (
+                [path, *args],
+                f"package.json scripts.start ({start}), {path} from {name}'s bin",
+                path,
+            )
+    for name in _declared(pkg, "devDependencies"):
+        if command in _bins(root, name):
+            raise DetectionError(
+                f"package.json scripts.start runs `{command}`, which {name} installs, a "
+                "devDependency: the image installs package.json's dependencies only: move "
+                f"{name} to them, or pass --data start_command='<file> [args]', the file node "
+                "should run"
+            )
+    if _declared(pkg, "dependencies") and not (root / "node_modules").is_dir():
+        raise DetectionError(
+            f"package.json scripts.start runs `{command}`, a command one of package.json's "
+            "dependencies installs, and node_modules is not there to say which file it is: "
+            "run `npm install` and adopt again, or pass --data start_command='node_modules/"
+            f"<package>/<file> {shlex.join(args)}' (the file node runs)"
+        )
+    return None
+
+
+def _start_script(root: Path, pkg: Mapping[str, Any], start: str) -> tuple[list[str], str, str]:
+    """Turn package.json's scripts.start into node's arguments, their origin and entry file."""
+    try:
+        words = shlex.split(start)
+    except ValueError:
+        words = []
+    if words[:1] == ["cross-env"]:
+        words.pop(0)  # cross-env NODE_ENV=production node server.js
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        words.pop(0)  # NODE_ENV=production node server.js
+    if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
+        args, entry, dropped = _node_args(words[1:])
+        if entry is not None:
+            why = f"package.json scripts.start ({start})"
+            if dropped:
+                why += f", without {' '.join(dropped)}"
+            return args, why, entry
+    if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
+        raise DetectionError(
+            f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
+            "changes, a development tool the image does not ship: pass "
+            f"--data start_command='{words[1]}' to run it with node"
+        )
+    if found := _dependency_command(root, pkg, start, words):
+        return found
+    raise DetectionError(
+        f"package.json scripts.start is {start!r}, not `node [flags] <file>` nor a command "
+        "of one of package.json's dependencies (the runtime image has no shell and no "
+        "npm): pass --data start_command='<file> [args]', the file node should run"
+    )
+
+
 def _node_start(
     root: Path, pkg: Mapping[str, Any], build: bool
 ) -> tuple[list[str] | None, str, str | None]:
     """Return the node arguments that start the app, their origin, and the entry file."""
     scripts = pkg.get("scripts") if isinstance(pkg.get("scripts"), dict) else {}
-    start = str((scripts or {}).get("start") or "").strip()
-    if start:
-        try:
-            words = shlex.split(start)
-        except ValueError:
-            words = []
-        if words[:1] == ["cross-env"]:
-            words.pop(0)  # cross-env NODE_ENV=production node server.js
-        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
-            words.pop(0)  # NODE_ENV=production node server.js
-        if words[:1] == ["node"] and len(words) > 1 and not any(c in start for c in "&|;"):
-            args, entry, dropped = _node_args(words[1:])
-            if entry is not None:
-                why = f"package.json scripts.start ({start})"
-                if dropped:
-                    why += f", without {' '.join(dropped)}"
-                return args, why, entry
-        if words[:1] and words[0] in _NODE_RELOADERS and len(words) == 2:
-            raise DetectionError(
-                f"package.json scripts.start is {start!r}: {words[0]} restarts node on file "
-                "changes, a development tool the image does not ship: pass "
-                f"--data start_command='{words[1]}' to run it with node"
-            )
-        raise DetectionError(
-            f"package.json scripts.start is {start!r}, not `node [flags] <file>` (the runtime "
-            "image has no shell and no npm): pass --data start_command='<file> [args]', the "
-            "file node should run"
-        )
+    if start := str((scripts or {}).get("start") or "").strip():
+        return _start_script(root, pkg, start)
     main = str(pkg.get("main") or "").strip()
     if main:
         if not build and not (root / main).is_file():
@@ -204,6 +269,32 @@ def _node_start(
     if (root / "server.js").is_file():
         return ["server.js"], "server.js (npm's default start)", "server.js"
     return None, "", None
+
+
+def _check_start_command(
+    root: Path, pkg: Mapping[str, Any], given: list[str], build: bool
+) -> str | None:
+    """Check the file a given start command runs; return it (the entry file).
+
+    A build writes its output (dist/) in the image, and node_modules is installed there:
+    without them here, only a source file, or the package a node_modules path is in, is
+    checked.
+    """
+    _, entry, _ = _node_args(given)
+    if entry and entry.startswith("node_modules/") and not (root / "node_modules").is_dir():
+        parts = entry.split("/")
+        name = "/".join(parts[1:3] if parts[1].startswith("@") else parts[1:2])
+        if name not in _declared(pkg, "dependencies"):
+            raise DetectionError(
+                f"start_command: {entry} is in {name}, which package.json's dependencies do "
+                "not name (the image installs those only)"
+            )
+    elif entry and not build and not (root / entry).is_file():
+        raise DetectionError(
+            f"start_command: {entry} is not a file in {root}: name the file node runs, "
+            "relative to the project (e.g. --data start_command='server.js')"
+        )
+    return entry
 
 
 _NODE_PORT = (
@@ -256,13 +347,9 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
             )
         detection.propose("start_command", args, why)
     elif isinstance(given := detection.answers["start_command"], list):
-        _, entry, _ = _node_args([str(word) for word in given])
-        # a build writes its output (dist/) in the image: only a source file can be checked
-        if entry and not detection.answers["build_script"] and not (root / entry).is_file():
-            raise DetectionError(
-                f"start_command: {entry} is not a file in {root}: name the file node runs, "
-                "relative to the project (e.g. --data start_command='server.js')"
-            )
+        given_words = [str(word) for word in given]
+        build_script = bool(detection.answers["build_script"])
+        entry = _check_start_command(root, pkg, given_words, build_script)
     deps = {
         str(name): "package.json dependencies"
         for name in (pkg.get("dependencies") or {})

@@ -215,7 +215,8 @@ def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
     ("files", "expected"),
     [
         ({"package.json": '{"name": "x", "scripts": {"start": "next start"}}'},
-         "scripts.start is 'next start', not `node [flags] <file>`"),
+         "scripts.start is 'next start', not `node [flags] <file>` nor a command of one of "
+         "package.json's dependencies"),
         ({"package.json": '{"name": "x"}'},
          "no `start` script and no `main`, and there is no server.js: pass "
          "--data start_command="),
@@ -476,6 +477,101 @@ def test_start_scripts_node_cannot_run_name_the_answer(
     project.mkdir()
     (project / "package.json").write_text(json.dumps({"name": "svc", "scripts": {"start": start}}))
     assert expected in _refused(project)
+
+
+def _cli_project(tmp_path: Path, deps: dict[str, str], start: str) -> Path:
+    """A project whose start script runs a dependency's command (`fastify start app.js`)."""
+    project = tmp_path / "svc"
+    project.mkdir()
+    pkg = {"name": "svc", "scripts": {"start": start}, "dependencies": deps}
+    (project / "package.json").write_text(json.dumps(pkg))
+    (project / "app.js").write_text("module.exports = async () => {}\n")
+    return project
+
+
+def _installed(project: Path, name: str, bin_field: object, file: str) -> None:
+    """Put a package that declares `bin_field` (and its bin file) under node_modules."""
+    folder = project / "node_modules" / name
+    (folder / file).parent.mkdir(parents=True, exist_ok=True)
+    (folder / file).write_text("#!/usr/bin/env node\n")
+    (folder / "package.json").write_text(json.dumps({"name": name, "bin": bin_field}))
+
+
+@pytest.mark.parametrize(
+    ("deps", "start", "bin_field", "command"),
+    [
+        ({"fastify-cli": "^7.4.0"}, "fastify start -l info app.js",
+         {"fastify": "./cli.js"}, ["node_modules/fastify-cli/cli.js", "start", "-l", "info",
+                                   "app.js"]),
+        ({"@scope/serve": "^1.0.0"}, "serve --port 3000", "bin/serve.js",
+         ["node_modules/@scope/serve/bin/serve.js", "--port", "3000"]),
+    ],
+    ids=["bin-object", "scoped-bin-string"],
+)  # fmt: skip
+def test_a_dependency_command_as_start_script_runs_its_bin_file_with_node(
+    tmp_path: Path, deps: dict[str, str], start: str, bin_field: object, command: list[str]
+) -> None:
+    # `next start`, `fastify start app.js`: npm runs the command from node_modules/.bin;
+    # the image has no npm and no shell, so node runs the file the package's bin names
+    project = _cli_project(tmp_path, deps, start)
+    name = next(iter(deps))
+    file = bin_field["fastify"] if isinstance(bin_field, dict) else bin_field
+    _installed(project, name, bin_field, str(file).removeprefix("./"))
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["start_command"] == command
+    assert detection.evidence["start_command"] == (
+        f"package.json scripts.start ({start}), {command[0]} from {name}'s bin"
+    )
+
+
+@pytest.mark.parametrize(
+    ("deps", "dev", "expected"),
+    [
+        ({"fastify-cli": "^7.4.0"}, False,
+         "scripts.start runs `fastify`, a command one of package.json's dependencies "
+         "installs, and node_modules is not there to say which file it is: run `npm install` "
+         "and adopt again, or pass --data start_command='node_modules/<package>/<file> start "
+         "-l info app.js' (the file node runs)"),
+        ({}, True,
+         "scripts.start runs `fastify`, which fastify-cli installs, a devDependency: the "
+         "image installs package.json's dependencies only: move fastify-cli to them, or "
+         "pass --data start_command='<file> [args]', the file node should run"),
+    ],
+    ids=["not-installed", "dev-dependency"],
+)  # fmt: skip
+def test_a_dependency_command_adopt_cannot_resolve_is_refused_in_one_line(
+    tmp_path: Path, deps: dict[str, str], dev: bool, expected: str
+) -> None:
+    project = _cli_project(tmp_path, deps, "fastify start -l info app.js")
+    if dev:
+        pkg = json.loads((project / "package.json").read_text())
+        pkg["devDependencies"] = {"fastify-cli": "^7.4.0"}
+        (project / "package.json").write_text(json.dumps(pkg))
+        _installed(project, "fastify-cli", {"fastify": "cli.js"}, "cli.js")
+    assert _refused(project) == f"keelson: package.json {expected}\n"
+
+
+@pytest.mark.parametrize(
+    ("deps", "refused"),
+    [
+        ({"fastify-cli": "^7.4.0"}, None),
+        ({"fastify": "^5.0.0"},
+         "keelson: start_command: node_modules/fastify-cli/cli.js is in fastify-cli, which "
+         "package.json's dependencies do not name (the image installs those only)\n"),
+    ],
+    ids=["dependency", "not-a-dependency"],
+)  # fmt: skip
+def test_a_start_command_in_node_modules_names_a_production_dependency(
+    tmp_path: Path, deps: dict[str, str], refused: str | None
+) -> None:
+    # node_modules is installed in the image: without it here, the package is what is checked
+    project = _cli_project(tmp_path, deps, "fastify start app.js")
+    given = "start_command=node_modules/fastify-cli/cli.js start -a 0.0.0.0 app.js"
+    if refused:
+        assert _refused(project, "--data", given) == refused
+        return
+    detection = detect(project, {"start_command": given.partition("=")[2]}, SPEC)
+    assert detection.answers["start_command"][0] == "node_modules/fastify-cli/cli.js"
 
 
 BERRY_LOCK = "__metadata:\n  version: 8\n  cacheKey: 10c0\n"
