@@ -320,26 +320,6 @@ class Adoption:
     code: ModuleType
 
     @property
-    def language(self) -> str:
-        """The `language` answer."""
-        return self.pack.language
-
-    @property
-    def label(self) -> str:
-        """The language's name for people."""
-        return self.pack.label
-
-    @property
-    def version_question(self) -> str:
-        """The answer that holds the runtime release."""
-        return self.pack.version_question
-
-    @property
-    def default_port(self) -> int:
-        """The port proposed when the code names none."""
-        return self.pack.default_port
-
-    @property
     def detect(self) -> Callable[..., None]:
         """The pack's `detect(detection, spec, adoption)`."""
         found: Callable[..., None] = self.code.detect

@@ -139,7 +139,10 @@ def test_adopt_detects_it_from_a_trusted_template(template: Path) -> None:
     assert NEW in found, sorted(found)
     copied, original = found[NEW], found[FROM]
     assert copied.markers == original.markers
-    assert copied.default_port == original.default_port
-    assert copied.version_question == f"{NEW}_{original.version_question.removeprefix(FROM + '_')}"
+    assert copied.pack.default_port == original.pack.default_port
+    assert (
+        copied.pack.version_question
+        == f"{NEW}_{original.pack.version_question.removeprefix(FROM + '_')}"
+    )
     # an untrusted template's detection code is not run: its new pack is not detected
     assert NEW not in adoptions(spec, trusted=False)

@@ -152,11 +152,11 @@ def detect(
     detection.propose("language", language, why)
     if language not in packs:
         return detection
-    pack = packs[language]
-    detection.label = pack.label
-    detection.shown = (pack.version_question, *pack.answers)
+    adoption = packs[language]
+    detection.label = adoption.pack.label
+    detection.shown = (adoption.pack.version_question, *adoption.answers)
     detection.skip_dirs = SKIP_DIRS.union(*(a.skip_dirs for a in packs.values()))
-    pack.detect(detection, spec, pack)
+    adoption.detect(detection, spec, adoption)
     _loopback(detection)
     if "ci" in spec.questions:  # templates from before the pipeline have no `ci`
         _detect_ci(detection)

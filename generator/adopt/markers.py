@@ -24,7 +24,8 @@ def _markers(folder: Path, adoptions: Mapping[str, Adoption]) -> dict[str, list[
 
 def _describe(found: Mapping[str, list[str]], adoptions: Mapping[str, Adoption]) -> str:
     return " and ".join(
-        f"a {adoptions[lang].label} project ({', '.join(files)})" for lang, files in found.items()
+        f"a {adoptions[lang].pack.label} project ({', '.join(files)})"
+        for lang, files in found.items()
     )
 
 
@@ -82,7 +83,7 @@ def detect_language(
             "run `keelson adopt <subfolder>` for each"
         )
     raise DetectionError(
-        f"{root} holds no {_either([a.label for a in adoptions.values()])} project "
+        f"{root} holds no {_either([a.pack.label for a in adoptions.values()])} project "
         f"(looked for {looked}): "
         "run keelson adopt in the project's folder"
     )

@@ -85,5 +85,5 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
     detection.propose_database(requires, adoption.databases)
     main_dir = (root / str(detection.answers["go_main"])).resolve()
     in_main = [p for p in texts if p.parent.resolve() == main_dir]
-    detection.propose_port(texts, in_main, _GO_PORT, adoption.default_port)
+    detection.propose_port(texts, in_main, _GO_PORT, adoption.pack.default_port)
     detection.propose_health(texts)

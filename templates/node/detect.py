@@ -361,7 +361,7 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         for path in detection.files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))
     }
     detection.propose_port(
-        texts, [root / entry] if entry else [], _NODE_PORT, adoption.default_port
+        texts, [root / entry] if entry else [], _NODE_PORT, adoption.pack.default_port
     )
     detection.propose_health(texts)
 

@@ -344,7 +344,7 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
     deps = _python_deps(root, pyproject)
     detection.propose_database(deps, adoption.databases)
     texts = {path: read_text(path) for path in detection.files(root, (".py",))}
-    detection.propose_port(texts, [], _PY_PORT, adoption.default_port)
+    detection.propose_port(texts, [], _PY_PORT, adoption.pack.default_port)
     if "start_command" not in detection.answers:
         args, why = _python_start(detection, base, deps, pyproject, int(detection.answers["port"]))
         detection.propose("start_command", args, why)

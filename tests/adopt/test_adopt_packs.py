@@ -21,7 +21,7 @@ def test_every_offered_language_has_its_adopt_facts_in_its_pack() -> None:
     for language, adoption in found.items():
         assert adoption.code.__file__ == str(ROOT / "templates" / language / packs.DETECT_FILE)
         assert adoption.markers
-        assert adoption.version_question in SPEC.questions
+        assert adoption.pack.version_question in SPEC.questions
 
 
 @pytest.fixture
