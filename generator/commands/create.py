@@ -19,14 +19,7 @@ from generator.catalogue import (
     new_from_preset,
     require_catalogue,
 )
-from generator.commands.shared import (
-    add_catalogue_option,
-    add_data,
-    add_dir,
-    add_trust,
-    add_verbosity,
-    parse_data,
-)
+from generator.commands import shared
 from generator.errors import KeelsonError, UsageError
 from generator.render import Created, check_destination, create_service
 
@@ -53,7 +46,7 @@ def _offer_presets(args: argparse.Namespace) -> tuple[Catalogue, Preset] | None:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    answers = parse_data(args.data, args.data_file)
+    answers = shared.parse_data(args.data, args.data_file)
     dest_arg: Path = args.dest or Path(".")
     chosen = None
     if args.preset:
@@ -128,16 +121,16 @@ def _add_new(commands: Any) -> None:
         action="store_true",
         help="use the default answer for every question not given with --data",
     )
-    add_data(new, "answer a question (repeatable)")
+    shared.add_data(new, "answer a question (repeatable)")
     new.add_argument(
         "--template", metavar="PATH|URL", help="template to render (default: the keelson template)"
     )
     new.add_argument(
         "--vcs-ref", metavar="REF", help="template git ref (default: its newest release tag)"
     )
-    add_trust(new)
+    shared.add_trust(new)
     new.add_argument("--preset", metavar="NAME", help="start from a preset of the team catalogue")
-    add_catalogue_option(new)
+    shared.add_catalogue_option(new)
     new.add_argument(
         "--no-git",
         dest="git",
@@ -150,12 +143,12 @@ def _add_new(commands: Any) -> None:
         help="render a template checkout with uncommitted changes (template authors; "
         "such a service cannot be updated)",
     )
-    add_verbosity(new)
+    shared.add_verbosity(new)
     new.set_defaults(handler=_cmd_new)
 
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
-    answers = parse_data(args.data, args.data_file)
+    answers = shared.parse_data(args.data, args.data_file)
     adopted = adopt_project(
         args.dir,
         data=answers,
@@ -230,11 +223,11 @@ def _add_adopt(commands: Any) -> None:
             "file, which `keelson update` keeps up to date."
         ),
     )
-    add_dir(adopt)
+    shared.add_dir(adopt)
     adopt.add_argument(
         "--defaults", action="store_true", help="take the detected answers without asking"
     )
-    add_data(
+    shared.add_data(
         adopt,
         "give an answer instead of detecting it (repeatable), e.g. start_command='server.js'",
     )
@@ -255,11 +248,11 @@ def _add_adopt(commands: Any) -> None:
     adopt.add_argument(
         "--vcs-ref", metavar="REF", help="template git ref (default: its newest release tag)"
     )
-    add_trust(adopt)
+    shared.add_trust(adopt)
     adopt.add_argument(
         "--allow-dirty",
         action="store_true",
         help="render a template checkout with uncommitted changes (template authors)",
     )
-    add_verbosity(adopt)
+    shared.add_verbosity(adopt)
     adopt.set_defaults(handler=_cmd_adopt)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from generator.commands.shared import add_dir, add_standins
+from generator.commands import shared
 from generator.errors import UsageError
 from generator.images import ensure_images, required_images
 from generator.kube_deploy import deploy_service
@@ -65,8 +65,8 @@ def _add_verify(commands: Any) -> None:
             "print a pass/fail table and tear everything down. Exit 1 on any failure."
         ),
     )
-    add_dir(verify)
-    add_standins(verify)
+    shared.add_dir(verify)
+    shared.add_standins(verify)
     verify.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     verify.add_argument(
         "--kubernetes",
@@ -126,5 +126,5 @@ def _add_images(commands: Any) -> None:
         "image", nargs="*", help="images to provide (default: those DIR's service needs)"
     )
     images.add_argument("--dir", type=Path, default=Path("."), help="the service (default: .)")
-    add_standins(images)
+    shared.add_standins(images)
     images.set_defaults(handler=_cmd_images)

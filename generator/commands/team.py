@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from generator.catalogue import require_catalogue
-from generator.commands.shared import add_catalogue_option, add_trust
+from generator.commands import shared
 from generator.delivery import delivery_exit_code, fleet_update
 from generator.errors import UsageError
 from generator.fleet import JOBS, TIMEOUT, fleet_exit_code, fleet_status, format_fleet
@@ -72,7 +72,7 @@ def _add_catalogue(commands: Any) -> None:
         description="List the catalogue's presets: name, template, version, description.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON for tools")
-    add_catalogue_option(listing)
+    shared.add_catalogue_option(listing)
     listing.add_argument(
         "--tag", action="append", default=[], metavar="TAG",
         help="only presets with this tag (repeatable: every one)",
@@ -88,7 +88,7 @@ def _add_catalogue(commands: Any) -> None:
             "validators `keelson new` uses). One line per finding; exit 2 on any."
         ),
     )
-    add_catalogue_option(validate)
+    shared.add_catalogue_option(validate)
     validate.add_argument(
         "--trust",
         action="store_true",
@@ -102,7 +102,7 @@ def _add_catalogue(commands: Any) -> None:
         "the questions `keelson new --preset` still asks.",
     )
     show.add_argument("preset", metavar="PRESET")
-    add_catalogue_option(show)
+    shared.add_catalogue_option(show)
     show.set_defaults(handler=_cmd_catalogue_show)
     catalogue.set_defaults(handler=_need_action)
 
@@ -151,7 +151,7 @@ def _add_fleet(commands: Any) -> None:
         ),
     )
     status.add_argument("--json", action="store_true", help="print JSON for dashboards")
-    add_catalogue_option(status)
+    shared.add_catalogue_option(status)
     status.add_argument(
         "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
     )
@@ -172,8 +172,8 @@ def _add_fleet(commands: Any) -> None:
         ),
     )
     update.add_argument("--dry-run", action="store_true", help="say what would be pushed")
-    add_catalogue_option(update)
-    add_trust(update)
+    shared.add_catalogue_option(update)
+    shared.add_trust(update)
     update.add_argument(
         "--jobs", type=int, default=JOBS, help=f"services checked at once (default: {JOBS})"
     )

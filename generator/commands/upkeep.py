@@ -11,15 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.check import format_check
-from generator.commands.shared import (
-    add_catalogue_option,
-    add_data,
-    add_dir,
-    add_trust,
-    add_verbosity,
-    parse_data,
-    silence_stdout,
-)
+from generator.commands import shared
 from generator.errors import UpdateConflictError
 from generator.fleet import check_json
 from generator.pins import check_pinned, update_pinned
@@ -41,7 +33,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
             pretend=args.pretend,
             trust=args.trust or None,
             quiet=not args.verbose,
-            data=parse_data(args.data, args.data_file),
+            data=shared.parse_data(args.data, args.data_file),
             template=args.template,
         )
     except UpdateConflictError as error:
@@ -98,14 +90,14 @@ def _add_update(commands: Any) -> None:
             "between conflict markers, the files are listed and the exit code is 1."
         ),
     )
-    add_dir(update)
+    shared.add_dir(update)
     update.add_argument(
         "--to",
         metavar="REF",
         help="template version (git ref); default: the team catalogue's pin for the "
         "service's template, else its newest tag",
     )
-    add_catalogue_option(update)
+    shared.add_catalogue_option(update)
     update.add_argument(
         "--template",
         metavar="PATH|URL",
@@ -117,9 +109,9 @@ def _add_update(commands: Any) -> None:
         action="store_true",
         help="print the diff the update would make and write nothing",
     )
-    add_data(update, "change an answer (repeatable); the files follow it")
-    add_trust(update)
-    add_verbosity(update)
+    shared.add_data(update, "change an answer (repeatable); the files follow it")
+    shared.add_trust(update)
+    shared.add_verbosity(update)
     update.set_defaults(handler=_cmd_update)
 
 
@@ -141,7 +133,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         # `keelson check | head -1`: the reader has what it wanted; the verdict
         # still travels in the exit code
-        silence_stdout()
+        shared.silence_stdout()
     return result.exit_code
 
 
@@ -156,8 +148,8 @@ def _add_check(commands: Any) -> None:
             "hold conflict markers from an update; exit 2 when it cannot tell (for CI)."
         ),
     )
-    add_dir(check)
-    add_catalogue_option(check)
+    shared.add_dir(check)
+    shared.add_catalogue_option(check)
     check.add_argument(
         "--json",
         action="store_true",
