@@ -27,6 +27,9 @@ from generator.docker import engine_problem
 from generator.locks import locked
 from tests.matrix import (
     ROOT,
+    clone_release,
+    copy_template,
+    release,
     render,
 )
 
@@ -156,6 +159,40 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Render:
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def released_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """keelson's template, as the working tree has it, committed and tagged v1.0.0.
+
+    Made once per run and shared by the pytest-xdist workers (the first one to ask makes
+    it, under a lock): it is read-only, so a test that needs its own release clones it
+    through `template_release`.
+    """
+    folder = shared_tmp(tmp_path_factory) / "released-template"
+    folder.mkdir(parents=True, exist_ok=True)
+    repo = folder / "keelson"
+    with locked(folder / ".lock"):
+        if not (folder / ".released").exists():
+            if repo.exists():
+                shutil.rmtree(repo)
+            release(copy_template(repo), "v1.0.0")
+            (folder / ".released").touch()
+    return repo
+
+
+ReleaseClone = Callable[..., Path]
+
+
+@pytest.fixture
+def template_release(released_template: Path) -> ReleaseClone:
+    """Hand out a private clone of `released_template`: `template_release(dest, tag=...)`.
+
+    The clone's one release is named `tag` (v1.0.0 unless told; None leaves its commit
+    untagged, for a first release that needs an edit); the test edits the clone and tags
+    its later releases with `tests.matrix.release`.
+    """
+    return functools.partial(clone_release, released_template)
 
 
 @dataclass(frozen=True)

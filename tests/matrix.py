@@ -86,6 +86,24 @@ def copy_template(dest: Path) -> Path:
     return dest
 
 
+def clone_release(shared: Path, dest: Path, tag: str | None = "v1.0.0") -> Path:
+    """A private clone at `dest` of the shared released template, its release named `tag`.
+
+    The clone has no `origin` (keelson would record the shared repository as the source
+    and look for later releases there) and only `tag` on its one commit, or no tag for
+    None: a caller whose first release needs an edit makes it and then `release`s. The
+    caller tags its own later releases as a template's maintainers would.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    git(dest.parent, "clone", "-q", str(shared), str(dest))
+    git(dest, "remote", "remove", "origin")
+    if tag != "v1.0.0":
+        if tag is not None:
+            git(dest, "tag", tag, "v1.0.0")
+        git(dest, "tag", "-d", "v1.0.0")
+    return dest
+
+
 def has_commits(*commits: str) -> bool:
     """Whether this clone's history holds every commit (a shallow clone may not)."""
     return all(

@@ -30,7 +30,7 @@ from generator.catalogue import (
 from generator.errors import CatalogueError
 from tests.conftest import Keelson, Terminal
 from tests.helpers import answers, greeter, line_of, preset_yaml
-from tests.matrix import ROOT, copy_template, release
+from tests.matrix import ROOT, clone_release, release
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,13 @@ class Templates:
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+def templates(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> Templates:
     """A small copier template at v1.0.0 and v2.0.0, and keelson's at v0.1.0."""
     other = greeter(tmp_path_factory.mktemp("other") / "greeter")
     (other / "README.md.jinja").write_text("v2: {{ greeting }} x{{ size }}\n")
     release(other, "v2.0.0")
 
-    own = copy_template(tmp_path_factory.mktemp("keelson") / "keelson")
-    release(own, "v0.1.0")
+    own = clone_release(released_template, tmp_path_factory.mktemp("keelson") / "keelson", "v0.1.0")
     return Templates(other=other, keelson=own)
 
 

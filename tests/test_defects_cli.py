@@ -20,8 +20,8 @@ import yaml
 from generator.render import new_service
 from generator.trust import runs_code
 from tests.adopt.helpers import adopt, copy_fixture
-from tests.conftest import Keelson, Ran, Render, tool
-from tests.matrix import ROOT, copy_template, git
+from tests.conftest import Keelson, Ran, ReleaseClone, Render, tool
+from tests.matrix import ROOT, clone_release, copy_template, git, release
 
 LABEL = 'LABEL org.opencontainers.image.vendor="acme"'
 
@@ -192,11 +192,11 @@ def test_copier_itself_names_port_for_a_non_integer(tmp_path: Path) -> None:
     assert not (tmp_path / "svc").exists()
 
 
-def test_keelson_names_port_for_a_template_given_by_url(keelson: Keelson, tmp_path: Path) -> None:
+def test_keelson_names_port_for_a_template_given_by_url(
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
+) -> None:
     # a git URL: its questions are read at the ref before copier runs
-    repo = copy_template(tmp_path / "fork")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "fork")
+    repo = template_release(tmp_path / "fork", None)
     result = keelson("new", tmp_path / "svc", "--defaults", "--trust", "--vcs-ref", "HEAD",
                      "--template", f"git+file://{repo}", "--data", "port=abc")  # fmt: skip
     assert result.returncode == 2
@@ -311,14 +311,12 @@ def test_check_from_a_subfolder_finds_the_service(keelson: Keelson, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def template_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template_v2(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> Path:
     """keelson's template at v0.1.0 and at v0.2.0, which changes one Dockerfile line."""
-    repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
+    repo = clone_release(released_template, tmp_path_factory.mktemp("template") / "keelson", None)
     dockerfile = repo / "templates/go/project/Dockerfile.jinja"
     dockerfile.write_text(dockerfile.read_text() + LABEL + "\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "v0.1.0")
-    git(repo, "tag", "v0.1.0")
+    release(repo, "v0.1.0")
     dockerfile.write_text(dockerfile.read_text().replace(LABEL, LABEL + ' vendor.team="shop"'))
     git(repo, "commit", "-q", "-am", "v0.2.0")
     git(repo, "tag", "v0.2.0")

@@ -22,8 +22,8 @@ import pytest
 
 from generator.table import columns
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson
-from tests.matrix import copy_template, git, release
+from tests.conftest import Keelson, ReleaseClone
+from tests.matrix import git
 from tests.test_pins import COPIER_YML
 
 ANSWERS = "{{ _copier_answers | to_nice_yaml -}}\n"
@@ -67,7 +67,10 @@ def record(service: str, state: str, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def fleet(
-    keelson: Keelson, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keelson: Keelson,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    template_release: ReleaseClone,
 ) -> tuple[Path, dict[str, Path], Path, Path]:
     """(catalogue, service repositories by name, greeter template, other template)."""
     monkeypatch.delenv("KEELSON_CATALOGUE", raising=False)
@@ -141,8 +144,7 @@ def fleet(
     (conflicted / "README.md").write_text("hello from the team\n")
     commit_all(conflicted, "our README")
     # an existing project adopted with keelson's own template (a copy released as v1.0.0)
-    keelson_template = copy_template(tmp_path / "keelson")
-    release(keelson_template, "v1.0.0")
+    keelson_template = template_release(tmp_path / "keelson")
     adopted = copy_fixture("go-root", repos, "adopted")
     made = keelson("adopt", "--defaults", "--trust", "--template", keelson_template,
                    "--vcs-ref", "v1.0.0", adopted)  # fmt: skip

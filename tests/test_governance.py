@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Keelson
+from tests.conftest import Keelson, ReleaseClone
 from tests.helpers import GREETER_YML, line_of, preset_yaml
 from tests.helpers import greeter as make_greeter
-from tests.matrix import copy_template, git, release
+from tests.matrix import git
 
 # a question asked only for some answers: `show` lists it once size is 3
 SHOUT_YML = """\
@@ -113,10 +113,9 @@ def test_validate_names_every_finding_with_file_and_line(
 
 
 def test_validate_refuses_port_80_with_keelsons_own_validator(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    template = copy_template(tmp_path / "keelson")
-    release(template, "v0.1.0")
+    template = template_release(tmp_path / "keelson", "v0.1.0")
     catalogue = write(
         tmp_path,
         "version: 1\n"

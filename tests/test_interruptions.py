@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.adopt.helpers import copy_fixture
-from tests.matrix import copy_template, git, release
+from tests.matrix import clone_release, git, release
 
 KEELSON = str(Path(sys.executable).with_name("keelson"))
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
@@ -43,9 +43,9 @@ TEAM_SECURITY = "Mail security@acme.test; we answer within a day.\n"
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> Path:
     """v1.0.0 generates SECURITY.md and NOTES.md; v2.0.0 drops both and changes two files."""
-    repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
+    repo = clone_release(released_template, tmp_path_factory.mktemp("template") / "keelson", None)
     pack = repo / "templates/node/project"
     (pack / "SECURITY.md.jinja").write_text("Report issues in {{ project_name }}.\n")
     (pack / "NOTES.md.jinja").write_text("Notes on {{ project_name }}.\n")

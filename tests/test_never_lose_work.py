@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from tests.adopt.helpers import copy_fixture
-from tests.conftest import Keelson, Terminal
-from tests.matrix import copy_template, git, release
+from tests.conftest import Keelson, ReleaseClone, Terminal
+from tests.matrix import git, release
 
 TEAM_SECURITY = "Write to security@acme.test; we answer within a day.\n"
 
@@ -22,9 +22,9 @@ def status(service: Path) -> list[str]:
 
 
 def test_a_dropped_file_the_team_edited_is_kept_as_a_conflict(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    repo = copy_template(tmp_path / "keelson")
+    repo = template_release(tmp_path / "keelson", None)
     pack = repo / "templates/go/project"
     (pack / "SECURITY.md.jinja").write_text("Report issues in {{ project_name }}.\n")
     (pack / "NOTES.md.jinja").write_text("Notes on {{ project_name }}.\n")
@@ -65,9 +65,9 @@ def test_a_dropped_file_the_team_edited_is_kept_as_a_conflict(
 
 
 def test_adopt_force_keeps_a_committed_edit_and_the_recorded_template(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    _, project = adopted_at_v1(keelson, tmp_path)
+    _, project = adopted_at_v1(keelson, tmp_path, template_release)
     dockerfile = project / "Dockerfile"
     assert dockerfile.read_text().count("ARG APP_VERSION=0.1.0") == 1
     dockerfile.write_text(dockerfile.read_text().replace("APP_VERSION=0.1.0", "APP_VERSION=9.9.9"))
@@ -91,10 +91,11 @@ def test_adopt_force_keeps_a_committed_edit_and_the_recorded_template(
     )
 
 
-def adopted_at_v1(keelson: Keelson, tmp_path: Path) -> tuple[Path, Path]:
+def adopted_at_v1(
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
+) -> tuple[Path, Path]:
     """A template with releases v1.0.0 and v1.1.0, and a go project adopted at v1.0.0, committed."""
-    repo = copy_template(tmp_path / "team-template")
-    release(repo, "v1.0.0")
+    repo = template_release(tmp_path / "team-template")
     changelog = repo / "CHANGELOG.md"
     changelog.write_text(changelog.read_text() + "\n")
     release(repo, "v1.1.0")
@@ -111,9 +112,9 @@ def adopted_at_v1(keelson: Keelson, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_adopt_force_marks_a_conflict_where_the_team_and_the_answer_change_one_line(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    _, project = adopted_at_v1(keelson, tmp_path)
+    _, project = adopted_at_v1(keelson, tmp_path, template_release)
     dockerfile = project / "Dockerfile"
     # the project has no health endpoint: the probe only connects
     generated = 'CMD ["/app/healthcheck"]'
@@ -135,9 +136,9 @@ def test_adopt_force_marks_a_conflict_where_the_team_and_the_answer_change_one_l
 
 
 def test_adopt_force_moves_the_recorded_version_only_when_asked(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    repo, project = adopted_at_v1(keelson, tmp_path)
+    repo, project = adopted_at_v1(keelson, tmp_path, template_release)
     dockerfile = project / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("APP_VERSION=0.1.0", "APP_VERSION=9.9.9"))
     git(project, "commit", "-q", "-am", "our version")
@@ -153,9 +154,9 @@ def test_adopt_force_moves_the_recorded_version_only_when_asked(
 
 
 def test_adopt_force_in_a_terminal_replaces_nothing_on_enter(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    _, project = adopted_at_v1(keelson, tmp_path)
+    _, project = adopted_at_v1(keelson, tmp_path, template_release)
     terminal = Terminal(
         "adopt", str(project), "--force", "--data", "health_path=/livez", "--trust", cwd=tmp_path
     )

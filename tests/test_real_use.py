@@ -21,7 +21,7 @@ import yaml
 
 from tests.conftest import Keelson, Ran, Terminal, tool
 from tests.helpers import answers, succeeds
-from tests.matrix import copy_template, git
+from tests.matrix import clone_release, git
 
 SCREEN_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -34,14 +34,12 @@ def one_line(result: Ran) -> str:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> Path:
     """A clean checkout of the keelson template with an `origin` remote, as a user clones it."""
     base = tmp_path_factory.mktemp("clone")
     origin = base / "origin.git"
     git(base, "init", "-q", "--bare", "-b", "main", str(origin))
-    checkout = copy_template(base / "keelson")
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "keelson")
+    checkout = clone_release(released_template, base / "keelson", None)
     git(checkout, "remote", "add", "origin", str(origin))
     git(checkout, "push", "-q", "origin", "main")
     return checkout

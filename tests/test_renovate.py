@@ -29,8 +29,8 @@ import yaml
 from generator import packs
 from generator.render import new_service
 from tests.adopt.helpers import adopt, copy_fixture
-from tests.conftest import Keelson, Render
-from tests.matrix import MATRIX, MATRIX_IDS, ROOT, copy_template, git, release
+from tests.conftest import Keelson, ReleaseClone, Render
+from tests.matrix import MATRIX, MATRIX_IDS, ROOT, git, release
 
 TEMPLATE_FILE = "{% if renovate %}renovate.json5{% endif %}.jinja"
 # the shared file, and each pack's link to it
@@ -46,9 +46,9 @@ def answers(service: Path) -> dict[str, Any]:
 
 
 def test_a_service_from_before_the_question_opts_in_only_when_asked(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    repo = copy_template(tmp_path / "keelson")
+    repo = template_release(tmp_path / "keelson", None)
     # v0.1.0: the template as it was before the question (no question, no file)
     copier_yml = (repo / "copier.yml").read_text()
     question = copier_yml[copier_yml.index("\nrenovate:\n") : copier_yml.index("  default: true\n")]
@@ -181,11 +181,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_renovate_reports_the_template_update(
-    keelson: Keelson, tmp_path: Path, served: tuple[str, Path]
+    keelson: Keelson,
+    tmp_path: Path,
+    served: tuple[str, Path],
+    template_release: ReleaseClone,
 ) -> None:
     base, folder = served
-    repo = copy_template(tmp_path / "keelson")
-    release(repo, "v1.0.0")
+    repo = template_release(tmp_path / "keelson")
     with (repo / "CHANGELOG.md").open("a") as changelog:
         changelog.write("\nv1.1.0: a release for the test.\n")
     release(repo, "v1.1.0")

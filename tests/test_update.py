@@ -33,8 +33,8 @@ from generator.errors import UsageError
 from generator.releases import changelog_between
 from generator.render import new_service
 from generator.update import update_service
-from tests.conftest import Keelson
-from tests.matrix import ROOT, copy_template, git, release
+from tests.conftest import Keelson, ReleaseClone
+from tests.matrix import ROOT, clone_release, git, release
 
 LABEL_V1 = 'LABEL org.opencontainers.image.vendor="acme"'
 LABEL_V2 = 'LABEL org.opencontainers.image.vendor="acme" org.opencontainers.image.licenses="MIT"'
@@ -103,9 +103,9 @@ class History:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+def history(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> History:
     """The template at v0.1.0, v0.2.0 and v0.3.0, and a service rendered at v0.1.0."""
-    repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
+    repo = clone_release(released_template, tmp_path_factory.mktemp("template") / "keelson", None)
     dockerfile = repo / "templates/node/project/Dockerfile.jinja"
 
     dockerfile.write_text(dockerfile.read_text() + LABEL_V1 + "\n")
@@ -374,12 +374,11 @@ def test_update_refuses_what_it_cannot_do_safely(
 
 
 def test_a_retired_postgresql_line_stops_the_update_before_any_change(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
     # moving a PostgreSQL service to the next major line would start the new server on
     # the old data folder, which it refuses: the update stops and says what to do
-    repo = copy_template(tmp_path / "keelson")
-    release(repo, "v0.1.0")
+    repo = template_release(tmp_path / "keelson", "v0.1.0")
     edit(
         repo / "copier.yml",
         'choices: ["17", "16"]\n  default: "17"',
@@ -420,10 +419,9 @@ def test_a_retired_postgresql_line_stops_the_update_before_any_change(
 
 
 def test_update_data_changes_an_answer_and_the_files_follow(
-    keelson: Keelson, tmp_path: Path
+    keelson: Keelson, tmp_path: Path, template_release: ReleaseClone
 ) -> None:
-    repo = copy_template(tmp_path / "keelson")
-    release(repo, "v0.1.0")
+    repo = template_release(tmp_path / "keelson", "v0.1.0")
     service = committed_service(repo, tmp_path / "svc", language="go", database="postgresql")
     statefulset = service / "k8s" / "overlays" / "dev" / "database" / "statefulset.yaml"
     assert "storageClassName" not in statefulset.read_text()

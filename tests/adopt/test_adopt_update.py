@@ -15,7 +15,7 @@ import yaml
 
 from generator.repository import FALLBACK_URL
 from tests.adopt.helpers import CORPUS, CORPUS_IDS, copy_fixture, keelson
-from tests.matrix import copy_template, git
+from tests.matrix import clone_release, git
 
 LABEL = 'LABEL org.opencontainers.image.vendor="acme platform team"'
 NEWS = "- Adopted projects' images name their vendor."
@@ -23,12 +23,10 @@ TEAM_EDIT = '      FEATURE_FLAGS: "beta"\n'
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template(tmp_path_factory: pytest.TempPathFactory, released_template: Path) -> Path:
     """keelson's template as a repository with two releases, v0.1.0 and v0.2.0."""
-    repo = copy_template(tmp_path_factory.mktemp("template") / "keelson")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "v0.1.0")
-    git(repo, "tag", "v0.1.0")
+    where = tmp_path_factory.mktemp("template") / "keelson"
+    repo = clone_release(released_template, where, "v0.1.0")
     dockerfile = repo / "templates/adopt/project/Dockerfile.jinja"
     dockerfile.write_text(dockerfile.read_text() + LABEL + "\n")
     changelog = repo / "CHANGELOG.md"
