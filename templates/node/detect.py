@@ -333,6 +333,13 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         pm = str(detection.answers["package_manager"]).partition("@")[0]
         lock = {"pnpm": "pnpm-lock.yaml", "yarn": "yarn.lock"}.get(pm, "package-lock.json")
         detection.propose("lockfile", (root / lock).is_file(), lock)
+    if pm.partition("@")[0] == "npm" and (root / "npm-shrinkwrap.json").is_file():
+        # npm ci prefers it to package-lock.json; the image mounts package-lock.json only
+        raise DetectionError(
+            f"{root} holds npm-shrinkwrap.json, which npm ci installs from and keelson adopt "
+            "does not: rename it package-lock.json (the same format, replacing any other) "
+            "and adopt again"
+        )
     scripts = pkg.get("scripts") if isinstance(pkg.get("scripts"), dict) else {}
     build = bool((scripts or {}).get("build"))
     detection.propose("build_script", build, "package.json scripts.build")

@@ -235,10 +235,14 @@ def test_a_project_without_a_lockfile_is_adopted(tmp_path: Path) -> None:
           "package-lock.json": "{}", "yarn.lock": ""},
          "holds yarn.lock and package-lock.json: pass --data package_manager=yarn or "
          "--data package_manager=npm"),
+        ({"package.json": '{"name": "x", "main": "i.js"}', "i.js": "",
+          "npm-shrinkwrap.json": "{}"},
+         "holds npm-shrinkwrap.json, which npm ci installs from and keelson adopt does not: "
+         "rename it package-lock.json"),
         ({"README.md": "nothing here\n"}, "holds no Go, Node.js or Python project"),
     ],
     ids=["start-not-node", "no-start", "no-app", "no-server", "two-mains", "go-too-new",
-         "two-lockfiles", "empty"],
+         "two-lockfiles", "shrinkwrap", "empty"],
 )  # fmt: skip
 def test_unknown_or_ambiguous_projects_fail_in_one_line(
     tmp_path: Path, files: dict[str, str], expected: str
