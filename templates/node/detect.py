@@ -211,8 +211,8 @@ def _dependency_command(
             )
     if _declared(pkg, "dependencies") and not (root / "node_modules").is_dir():
         raise DetectionError(
-            f"package.json scripts.start runs `{command}`, a command one of package.json's "
-            "dependencies installs, and node_modules is not there to say which file it is: "
+            f"package.json scripts.start runs `{command}`, a command one of the packages "
+            "package.json names installs, and node_modules is not there to say which file it is: "
             "run `npm install` and adopt again, or pass --data start_command='node_modules/"
             f"<package>/<file> {shlex.join(args)}' (the file node runs)"
         )

@@ -532,8 +532,8 @@ def test_a_dependency_command_as_start_script_runs_its_bin_file_with_node(
     ("deps", "dev", "expected"),
     [
         ({"fastify-cli": "^7.4.0"}, False,
-         "scripts.start runs `fastify`, a command one of package.json's dependencies "
-         "installs, and node_modules is not there to say which file it is: run `npm install` "
+         "scripts.start runs `fastify`, a command one of the packages package.json "
+         "names installs, and node_modules is not there to say which file it is: run `npm install` "
          "and adopt again, or pass --data start_command='node_modules/<package>/<file> start "
          "-l info app.js' (the file node runs)"),
         ({}, True,
