@@ -15,11 +15,10 @@ from packaging.version import InvalidVersion, Version
 
 from generator.errors import KeelsonError, one_line
 from generator.git import git, show_at
-from generator.repository import git_url
+from generator.repository import DESCRIBED, git_url
 
 CHANGELOG = "CHANGELOG.md"
 _HEADING = re.compile(r"^##\s+\[?(?P<version>[^\]\s]+)\]?")
-_DESCRIBE = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)$")
 
 
 def parse_version(ref: str | None) -> Version | None:
@@ -31,7 +30,7 @@ def parse_version(ref: str | None) -> Version | None:
     """
     if not ref:
         return None
-    if match := _DESCRIBE.match(ref):
+    if match := DESCRIBED.match(ref):
         ref = f"{match['tag']}.post{match['count']}+g{match['hash']}"
     try:
         return Version(ref)

@@ -23,7 +23,8 @@ _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:|gh:|gl:)", re.IGN
 # host names reserved for examples (RFC 2606): a template URL on one is a placeholder
 _RESERVED_HOST = re.compile(r"(^|\.)(example\.(com|org|net)|[^.]+\.(invalid|example))$")
 _SCP_HOST = re.compile(r"^[\w.-]+@(?P<host>[\w.-]+):")
-_DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]{4,40})$")
+# `git describe --tags` output for a commit past a tag: v1.2.0-3-g1a2b3c4
+DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]{4,40})$")
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _SHORTHANDS = (
     (re.compile(r"^gh:/?(.*\.git)$"), r"https://github.com/\1"),
@@ -150,7 +151,7 @@ def has_commit(location: str, commit: str, *, deep: bool = False) -> bool | None
     known = _remote_has(refs, commit)
     if known is not None or not deep:
         return known
-    wanted = described["hash"] if (described := _DESCRIBED.match(commit)) else commit
+    wanted = described["hash"] if (described := DESCRIBED.match(commit)) else commit
     with tempfile.TemporaryDirectory(prefix="keelson-history-") as tmp:
         cloned = git(
             "clone", "--quiet", "--bare", "--filter=blob:none", "--", git_url(location), tmp,
@@ -167,7 +168,7 @@ def _remote_has(refs: Mapping[str, str], commit: str) -> bool | None:
     names = {
         name.split("/", 2)[-1] for name in refs if name.startswith(("refs/tags/", "refs/heads/"))
     }
-    described = _DESCRIBED.match(commit)
+    described = DESCRIBED.match(commit)
     if described and described["tag"] not in names:
         return False  # the version copier reads from it is one this template never had
     if commit in names:
