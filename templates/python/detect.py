@@ -28,7 +28,12 @@ _APP = re.compile(
     re.M,
 )
 _FACTORY = re.compile(r"^def\s+(create_app|make_app)\s*\(", re.M)
-_DJANGO_SETTINGS = re.compile(r"DJANGO_SETTINGS_MODULE['\"]\s*,\s*['\"]([\w.]+)\.settings['\"]")
+# manage.py's default settings: `<package>.settings`, or one module of a settings package
+# (`<package>.settings.prod`); the package holds wsgi.py/asgi.py
+_DJANGO_SETTINGS = re.compile(
+    r"DJANGO_SETTINGS_MODULE['\"]\s*,\s*"
+    r"['\"](?P<module>(?P<package>[\w.]+?)\.settings(?:\.\w+)?)['\"]"
+)
 _PY_PORT = (
     re.compile(r"\bport\s*=\s*(\d{4,5})\b"),
     re.compile(r"PORT['\"]\s*,\s*['\"]?(\d{4,5})\b"),
@@ -189,6 +194,41 @@ def _python_apps(detection: Detection, base: Path) -> list[tuple[str, str]]:
     return found
 
 
+def _django_app(
+    root: Path, base: Path, deps: Mapping[str, str]
+) -> tuple[tuple[str, str], str, str] | None:
+    """Find a Django project's app, or None.
+
+    Returns (kind, module:attribute), the app module when it leaves
+    DJANGO_SETTINGS_MODULE to its server ("" when it sets it) and manage.py's default
+    settings. manage.py sits at the root, or in the project package it names (when the
+    root's is something else, such as a bootstrap script).
+    """
+    nested = (
+        (_DJANGO_SETTINGS.search(read_text(manage)), manage.parent.name)
+        for manage in sorted(base.glob("*/manage.py"))
+    )
+    django = _DJANGO_SETTINGS.search(read_text(root / "manage.py")) or next(
+        (named for named, folder in nested if named and named["package"] == folder), None
+    )
+    if not django:
+        return None
+    folder = base / django["package"].replace(".", "/")
+    if "gunicorn" in deps and (folder / "wsgi.py").is_file():
+        kind, module = "django", "wsgi"
+    elif (folder / "asgi.py").is_file():
+        kind, module = "django-asgi", "asgi"
+    else:
+        kind, module = "django", "wsgi"
+    entry = folder / f"{module}.py"
+    unset = entry.is_file() and "DJANGO_SETTINGS_MODULE" not in read_text(entry)
+    return (
+        (kind, f"{django['package']}.{module}:application"),
+        str(entry.relative_to(root)) if unset else "",
+        django["module"],
+    )
+
+
 def _python_start(
     detection: Detection,
     base: Path,
@@ -198,16 +238,12 @@ def _python_start(
 ) -> tuple[list[str], str]:
     root = detection.root
     apps = _python_apps(detection, base)
-    manage = read_text(root / "manage.py")
-    if django := _DJANGO_SETTINGS.search(manage):
-        package = django[1]
-        folder = base / package.replace(".", "/")
-        if "gunicorn" in deps and (folder / "wsgi.py").is_file():
-            apps.append(("django", f"{package}.wsgi:application"))
-        elif (folder / "asgi.py").is_file():
-            apps.append(("django-asgi", f"{package}.asgi:application"))
-        else:
-            apps.append(("django", f"{package}.wsgi:application"))
+    # a Django app module that leaves DJANGO_SETTINGS_MODULE to its server, and
+    # manage.py's default for it
+    unset, settings = "", ""
+    if django := _django_app(root, base, deps):
+        app, unset, settings = django
+        apps.append(app)
     targets = sorted({target for _, target in apps})
     if len(targets) > 1:
         raise DetectionError(
@@ -218,16 +254,31 @@ def _python_start(
         kind, target = apps[0]
         asgi = kind in {"fastapi", "starlette", "quart", "django-asgi"}
         where = f"{kind.removesuffix('-asgi')} app {target}"
+        gunicorn = not asgi and "gunicorn" in deps
+        if unset and not gunicorn:
+            detection.notes.append(
+                f"{unset} does not set DJANGO_SETTINGS_MODULE: set it where the container "
+                f"runs (manage.py uses {settings})"
+            )
         if asgi and "uvicorn" in deps:
             factory = ["--factory"] if target.endswith("()") else []
             return [
                 "-m", "uvicorn", target.removesuffix("()"), *factory,
                 "--host", "0.0.0.0", "--port", str(port), "--timeout-graceful-shutdown", "4",
             ], f"{where}, served by uvicorn ({deps['uvicorn']})"  # fmt: skip
-        if not asgi and "gunicorn" in deps:
+        if gunicorn:
+            environment = []
+            if unset:
+                # gunicorn sets it for the app; --env is gunicorn's own setting
+                environment = ["--env", f"DJANGO_SETTINGS_MODULE={settings}"]
+                detection.notes.append(
+                    f"{unset} does not set DJANGO_SETTINGS_MODULE: gunicorn sets manage.py's "
+                    f"{settings} (--env in the start command; pass --data start_command to "
+                    "run other settings)"
+                )
             return [
                 "-m", "gunicorn", "--bind", f"0.0.0.0:{port}", "--graceful-timeout", "4",
-                "--access-logfile", "-", target,
+                "--access-logfile", "-", *environment, target,
             ], f"{where}, served by gunicorn ({deps['gunicorn']})"  # fmt: skip
         if not asgi and "waitress" in deps:
             return (

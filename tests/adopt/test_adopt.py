@@ -25,6 +25,7 @@ from tests.adopt.helpers import (
     CONTAINER_FILES,
     CORPUS,
     CORPUS_IDS,
+    GUNICORN,
     TEMPLATE_ARGS,
     adopt,
     copy_fixture,
@@ -436,6 +437,60 @@ def test_a_poetry_project_without_its_lock_is_refused(tmp_path: Path) -> None:
     (project / "poetry.lock").unlink()
     message = _refused(project)
     assert "is a Poetry project ([tool.poetry]) without poetry.lock: run `poetry lock`" in message
+
+
+# a Django project as published ones are laid out beyond `startproject`: a settings
+# package, a root manage.py that only bootstraps a virtualenv, the real one in the
+# project package, and a wsgi.py that leaves DJANGO_SETTINGS_MODULE to the server
+DJANGO_SETTINGS_PACKAGE = {
+    "pyproject.toml": '[project]\nname = "tracker"\nversion = "1.0"\n'
+    'dependencies = ["django", "gunicorn"]\n[project.scripts]\n'
+    'tracker = "tracker_site.__main__:main"\n',
+    "requirements.txt": "django==5.2\ngunicorn==23.0.0\n",
+    "manage.py": "import venv\nvenv.EnvBuilder(with_pip=True).create('.venv')\n",
+    "tracker_site/__init__.py": "",
+    "tracker_site/__main__.py": "def main():\n    pass\n",
+    "tracker_site/manage.py": "import os\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tracker_site.settings.local')\n",
+    "tracker_site/settings/__init__.py": "",
+    "tracker_site/settings/local.py": "DEBUG = True\n",
+    "tracker_site/wsgi.py": "from django.core.wsgi import get_wsgi_application\n\n"
+    "application = get_wsgi_application()\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "environment", "note"),
+    [
+        ({}, ["--env", "DJANGO_SETTINGS_MODULE=tracker_site.settings.local"],
+         "tracker_site/wsgi.py does not set DJANGO_SETTINGS_MODULE: gunicorn sets manage.py's "
+         "tracker_site.settings.local (--env in the start command"),
+        ({"manage.py": "import os\n"
+          "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tracker_site.settings.prod')\n",
+          "tracker_site/wsgi.py": "import os\n"
+          "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tracker_site.settings.prod')\n"
+          "from django.core.wsgi import get_wsgi_application\n"
+          "application = get_wsgi_application()\n"},
+         [], ""),
+    ],
+    ids=["manage-in-package", "root-manage-settings-module"],
+)  # fmt: skip
+def test_a_django_project_with_a_settings_package_is_served_by_gunicorn(
+    tmp_path: Path, changes: dict[str, str], environment: list[str], note: str
+) -> None:
+    project = tmp_path / "tracker"
+    for name, text in {**DJANGO_SETTINGS_PACKAGE, **changes}.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["start_command"] == [
+        *GUNICORN, "--access-logfile", "-", *environment, "tracker_site.wsgi:application",
+    ]  # fmt: skip
+    assert detection.evidence["start_command"].startswith(
+        "django app tracker_site.wsgi:application, served by gunicorn"
+    )
+    said = [line for line in detection.notes if "DJANGO_SETTINGS_MODULE" in line]
+    assert (note in said[0]) if note else not said, detection.notes
 
 
 @pytest.mark.parametrize(
