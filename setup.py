@@ -83,6 +83,7 @@ class BuildWithTemplate(build_py):
     """Copy the template into the wheel's generator/template/."""
 
     def run(self) -> None:
+        """Build as setuptools does, then bundle the template (not for editable installs)."""
         super().run()
         if getattr(self, "editable_mode", False):
             return  # an editable install renders the checkout itself
@@ -107,6 +108,7 @@ class SdistWithSource(sdist):
     """Carry the commit an sdist was made from, for the wheel built from it."""
 
     def make_release_tree(self, base_dir: str, files: list[str]) -> None:
+        """Make the tree as setuptools does, then write SOURCE.json into it."""
         super().make_release_tree(base_dir, files)
         info = json.dumps(source_info()) + "\n"
         (Path(base_dir) / "SOURCE.json").write_text(info, encoding="utf-8")
