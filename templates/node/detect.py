@@ -169,13 +169,32 @@ def _declared(pkg: Mapping[str, Any], key: str) -> list[str]:
     return [str(name) for name in table] if isinstance(table, dict) else []
 
 
-def _bins(root: Path, name: str) -> dict[str, str]:
-    """Return the commands an installed package declares (its package.json bin), by name."""
+def _npm_locked(root: Path) -> dict[str, Any]:
+    """Return package-lock.json's packages table (v2 and later), or {} without one.
+
+    Each entry, keyed `node_modules/<name>`, records the package's bin as npm installs it.
+    """
     try:
-        installed = json.loads(read_text(root / "node_modules" / name / "package.json") or "{}")
+        lock = json.loads(read_text(root / "package-lock.json") or "{}")
     except ValueError:
         return {}
-    field = installed.get("bin") if isinstance(installed, dict) else None
+    packages = lock.get("packages") if isinstance(lock, dict) else None
+    return packages if isinstance(packages, dict) else {}
+
+
+def _bins(root: Path, name: str, locked: Mapping[str, Any]) -> dict[str, str]:
+    """Return the commands a package declares (its bin), by name.
+
+    From its package.json in node_modules, or without node_modules from npm's lockfile.
+    """
+    if locked:
+        manifest = locked.get(f"node_modules/{name}")
+    else:
+        try:
+            manifest = json.loads(read_text(root / "node_modules" / name / "package.json") or "{}")
+        except ValueError:
+            return {}
+    field = manifest.get("bin") if isinstance(manifest, dict) else None
     if isinstance(field, str):  # one command, named after the package (less its scope)
         return {name.rsplit("/", 1)[-1]: field}
     return {str(k): str(v) for k, v in field.items()} if isinstance(field, dict) else {}
@@ -188,28 +207,32 @@ def _dependency_command(
 
     npm runs such a command from node_modules/.bin; the image has neither npm nor a shell
     (and pnpm's .bin entries are shell scripts), so node runs the file the package's `bin`
-    names. Only an installed node_modules says which package and file that is.
+    names. An installed node_modules says which package and file that is, or without it
+    npm's lockfile (pnpm's and Yarn's do not record bins).
     """
     if not words or words[0] in _PACKAGE_MANAGERS or any(c in start for c in "&|;"):
         return None
     command, args = words[0], words[1:]
+    installed = (root / "node_modules").is_dir()
+    locked = {} if installed else _npm_locked(root)
     for name in _declared(pkg, "dependencies"):
-        if file := _bins(root, name).get(command):
+        if file := _bins(root, name, locked).get(command):
             path = posixpath.normpath(f"node_modules/{name}/{file}")
             return (
                 [path, *args],
-                f"package.json scripts.start ({start}), {path} from {name}'s bin",
+                f"package.json scripts.start ({start}), {path} from {name}'s bin"
+                + (" (package-lock.json)" if locked else ""),
                 path,
             )
     for name in _declared(pkg, "devDependencies"):
-        if command in _bins(root, name):
+        if command in _bins(root, name, locked):
             raise DetectionError(
                 f"package.json scripts.start runs `{command}`, which {name} installs, a "
                 "devDependency: the image installs package.json's dependencies only: move "
                 f"{name} to them, or pass --data start_command='<file> [args]', the file node "
                 "should run"
             )
-    if _declared(pkg, "dependencies") and not (root / "node_modules").is_dir():
+    if _declared(pkg, "dependencies") and not installed and not locked:
         raise DetectionError(
             f"package.json scripts.start runs `{command}`, a command one of the packages "
             "package.json names installs, and node_modules is not there to say which file it is: "
@@ -297,6 +320,24 @@ def _check_start_command(
     return entry
 
 
+def _propose_port_option(detection: Detection) -> None:
+    """Propose the port the start command gives its server (`--port 8080`, `--port=8080`).
+
+    A server's own option wins over the defaults its code names.
+    """
+    command = detection.answers["start_command"]
+    words = [str(word) for word in command] if isinstance(command, list) else []
+    for word, following in zip(words, [*words[1:], ""], strict=True):
+        name, equals, value = word.partition("=")
+        if word == "--port":
+            value = following
+        elif not (name == "--port" and equals):
+            continue
+        if value.isdigit() and 0 < int(value) < 65536:
+            detection.propose("port", int(value), f"the start command (--port {value})")
+            return
+
+
 _NODE_PORT = (
     re.compile(r"PORT\s*(?:\|\||\?\?)\s*['\"]?(\d{2,5})\b"),
     re.compile(r"\.listen\(\s*(\d{2,5})\b"),
@@ -363,6 +404,7 @@ def detect(detection: Detection, spec: TemplateSpec, adoption: Adoption) -> None
         if isinstance(pkg.get("dependencies"), dict)
     }
     detection.propose_database(deps, adoption.databases)
+    _propose_port_option(detection)
     texts = {
         path: read_text(path)
         for path in detection.files(root, (".js", ".mjs", ".cjs", ".ts", ".mts"))

@@ -54,6 +54,18 @@ CORPUS: dict[str, tuple[str, dict[str, Any]]] = {
             "database": "none", "health_path": "", "project_name": "status-page",
         },
     ),
+    "static-site": (  # a fresh clone: no node_modules, the command's file from the lock
+        "handbook",
+        {
+            "language": "node", "node_version": "24", "package_manager": "npm",
+            "lockfile": True, "build_script": False,
+            "start_command": [
+                "node_modules/http-server/bin/http-server", "public", "--port", "8080",
+                "-a", "0.0.0.0", "--no-dotfiles",
+            ],
+            "port": 8080, "database": "none", "health_path": "", "project_name": "team-handbook",
+        },
+    ),
     "fastapi-uv": (
         "inventory",
         {

@@ -584,6 +584,56 @@ def test_a_dependency_command_as_start_script_runs_its_bin_file_with_node(
 
 
 @pytest.mark.parametrize(
+    ("start", "port"),
+    [("serve --port 8080 .", 8080), ("serve --port=9000", 9000), ("serve -p 8080", 3000),
+     ("serve --portal=1", 3000), ("serve --port", 3000)],
+    ids=["option", "option-equals", "short-unknown", "other-option", "no-value"],
+)  # fmt: skip
+def test_the_start_commands_port_option_is_the_port(tmp_path: Path, start: str, port: int) -> None:
+    # a server's --port wins over the default its code names (3000 here)
+    project = _cli_project(tmp_path, {"@scope/serve": "^1.0.0"}, start)
+    (project / "app.js").write_text("app.listen(process.env.PORT || 3000)\n")
+    _installed(project, "@scope/serve", "bin/serve.js", "bin/serve.js")
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["port"] == port
+    assert detection.evidence["port"] == (
+        f"the start command (--port {port})" if port != 3000 else "app.js"
+    )
+
+
+@pytest.mark.parametrize("dev", [False, True], ids=["dependency", "dev-dependency"])
+def test_a_dependency_command_is_resolved_from_package_lock_without_node_modules(
+    tmp_path: Path, dev: bool
+) -> None:
+    # a fresh clone: no node_modules, but npm's lockfile (v2 and later) records each
+    # package's bin and whether only development needs it
+    table = "devDependencies" if dev else "dependencies"
+    project = _cli_project(tmp_path, {}, "fastify start -l info app.js")
+    pkg = {**json.loads((project / "package.json").read_text()), table: {"fastify-cli": "^7.4.0"}}
+    (project / "package.json").write_text(json.dumps(pkg))
+    locked = {"version": "7.4.0", "bin": {"fastify": "cli.js"}, **({"dev": True} if dev else {})}
+    lock = {
+        "name": "svc", "lockfileVersion": 3, "requires": True,
+        "packages": {"": {"name": "svc", table: pkg[table]}, "node_modules/fastify-cli": locked},
+    }  # fmt: skip
+    (project / "package-lock.json").write_text(json.dumps(lock))
+    if dev:
+        assert _refused(project).startswith(
+            "keelson: package.json scripts.start runs `fastify`, which fastify-cli installs, "
+            "a devDependency: "
+        )
+        return
+    detection = detect(project, {}, SPEC)
+    assert detection.answers["start_command"] == [
+        "node_modules/fastify-cli/cli.js", "start", "-l", "info", "app.js",
+    ]  # fmt: skip
+    assert detection.evidence["start_command"] == (
+        "package.json scripts.start (fastify start -l info app.js), "
+        "node_modules/fastify-cli/cli.js from fastify-cli's bin (package-lock.json)"
+    )
+
+
+@pytest.mark.parametrize(
     ("deps", "dev", "expected"),
     [
         ({"fastify-cli": "^7.4.0"}, False,
