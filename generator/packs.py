@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any
 
 import jinja2
-import yaml
 
-from generator.errors import TemplateError
+from generator.errors import TemplateError, UsageError
+from generator.yamlfile import load_yaml
 
 PACK_FILE = "pack.jinja"
 DETECT_FILE = "detect.py"
@@ -286,9 +286,9 @@ def standin_images(
     if not path.is_file():
         return path.parent, ()
     try:
-        rows = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise TemplateError(f"{path}: invalid YAML ({' '.join(str(error).split())})") from None
+        rows = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except UsageError as error:  # a template's fault, not the command line's
+        raise TemplateError(str(error)) from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise TemplateError(f"{path}: must be a list of image rows (`repo`, `tags`, `otherwise`)")
     return path.parent, tuple(rows)

@@ -83,6 +83,25 @@ def test_a_pack_under_another_packs_label_is_refused(tmp_path: Path) -> None:
         packs.discover(root)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("- repo: a\n  repo: b\n", "line 2: duplicate key 'repo'"),
+     ("- repo: [a\n", "line 2: invalid YAML"),
+     ("repo: a\n", "must be a list of image rows")],
+    ids=["duplicate-key", "syntax", "not-a-list"],
+)  # fmt: skip
+def test_a_broken_standin_images_file_is_one_line_naming_where(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    folder = tmp_path / "templates" / NEW / "standins"
+    folder.mkdir(parents=True)
+    (folder / "images.yml").write_text(text)
+    with pytest.raises(TemplateError) as raised:
+        packs.standin_images(tmp_path, NEW)
+    assert str(raised.value).startswith(f"{folder / 'images.yml'}: "), raised.value
+    assert said in str(raised.value) and "\n" not in str(raised.value)
+
+
 def test_keelson_new_makes_a_service_of_it_with_stand_ins_for_its_images(
     keelson: Keelson, template: Path, tmp_path: Path
 ) -> None:
